@@ -1,0 +1,176 @@
+"""One exception root for everything a zenspec user can get wrong.
+
+Every user-facing error is a :class:`ZenspecError`. It knows how to present
+itself (:meth:`ZenspecError.format_message`) and which exit code the CLI should
+use, so the CLI catches it once at the top; Python callers get the exception
+object with its structured fields (``file``, ``path``, ``line``...).
+
+Messages are rendered as ``file::$.key.path (line L, column C): message``
+followed by a hint, the format check-jsonschema made familiar.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
+__all__ = [
+    "BuildsError",
+    "JobFailedError",
+    "LaunchError",
+    "OverrideError",
+    "Problem",
+    "SpecError",
+    "ZenspecError",
+    "did_you_mean",
+    "render_location",
+]
+
+EXIT_OK = 0
+EXIT_JOB_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def render_location(
+    file: Optional[str] = None,
+    path: Optional[str] = None,
+    line: Optional[int] = None,
+    column: Optional[int] = None,
+) -> str:
+    """``file::$.key.path (line 3, column 5)``; any part may be missing."""
+    where = ""
+    if file:
+        where = str(file)
+    if path:
+        where = f"{where}::{path}" if where else path
+    if line is not None:
+        pos = f"line {line}" + (f", column {column}" if column is not None else "")
+        where = f"{where} ({pos})" if where else pos
+    return where
+
+
+def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
+    """Return ``" Did you mean 'x'?"`` for close matches of *name*, else ``""``."""
+    pool = sorted({str(c) for c in candidates})
+    close = difflib.get_close_matches(str(name), pool, n=n, cutoff=0.6)
+    if not close:
+        return ""
+    if len(close) == 1:
+        return f" Did you mean '{close[0]}'?"
+    return " Did you mean one of " + ", ".join(f"'{c}'" for c in close) + "?"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one input, at one place.
+
+    Validation collects these instead of stopping at the first, so a user fixes
+    every mistake in one round.
+    """
+
+    message: str
+    file: Optional[str] = None
+    path: Optional[str] = None
+    line: Optional[int] = None
+    column: Optional[int] = None
+    hint: Optional[str] = None
+
+    def format(self) -> str:
+        where = render_location(self.file, self.path, self.line, self.column)
+        text = f"{where}: {self.message}" if where else self.message
+        if self.hint:
+            text = f"{text.rstrip()} {self.hint.strip()}"
+        return text
+
+    def as_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class ZenspecError(Exception):
+    """Root of every error zenspec raises on purpose.
+
+    Attributes
+    ----------
+    exit_code : int
+        What the ``zenspec`` command exits with when this error reaches it
+        (2: bad input; 1: a job failed).
+    problems : tuple of Problem
+        Everything wrong, when several problems were collected at once.
+    """
+
+    exit_code: int = EXIT_BAD_INPUT
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        file: Optional[str] = None,
+        path: Optional[str] = None,
+        line: Optional[int] = None,
+        column: Optional[int] = None,
+        hint: Optional[str] = None,
+        problems: Sequence[Problem] = (),
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.path = path
+        self.line = line
+        self.column = column
+        self.hint = hint
+        if not problems and message:
+            problems = (Problem(message, file, path, line, column, hint),)
+        self.problems: tuple = tuple(problems)
+        super().__init__(self.format_message())
+
+    def format_message(self) -> str:
+        """The message a CLI user sees: every problem, one paragraph each."""
+        if len(self.problems) > 1:
+            head = f"{len(self.problems)} problems found:"
+            return head + "\n" + "\n".join(f"  {p.format()}" for p in self.problems)
+        if self.problems:
+            return self.problems[0].format()
+        return self.message
+
+    def __str__(self) -> str:
+        return self.format_message()
+
+
+class SpecError(ZenspecError):
+    """A spec file is malformed, violates the schema or names unknown things."""
+
+
+class OverrideError(ZenspecError, ValueError):
+    """An override (from Python or the CLI) is malformed or does not apply."""
+
+
+class BuildsError(ZenspecError, TypeError):
+    """``builds()`` was given something its target cannot accept."""
+
+
+class LaunchError(ZenspecError):
+    """A launch was misconfigured (sweeper, launcher, run/multirun mismatch)."""
+
+
+class JobFailedError(ZenspecError):
+    """One or more jobs of a run failed; the others' results are kept.
+
+    Attributes
+    ----------
+    results : object
+        What was computed before/beside the failure (e.g. the sweeper's return
+        value with the failed jobs in it), so nothing is lost.
+    """
+
+    exit_code = EXIT_JOB_FAILED
+
+    def __init__(self, message: str, *, results: object = None, **kw) -> None:
+        self.results = results
+        super().__init__(message, **kw)

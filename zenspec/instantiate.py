@@ -1,0 +1,93 @@
+"""``instantiate``: Hydra's, plus a trusted path for Hydra's own plugin classes.
+
+hydra-core 1.3.8 added a target policy that refuses ``_target_`` values under
+``hydra._internal`` ("exposes implementation state"). The documentation zenspec
+grew from has a user sweeper call ``instantiate(config.hydra.launcher)``, whose
+target is ``hydra._internal.core_plugins.basic_launcher.BasicLauncher``. Hydra
+itself instantiates plugins through a trusted context scoped to exactly the
+registered plugin class; zenspec does the same, for launchers and sweepers that
+Hydra's plugin registry knows, and for nothing else. Nested targets inside such a
+config, and every other target, still go through the full policy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, ContextManager, Optional
+
+from hydra.utils import instantiate as _hydra_instantiate
+from omegaconf import DictConfig, OmegaConf
+
+__all__ = ["instantiate"]
+
+try:  # hydra-core >= 1.3.8
+    from hydra._internal.target_policy import _trusted_internal_target
+except ImportError:  # older 1.3.x has no policy to satisfy
+    _trusted_internal_target = None
+
+
+def _top_level_target(config: Any) -> Optional[str]:
+    if isinstance(config, DictConfig):
+        target = config.get("_target_") if "_target_" in config else None
+    elif isinstance(config, dict):
+        target = config.get("_target_")
+    else:
+        target = getattr(config, "_target_", None)
+    return target if isinstance(target, str) else None
+
+
+def _trusted_plugin_class(target: Optional[str]) -> Optional[type]:
+    """The registered Launcher/Sweeper class named exactly by *target*, if any."""
+    if target is None or _trusted_internal_target is None:
+        return None
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.launcher import Launcher
+    from hydra.plugins.sweeper import Sweeper
+
+    clazz = Plugins.instance().class_name_to_class.get(target)
+    if clazz is not None and issubclass(clazz, (Launcher, Sweeper)):
+        return clazz
+    return None
+
+
+def _plugin_context(target: Optional[str]) -> ContextManager[Any]:
+    if _trusted_plugin_class(target) is None:
+        return contextlib.nullcontext()
+    assert _trusted_internal_target is not None
+    return _trusted_internal_target(target)
+
+
+def instantiate(config: Any, *args: Any, **kwargs: Any) -> Any:
+    """Instantiate a config, like ``hydra.utils.instantiate``.
+
+    Parameters
+    ----------
+    config : Any
+        A ``builds(...)`` dataclass (type or instance), a DictConfig or a
+        mapping with a ``_target_``; or a plain container, returned as is.
+    *args, **kwargs : Any
+        Passed on to Hydra's ``instantiate`` (extra call arguments,
+        ``_partial_``, ``_convert_``, ...).
+
+    Notes
+    -----
+    A config whose top-level ``_target_`` is a launcher or sweeper class
+    registered with Hydra's plugin registry (e.g. Hydra's ``BasicLauncher``) is
+    instantiated through Hydra's own trusted-plugin path, so documented calls
+    such as ``instantiate(config.hydra.launcher)`` work under hydra-core 1.3.8's
+    target policy. Nothing else is exempt from the policy.
+
+    Examples
+    --------
+    >>> from zenspec import builds, instantiate
+    >>> instantiate(builds(dict, a=1))
+    {'a': 1}
+    """
+    target = _top_level_target(config)
+    clazz = _trusted_plugin_class(target)
+    if clazz is not None:
+        if not isinstance(config, DictConfig):
+            config = OmegaConf.structured(config)
+        with _plugin_context(target):
+            return _hydra_instantiate(config, *args, _target_=clazz, **kwargs)
+    return _hydra_instantiate(config, *args, **kwargs)
