@@ -2,132 +2,36 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any, Callable, List, Mapping, Optional, Tuple
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, List, Mapping, Optional, Union
 
 from hydra._internal.callbacks import Callbacks
-from hydra._internal.config_loader_impl import ConfigLoaderImpl
-from hydra._internal.hydra import Hydra
-from hydra._internal.utils import create_config_search_path
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.utils import JobStatus, run_job
-from hydra.errors import ConfigCompositionException, HydraException
+from hydra.core.utils import JobReturn, JobStatus, run_job
+from hydra.errors import ConfigCompositionException
 from hydra.types import HydraContext, RunMode
-from hydra.version import setbase
 from omegaconf import DictConfig, OmegaConf
+from typing_extensions import Literal
 
-from zenspec.errors import LaunchError, OverrideError
-from zenspec.launch.isolation import hydra_isolation, scoped_store
-from zenspec.launch.overrides import (
-    OverridesLike,
-    parse_overrides,
-    reject_sweeps,
-    to_override_list,
+from zenspec.errors import LaunchError
+from zenspec.launch.context import (
+    Groups,
+    LaunchSession,
+    TaskFunction,
+    explain_composition_error,
+    launch_session,
 )
+from zenspec.launch.grid import GridSweeper, plan_grid
+from zenspec.launch.overrides import OverridesLike, value_to_override
 from zenspec.launch.plugins import JobResult, instantiate_sweeper, wrap_job_returns
-from zenspec.launch.primary import add_group_defaults, make_primary, referenced_groups
+from zenspec.launch.resume import jobs_to_resume
+from zenspec.records.jobs import RecordingTask
+from zenspec.records.session import RecordSession
 
 __all__ = ["hydra_multirun", "hydra_run"]
 
-Groups = Optional[Mapping[str, Mapping[str, Any]]]
-TaskFunction = Callable[[Any], Any]
-
 _BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
-
-
-def _make_loader(search_path: Any, fast: bool) -> ConfigLoaderImpl:
-    if fast:
-        try:
-            from zenspec.launch.fast_loader import FastConfigLoader
-        except ImportError:  # the fast path is optional: stock composition is always right
-            pass
-        else:
-            return FastConfigLoader(config_search_path=search_path)
-    return ConfigLoaderImpl(config_search_path=search_path)
-
-
-def _job_name(task_function: TaskFunction, job_name: Optional[str]) -> str:
-    if job_name:
-        return job_name
-    name = getattr(task_function, "__name__", None) or type(task_function).__name__
-    return "task" if name == "<lambda>" else name
-
-
-def _prepare(
-    config: Any, overrides: OverridesLike, groups: Groups, config_name: str, mode: RunMode
-) -> Tuple[List[str], list, List[Tuple[Optional[str], str, Any]]]:
-    override_list = to_override_list(overrides)
-    parsed = parse_overrides(override_list)
-    if not any(o.key_or_group == "hydra.mode" for o in parsed):
-        # as hydra.main does, so jobs see hydra.mode (it lands in hydra.overrides.hydra)
-        override_list.append(f"hydra.mode={mode.name}")
-    primary = make_primary(config)
-    entries: List[Tuple[Optional[str], str, Any]] = []
-    for group, options in (groups or {}).items():
-        if not isinstance(options, Mapping):
-            raise LaunchError(
-                f"groups[{group!r}] must map option names to configs, got {type(options).__name__}."
-            )
-        for option, node in options.items():
-            entries.append((group, option, node))
-    return override_list, parsed, [*entries, (None, config_name, primary)]
-
-
-def _with_group_defaults(entries: list, parsed: list) -> None:
-    """Apply the group-default rule once the groups are registered."""
-    _, _, primary = entries[-1]
-    add_group_defaults(primary, referenced_groups(primary, parsed))
-
-
-def _explain_composition_error(e: Exception, overrides: List[str]) -> LaunchError:
-    """One paragraph naming the override Hydra refused, and the fix."""
-    text = " ".join(str(e).split())
-    user = [o for o in overrides if not o.startswith("hydra.mode=")]
-    named = re.search(r"'([^']+)'", text)
-    culprit = next(
-        (o for o in user if named and o.lstrip("+~").split("=")[0] == named.group(1)), None
-    )
-    hint = None
-    if "No match in the defaults list" in text:
-        hint = (
-            "Fix: no config group of that name is registered; register it (groups=...) "
-            "or use +key=value to add a new key."
-        )
-    elif "is not in struct" in text or "Could not override" in text:
-        hint = "Fix: check the key's spelling; use +key=value to add a key the config lacks."
-    what = f"override {culprit!r}" if culprit else f"the overrides {user}"
-    err = OverrideError if isinstance(e, ConfigCompositionException) else LaunchError
-    return err(
-        f"{what} could not be applied to the config: {text}",
-        path=named and named.group(1),
-        hint=hint,
-    )
-
-
-def _start(job_name: str, version_base: Optional[str], fast: bool) -> Hydra:
-    setbase(version_base)
-    loader = _make_loader(create_config_search_path(None), fast)
-    hydra = Hydra(task_name=job_name, config_loader=loader)
-    GlobalHydra.instance().initialize(hydra)
-    return hydra
-
-
-def _compose(
-    hydra: Hydra,
-    config_name: str,
-    overrides: List[str],
-    run_mode: RunMode,
-    with_log_configuration: bool,
-) -> DictConfig:
-    try:
-        return hydra.compose_config(
-            config_name=config_name,
-            overrides=overrides,
-            run_mode=run_mode,
-            with_log_configuration=with_log_configuration,
-        )
-    except (ConfigCompositionException, HydraException) as e:
-        raise _explain_composition_error(e, overrides) from e
 
 
 def hydra_run(
@@ -141,6 +45,9 @@ def hydra_run(
     with_log_configuration: bool = True,
     groups: Groups = None,
     fast: bool = True,
+    records: bool = True,
+    metric: Optional[str] = None,
+    provenance: Optional[Mapping[str, Any]] = None,
 ) -> JobResult:
     """Run one Hydra job of *task_function* on *config*, from Python.
 
@@ -167,6 +74,12 @@ def hydra_run(
         this call (``{"optim": {"sgd": SGDConf}}``).
     fast : bool, default True
         Use zenspec's caching config loader where available.
+    records : bool, default True
+        Write the manifest and the job's result under ``<run dir>/.zenspec/``.
+    metric : str, optional
+        Key of a returned mapping to record as the job's metric.
+    provenance : Mapping, optional
+        Extra facts for the manifest (the spec layer passes the spec here).
 
     Returns
     -------
@@ -189,25 +102,39 @@ def hydra_run(
     >>> job.return_value
     {'a': 1, 'b': 1}
     """
-    name = _job_name(task_function, job_name)
-    override_list, parsed, entries = _prepare(config, overrides, groups, config_name, RunMode.RUN)
-    reject_sweeps(parsed)
-    with hydra_isolation(), scoped_store(entries[:-1]):
-        _with_group_defaults(entries, parsed)
-        with scoped_store(entries[-1:]):
-            hydra = _start(name, version_base, fast)
-            cfg = _compose(hydra, config_name, override_list, RunMode.RUN, with_log_configuration)
-            callbacks = Callbacks(cfg)
-            callbacks.on_run_start(config=cfg, config_name=config_name)
+    task = RecordingTask(task_function, metric) if records else task_function
+    with launch_session(
+        config=config,
+        task_function=task_function,
+        overrides=overrides,
+        groups=groups,
+        config_name=config_name,
+        job_name=job_name,
+        version_base=version_base,
+        with_log_configuration=with_log_configuration,
+        fast=fast,
+        mode=RunMode.RUN,
+    ) as session:
+        cfg = session.compose_and_claim()
+        record = _start_records(session, records, task_function, None, provenance)
+        callbacks = Callbacks(cfg)
+        callbacks.on_run_start(config=cfg, config_name=config_name)
+        try:
             ret = run_job(
-                hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
-                task_function=task_function,
+                hydra_context=HydraContext(
+                    config_loader=session.hydra.config_loader, callbacks=callbacks
+                ),
+                task_function=task,
                 config=cfg,
                 job_dir_key="hydra.run.dir",
                 job_subdir_key=None,
                 configure_logging=with_log_configuration,
             )
-            callbacks.on_run_end(config=cfg, config_name=config_name, job_return=ret)
+        except BaseException:
+            _finish(record, "interrupted")
+            raise
+        callbacks.on_run_end(config=cfg, config_name=config_name, job_return=ret)
+        _finish(record, "completed")
     result = JobResult.from_job_return(ret)
     if ret.status is JobStatus.FAILED:
         _ = result.return_value  # Hydra's contract: a failed single run raises its error
@@ -225,57 +152,168 @@ def hydra_multirun(
     with_log_configuration: bool = True,
     groups: Groups = None,
     fast: bool = True,
+    records: bool = True,
+    metric: Optional[str] = None,
+    provenance: Optional[Mapping[str, Any]] = None,
+    on_error: Literal["raise", "continue"] = "raise",
+    fail_fast: bool = False,
+    resume: Union[str, Path, None] = None,
+    retry_failed: bool = False,
+    force: bool = False,
 ) -> Any:
     """Run a Hydra multirun (a sweep) of *task_function* on *config*, from Python.
 
-    Parameters are those of :func:`hydra_run`. Sweep overrides use Hydra's
-    grammar (``"a=1,2"``, ``"x=range(-2,3)"``, ``"optim=sgd,adam"``) or
-    :func:`~zenspec.multirun` values in a mapping. The sweeper is Hydra's basic
-    one unless ``hydra/sweeper=...`` selects another: any
-    ``hydra.plugins.sweeper.Sweeper`` subclass works, including your own class
-    in your own module (stock Hydra only accepts ``hydra_plugins``).
+    Parameters are those of :func:`hydra_run`, plus the ones below. Sweep
+    overrides use Hydra's grammar (``"a=1,2"``, ``"x=range(-2,3)"``,
+    ``"optim=sgd,adam"``) or :func:`~zenspec.multirun` values in a mapping. The
+    sweeper is Hydra's basic one unless ``hydra/sweeper=...`` selects another:
+    any ``hydra.plugins.sweeper.Sweeper`` subclass works, including your own
+    class in your own module (stock Hydra only accepts ``hydra_plugins``).
+
+    Parameters
+    ----------
+    on_error : {"raise", "continue"}, default "raise"
+        Every job of a grid sweep runs either way. "raise" then re-raises the
+        first failed job's exception, as Hydra does, with all the results
+        attached as ``exc.zenspec_results``; "continue" returns them, failed
+        jobs included (their ``status`` is FAILED).
+    fail_fast : bool, default False
+        Stop launching new jobs after the first failure.
+    resume : path, optional
+        The sweep directory of an earlier run of the same sweep: run only its
+        jobs that have no result (and failed ones with ``retry_failed``), with
+        their original numbers and directories.
+    retry_failed : bool, default False
+        With ``resume``, also re-run jobs recorded as failed.
+    force : bool, default False
+        With ``resume``, accept a config that differs from the recorded one.
 
     Returns
     -------
     Any
-        What the sweeper's ``sweep()`` returns. For the basic sweeper, a list
-        of batches of :class:`JobResult` (``jobs[0]`` is the first batch).
+        What the sweeper's ``sweep()`` returns. For the grid (basic) sweeper,
+        a list of batches of :class:`JobResult` (``jobs[0]`` is the first batch).
 
     Examples
     --------
     >>> from zenspec import builds, instantiate, hydra_multirun
-    >>> jobs = hydra_multirun(builds(dict, a=1, b=1), instantiate, ["a=1,2"],
-    ...                       with_log_configuration=False)
+    >>> jobs = hydra_multirun(builds(dict, a=1, b=1), instantiate, ["a=1,2"])
+    [...][HYDRA] Launching 2 jobs locally
+    [...] #0 : a=1
+    [...] #1 : a=2
     >>> [j.return_value for j in jobs[0]]
     [{'a': 1, 'b': 1}, {'a': 2, 'b': 1}]
     """
-    name = _job_name(task_function, job_name)
-    override_list, parsed, entries = _prepare(
-        config, overrides, groups, config_name, RunMode.MULTIRUN
+    if on_error not in ("raise", "continue"):
+        raise LaunchError(f"on_error must be 'raise' or 'continue', got {on_error!r}.")
+    extra = ()
+    if resume is not None:
+        extra = (f"hydra.sweep.dir={value_to_override(str(Path(resume).resolve()))}",)
+    task = RecordingTask(task_function, metric) if records or resume else task_function
+    with launch_session(
+        config=config,
+        task_function=task_function,
+        overrides=overrides,
+        groups=groups,
+        config_name=config_name,
+        job_name=job_name,
+        version_base=version_base,
+        with_log_configuration=with_log_configuration,
+        fast=fast,
+        mode=RunMode.MULTIRUN,
+        extra_overrides=extra,
+    ) as session:
+        cfg = session.compose_and_claim(resume=resume is not None)
+        _check_sweeper_supports(cfg, session.parsed)
+        grid = OmegaConf.select(cfg, "hydra.sweeper._target_") == _BASIC_SWEEPER
+        arguments = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
+        assert isinstance(arguments, list)
+        planned = plan_grid(arguments, cfg.hydra.sweeper.get("params")) if grid else None
+
+        only_jobs = None
+        record = None
+        if resume is not None:
+            if not grid:
+                raise LaunchError(
+                    "resume re-runs the missing jobs of a grid sweep; this sweep uses "
+                    f"{OmegaConf.select(cfg, 'hydra.sweeper._target_')}.",
+                    hint="Fix: resume an optimising sweeper through its own storage "
+                    "(e.g. Optuna's storage + study_name).",
+                )
+            record, only_jobs = jobs_to_resume(session, cfg, planned, retry_failed, force)
+        else:
+            record = _start_records(session, records, task_function, planned, provenance)
+
+        callbacks = Callbacks(cfg)
+        callbacks.on_multirun_start(config=cfg, config_name=config_name)
+        context = HydraContext(config_loader=session.hydra.config_loader, callbacks=callbacks)
+        if grid:
+            sweeper: Any = GridSweeper(
+                max_batch_size=cfg.hydra.sweeper.get("max_batch_size"),
+                params=cfg.hydra.sweeper.get("params"),
+                fail_fast=fail_fast,
+                only_jobs=only_jobs,
+            )
+            sweeper.setup(hydra_context=context, task_function=task, config=cfg)
+        else:
+            sweeper = instantiate_sweeper(config=cfg, hydra_context=context, task_function=task)
+        try:
+            ret = sweeper.sweep(arguments=arguments)
+        except ConfigCompositionException as e:
+            _finish(record, "failed")
+            raise explain_composition_error(e, session.overrides) from e
+        except BaseException:
+            _finish(record, "interrupted")
+            raise
+        callbacks.on_multirun_end(config=cfg, config_name=config_name)
+        _finish(record, "completed")
+    results = wrap_job_returns(ret)
+    if grid and on_error == "raise" and sweeper.failures:
+        _raise_first_failure(sweeper.failures, results, session.output_dir)
+    return results
+
+
+def _start_records(
+    session: LaunchSession,
+    enabled: bool,
+    task_function: TaskFunction,
+    planned: Optional[List[List[str]]],
+    provenance: Optional[Mapping[str, Any]],
+) -> Optional[RecordSession]:
+    if not enabled:
+        return None
+    assert session.cfg is not None and session.output_dir is not None
+    record = RecordSession(Path(session.output_dir))
+    record.start(
+        cfg=session.cfg,
+        mode=session.mode.name,
+        task=task_function,
+        job_name=session.job_name,
+        config_name=session.config_name,
+        overrides=[o for o in session.overrides if not o.startswith("hydra.mode=")],
+        planned=planned,
+        extra=dict(provenance or {}),
     )
-    with hydra_isolation(), scoped_store(entries[:-1]):
-        _with_group_defaults(entries, parsed)
-        with scoped_store(entries[-1:]):
-            hydra = _start(name, version_base, fast)
-            cfg = _compose(
-                hydra, config_name, override_list, RunMode.MULTIRUN, with_log_configuration
-            )
-            _check_sweeper_supports(cfg, parsed)
-            callbacks = Callbacks(cfg)
-            callbacks.on_multirun_start(config=cfg, config_name=config_name)
-            sweeper = instantiate_sweeper(
-                config=cfg,
-                hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
-                task_function=task_function,
-            )
-            task_overrides = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
-            assert isinstance(task_overrides, list)
-            try:
-                ret = sweeper.sweep(arguments=task_overrides)
-            except ConfigCompositionException as e:
-                raise _explain_composition_error(e, override_list) from e
-            callbacks.on_multirun_end(config=cfg, config_name=config_name)
-    return wrap_job_returns(ret)
+    return record
+
+
+def _finish(record: Optional[RecordSession], status: str) -> None:
+    if record is not None:
+        record.finish(status)
+
+
+def _raise_first_failure(failures: List[JobReturn], results: Any, where: Optional[str]) -> None:
+    error = failures[0]._return_value
+    assert isinstance(error, BaseException)
+    with contextlib.suppress(AttributeError):  # exceptions with __slots__
+        error.zenspec_results = results  # type: ignore[attr-defined]
+    if hasattr(error, "add_note"):
+        error.add_note(
+            f"zenspec: {len(failures)} job(s) failed; every job ran and all results are in "
+            f"exc.zenspec_results and recorded under {os.path.abspath(where or '.')}/.zenspec/ "
+            "(pass on_error='continue' to get them returned instead)."
+        )
+    raise error
 
 
 def _check_sweeper_supports(cfg: DictConfig, parsed: list) -> None:

@@ -1,0 +1,202 @@
+"""Sweeps lose nothing: per-job records, failure isolation, resume, results tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers.sweep_tasks import dies_at, every_third_fails
+
+from zenspec import hydra_multirun, hydra_run
+from zenspec.records import load_results, read_job_records, read_manifest, render
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sweep_dir(tmp_path: Path) -> Path:
+    (d,) = [p.parent.parent for p in tmp_path.glob("multirun/*/*/.zenspec/manifest.json")]
+    return d
+
+
+def test_fifty_jobs_every_third_fails_then_retry_failed_completes(tmp_path):
+    jobs = hydra_multirun(
+        dict(a=0), every_third_fails, ["a=range(0,50)"], metric="loss", on_error="continue"
+    )
+    batch = jobs[0]
+    assert len(batch) == 50
+    failed = [j for j in batch if j.status.name == "FAILED"]
+    assert len(failed) == 17 and all(j.cfg.a % 3 == 0 for j in failed)
+    assert [j.return_value["a"] for j in batch if j.status.name == "COMPLETED"] == [
+        a for a in range(50) if a % 3
+    ]
+    root = sweep_dir(tmp_path)
+    records = read_job_records(root)
+    assert [r["num"] for r in records] == list(range(50))
+    bad = [r for r in records if r["status"] == "failed"]
+    assert len(bad) == 17
+    assert "multiple of three" in bad[0]["error"]["message"]
+    assert "Traceback" in bad[0]["error"]["traceback"] and "ValueError" in bad[0]["error"]["type"]
+    manifest = read_manifest(root)
+    assert manifest["status"] == "failed"
+    assert manifest["summary"]["completed"] == 33 and manifest["summary"]["failed"] == 17
+    assert len(manifest["planned_jobs"]) == 50
+
+    Path("FIXED").touch()  # fix the cause, then re-run only the failed jobs
+    again = hydra_multirun(
+        dict(a=0),
+        every_third_fails,
+        ["a=range(0,50)"],
+        metric="loss",
+        resume=root,
+        retry_failed=True,
+    )
+    rerun = [j for b in again for j in b]
+    assert sorted(j.cfg.a for j in rerun) == [a for a in range(50) if a % 3 == 0]
+    assert all(j.output_dir == root / str(j.cfg.a) for j in rerun)  # same numbers, same dirs
+    results = load_results(root)
+    assert results.counts == {"completed": 50}
+    assert results.best().params == {"a": "20"}
+    assert read_manifest(root)["status"] == "completed"
+    assert read_manifest(root)["history"][0]["jobs"] == [a for a in range(50) if a % 3 == 0]
+
+
+def test_default_on_error_raises_like_hydra_but_keeps_every_result(tmp_path):
+    with pytest.raises(ValueError, match="a=0 is a multiple of three") as info:
+        hydra_multirun(dict(a=0), every_third_fails, ["a=range(0,7)"])
+    results = info.value.zenspec_results
+    assert len(results[0]) == 7  # every job ran, not just up to the failure
+    assert [j.return_value["a"] for j in results[0] if j.status.name == "COMPLETED"] == [1, 2, 4, 5]
+    assert any("zenspec_results" in n for n in info.value.__notes__)
+
+
+def test_fail_fast_stops_launching_after_the_first_failure(tmp_path):
+    jobs = hydra_multirun(
+        dict(a=0), every_third_fails, ["a=range(1,10)"], on_error="continue", fail_fast=True
+    )
+    ran = [j.cfg.a for b in jobs for j in b]
+    assert ran == [1, 2, 3]
+    results = load_results(sweep_dir(tmp_path))
+    assert [r.status for r in results.rows] == ["completed", "completed", "failed"] + [
+        "missing"
+    ] * 6
+
+
+def _child(code: str, env_extra: dict, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{REPO / 'tests'}", **env_extra)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+SWEEP = (
+    "from zenspec import hydra_multirun\n"
+    "from helpers.sweep_tasks import dies_at\n"
+    "hydra_multirun(dict(a=0), dies_at, ['a=range(0,12)', 'hydra.sweep.dir=sweep'], metric='loss')\n"
+)
+
+
+def _comparable(root: Path):
+    return [
+        {k: r[k] for k in ("num", "overrides", "status", "return_value", "metric")}
+        for r in read_job_records(root)
+    ]
+
+
+def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
+    killed = _child(SWEEP, {"DIE_AT": "5", "DIE_SIGNAL": "SIGKILL"}, tmp_path)
+    assert killed.returncode == -9, killed.stderr
+    root = tmp_path / "sweep"
+    assert [r["num"] for r in read_job_records(root)] == [0, 1, 2, 3, 4]
+    assert read_manifest(root)["status"] == "running"  # killed: no chance to say otherwise
+
+    resume = SWEEP.replace("metric='loss')", "metric='loss', resume='sweep')")
+    done = _child(resume, {}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    records = read_job_records(root)
+    assert [r["num"] for r in records] == list(range(12))  # every job exactly once
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert _child(SWEEP, {}, clean).returncode == 0
+    assert _comparable(root) == _comparable(clean / "sweep")
+    assert read_manifest(root)["status"] == "completed"
+
+
+def test_sigint_leaves_a_consistent_manifest(tmp_path):
+    run = _child(SWEEP, {"DIE_AT": "3", "DIE_SIGNAL": "SIGINT"}, tmp_path)
+    assert run.returncode != 0 and "KeyboardInterrupt" in run.stderr
+    manifest = read_manifest(tmp_path / "sweep")
+    assert manifest["status"] == "interrupted"
+    statuses = [r["status"] for r in read_job_records(tmp_path / "sweep")]
+    assert statuses == ["completed"] * 3 + ["interrupted"]
+    assert manifest["summary"]["completed"] == 3 and manifest["summary"]["interrupted"] == 1
+
+
+def test_two_runs_in_the_same_second_never_share_a_dir(tmp_path):
+    template = ["hydra.sweep.dir=multirun/${now:%Y-%m-%d}", "a=1,2"]
+    first = hydra_multirun(dict(a=0), dies_at, template)
+    second = hydra_multirun(dict(a=0), dies_at, template)
+    d1, d2 = first[0][0].output_dir.parent, second[0][0].output_dir.parent
+    assert d1 != d2 and d2.name == d1.name + "_1"
+    assert read_manifest(d1)["run_id"] != read_manifest(d2)["run_id"]
+    r1 = hydra_run(dict(a=1), dies_at, ["hydra.run.dir=out/${now:%Y}"])
+    r2 = hydra_run(dict(a=1), dies_at, ["hydra.run.dir=out/${now:%Y}"])
+    assert r1.output_dir != r2.output_dir
+
+
+def test_a_literal_dir_is_reused_and_old_records_kept_aside(tmp_path):
+    hydra_multirun(dict(a=0), dies_at, ["hydra.sweep.dir=fixed", "a=1,2"])
+    hydra_multirun(dict(a=0), dies_at, ["hydra.sweep.dir=fixed", "a=3"])
+    assert [r["overrides"] for r in read_job_records(tmp_path / "fixed")] == [["a=3"]]
+    (old,) = (tmp_path / "fixed").glob(".zenspec-*")
+    assert len(list((old / "jobs").glob("*.json"))) == 2
+
+
+def test_single_run_has_a_manifest_and_a_record(tmp_path):
+    job = hydra_run(dict(a=4), dies_at, metric="loss")
+    manifest = read_manifest(job.output_dir)
+    assert manifest["mode"] == "RUN" and manifest["status"] == "completed"
+    assert manifest["task"] == "helpers.sweep_tasks:dies_at"
+    assert manifest["provenance"]["hydra_core"] and manifest["format_version"] == 1
+    (record,) = read_job_records(job.output_dir)
+    assert record["metric"] == 2.0 and record["return_value"] == {"loss": 2.0, "sq": 16}
+
+
+def test_records_are_written_by_the_worker_process_under_joblib(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    hydra_multirun(
+        dict(a=0), dies_at, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "a=range(0,4)"]
+    )
+    records = read_job_records(sweep_dir(tmp_path))
+    assert [r["num"] for r in records] == [0, 1, 2, 3]
+    assert all(r["pid"] != os.getpid() for r in records)
+
+
+def test_resume_refuses_a_changed_sweep_unless_forced(tmp_path):
+    from zenspec import LaunchError
+
+    hydra_multirun(dict(a=0), dies_at, ["hydra.sweep.dir=s", "a=1,2"])
+    with pytest.raises(LaunchError, match="cannot resume: the planned jobs differ"):
+        hydra_multirun(dict(a=0), dies_at, ["a=1,2,3"], resume="s")
+    with pytest.raises(LaunchError, match="config differs"):
+        hydra_multirun(dict(a=0, b=1), dies_at, ["a=1,2"], resume="s")
+    jobs = hydra_multirun(dict(a=0), dies_at, ["a=1,2,3"], resume="s", force=True)
+    assert [j.cfg.a for b in jobs for j in b] == [3]
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])
+def test_results_render_in_every_format(tmp_path, fmt):
+    hydra_multirun(dict(a=0), every_third_fails, ["a=1,2,3"], metric="loss", on_error="continue")
+    text = render(load_results(sweep_dir(tmp_path)), fmt, sort="metric")
+    if fmt == "json":
+        data = json.loads(text)
+        assert data["counts"] == {"completed": 2, "failed": 1} and data["best"] == 1
+    elif fmt == "csv":
+        assert text.splitlines()[0] == "job,a,status,metric,duration_s"
+        assert text.splitlines()[1].startswith("1,2,completed,324")
+    else:
+        assert "best: job 1 (*)" in text and "failed" in text

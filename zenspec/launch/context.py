@@ -1,0 +1,193 @@
+"""What ``hydra_run`` and ``hydra_multirun`` share: one isolated Hydra session.
+
+A session converts the inputs, registers the config and groups for its
+duration, starts Hydra with zenspec's config loader, composes the primary
+config, and claims the output directory; on exit everything is put back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
+
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra._internal.hydra import Hydra
+from hydra._internal.utils import create_config_search_path
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.types import Override
+from hydra.errors import ConfigCompositionException, HydraException
+from hydra.types import RunMode
+from hydra.version import setbase
+from omegaconf import DictConfig, OmegaConf
+
+from zenspec.errors import LaunchError, OverrideError
+from zenspec.launch.isolation import hydra_isolation, scoped_store
+from zenspec.launch.overrides import (
+    OverridesLike,
+    parse_overrides,
+    reject_sweeps,
+    to_override_list,
+    value_to_override,
+)
+from zenspec.launch.primary import add_group_defaults, make_primary, referenced_groups
+from zenspec.records.session import claim_output_dir
+
+__all__ = ["Groups", "LaunchSession", "TaskFunction", "launch_session"]
+
+_BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+
+Groups = Optional[Mapping[str, Mapping[str, Any]]]
+TaskFunction = Callable[[Any], Any]
+
+
+def _make_loader(search_path: Any, fast: bool) -> ConfigLoaderImpl:
+    if fast:
+        try:
+            from zenspec.launch.fast_loader import FastConfigLoader
+        except ImportError:  # the fast path is optional: stock composition is always right
+            pass
+        else:
+            return FastConfigLoader(config_search_path=search_path)
+    return ConfigLoaderImpl(config_search_path=search_path)
+
+
+def job_name_for(task_function: TaskFunction, job_name: Optional[str]) -> str:
+    if job_name:
+        return job_name
+    name = getattr(task_function, "__name__", None) or type(task_function).__name__
+    return "task" if name == "<lambda>" else name
+
+
+def explain_composition_error(e: Exception, overrides: List[str]) -> LaunchError:
+    """One paragraph naming the override Hydra refused, and the fix."""
+    text = " ".join(str(e).split())
+    user = [o for o in overrides if not o.startswith("hydra.mode=")]
+    named = re.search(r"'([^']+)'", text)
+    culprit = next(
+        (o for o in user if named and o.lstrip("+~").split("=")[0] == named.group(1)), None
+    )
+    hint = None
+    if "No match in the defaults list" in text:
+        hint = (
+            "Fix: no config group of that name is registered; register it (groups=...) "
+            "or use +key=value to add a new key."
+        )
+    elif "is not in struct" in text or "Could not override" in text:
+        hint = "Fix: check the key's spelling; use +key=value to add a key the config lacks."
+    what = f"override {culprit!r}" if culprit else f"the overrides {user}"
+    err = OverrideError if isinstance(e, ConfigCompositionException) else LaunchError
+    return err(
+        f"{what} could not be applied to the config: {text}",
+        path=named.group(1) if named else None,
+        hint=hint,
+    )
+
+
+@dataclass
+class LaunchSession:
+    """A started Hydra, the composed primary config and where outputs go."""
+
+    hydra: Hydra
+    job_name: str
+    config_name: str
+    overrides: List[str]
+    parsed: List[Override]
+    mode: RunMode
+    with_log_configuration: bool
+    cfg: Optional[DictConfig] = None
+    output_dir: Optional[str] = None
+
+    def compose(self) -> DictConfig:
+        try:
+            self.cfg = self.hydra.compose_config(
+                config_name=self.config_name,
+                overrides=self.overrides,
+                run_mode=self.mode,
+                with_log_configuration=self.with_log_configuration,
+            )
+        except (ConfigCompositionException, HydraException) as e:
+            raise explain_composition_error(e, self.overrides) from e
+        return self.cfg
+
+    def compose_and_claim(self, resume: bool = False) -> DictConfig:
+        """Compose, then claim the output dir (recomposing if it had to move)."""
+        self.compose()
+        self.claim_output_dir(resume)
+        assert self.cfg is not None
+        return self.cfg
+
+    def claim_output_dir(self, resume: bool = False) -> str:
+        """Resolve and claim the run/sweep dir; recompose if it had to move."""
+        assert self.cfg is not None
+        key = "hydra.run.dir" if self.mode is RunMode.RUN else "hydra.sweep.dir"
+        # A literal path is the user's to reuse, as Hydra would; a template such
+        # as multirun/${now:%H-%M-%S} is a generated name and must be unique.
+        explicit = any(o.key_or_group == key and "${" not in str(o.value()) for o in self.parsed)
+        directory = str(OmegaConf.select(self.cfg, key))  # caches ${now:...} in cfg
+        moved = claim_output_dir(directory, explicit=explicit, resume=resume)
+        launcher = OmegaConf.select(self.cfg, "hydra.launcher._target_", default=None)
+        if moved is None and launcher != _BASIC_LAUNCHER and not os.path.isabs(directory):
+            # Worker processes are reused across calls (loky) and keep the cwd they
+            # started in; an absolute dir makes every job write where this call said.
+            moved = os.path.abspath(directory)
+        if moved is not None:
+            # claimed elsewhere this second (or made absolute): jobs must see it too
+            self.overrides.append(f"{key}={value_to_override(moved)}")
+            self.compose()
+            directory = moved
+        self.output_dir = directory
+        return directory
+
+
+@contextmanager
+def launch_session(
+    *,
+    config: Any,
+    task_function: TaskFunction,
+    overrides: OverridesLike,
+    groups: Groups,
+    config_name: str,
+    job_name: Optional[str],
+    version_base: Optional[str],
+    with_log_configuration: bool,
+    fast: bool,
+    mode: RunMode,
+    extra_overrides: Tuple[str, ...] = (),
+) -> Iterator[LaunchSession]:
+    """Convert inputs, register configs, start Hydra; undo all of it on exit."""
+    name = job_name_for(task_function, job_name)
+    override_list = to_override_list(overrides) + list(extra_overrides)
+    parsed = parse_overrides(override_list)
+    if mode is RunMode.RUN:
+        reject_sweeps(parsed)
+    if not any(o.key_or_group == "hydra.mode" for o in parsed):
+        # as hydra.main does, so jobs see hydra.mode (it lands in hydra.overrides.hydra)
+        override_list.append(f"hydra.mode={mode.name}")
+    primary = make_primary(config)
+    entries: List[Tuple[Optional[str], str, Any]] = []
+    for group, options in (groups or {}).items():
+        if not isinstance(options, Mapping):
+            raise LaunchError(
+                f"groups[{group!r}] must map option names to configs, got {type(options).__name__}."
+            )
+        entries.extend((group, option, node) for option, node in options.items())
+
+    with hydra_isolation(), scoped_store(entries):
+        add_group_defaults(primary, referenced_groups(primary, parsed))
+        with scoped_store([(None, config_name, primary)]):
+            setbase(version_base)
+            loader = _make_loader(create_config_search_path(None), fast)
+            hydra = Hydra(task_name=name, config_loader=loader)
+            GlobalHydra.instance().initialize(hydra)
+            yield LaunchSession(
+                hydra=hydra,
+                job_name=name,
+                config_name=config_name,
+                overrides=override_list,
+                parsed=parsed,
+                mode=mode,
+                with_log_configuration=with_log_configuration,
+            )

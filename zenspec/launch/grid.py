@@ -1,0 +1,126 @@
+"""The grid sweeper: Hydra's BasicSweeper, minus the part that loses work.
+
+Stock ``BasicSweeper.sweep`` re-raises the first failed job's exception after
+its batch, so later batches never run and the returned results of every other
+job are dropped. :class:`GridSweeper` enumerates and launches exactly the same
+jobs (same order, numbering, directories and ``multirun.yaml``), but runs them
+all, unless ``fail_fast`` asks to stop launching after a failure; what to do
+with failures is decided once the sweep is over (``on_error``). It can also
+run a subset of the grid, by job number, which is what ``resume`` needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.plugins.launcher import Launcher
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+__all__ = ["GridSweeper", "plan_grid"]
+
+
+def _split_arguments(parsed: List[Any]) -> List[List[str]]:
+    # Hydra's plugin scan re-imports its core plugin modules, so the class is
+    # looked up at call time rather than bound at import (a stale class object
+    # breaks BasicSweeper's own super() call).
+    from hydra._internal.core_plugins import basic_sweeper
+
+    return basic_sweeper.BasicSweeper.split_arguments(parsed, None)[0]
+
+
+def plan_grid(arguments: Sequence[str], params: Optional[Dict[str, str]] = None) -> List[List[str]]:
+    """Every job's override list, in the order the basic sweeper launches them."""
+    conf = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
+    return _split_arguments(OverridesParser.create().parse_overrides(conf))
+
+
+def _runs(nums: Iterable[int]) -> List[List[int]]:
+    """[0, 1, 2, 5, 6] -> [[0, 1, 2], [5, 6]]: launchers number jobs contiguously."""
+    out: List[List[int]] = []
+    for n in sorted(nums):
+        if out and out[-1][-1] == n - 1:
+            out[-1].append(n)
+        else:
+            out.append([n])
+    return out
+
+
+class GridSweeper(Sweeper):
+    """Hydra's BasicSweeper grid, run to the end, failures reported after.
+
+    Parameters
+    ----------
+    max_batch_size : int, optional
+        As for Hydra's BasicSweeper (jobs launched together).
+    params : dict, optional
+        As for Hydra's BasicSweeper (sweep axes from the config).
+    fail_fast : bool, default False
+        Stop launching new batches after the first failed job. Batches are
+        then at most the launcher's parallelism (``n_jobs``), or 1.
+    only_jobs : iterable of int, optional
+        Launch only these job numbers (resume), keeping their numbers and dirs.
+    """
+
+    def __init__(
+        self,
+        max_batch_size: Optional[int] = None,
+        params: Optional[Dict[str, str]] = None,
+        fail_fast: bool = False,
+        only_jobs: Optional[Iterable[int]] = None,
+    ) -> None:
+        super().__init__()
+        self.max_batch_size = max_batch_size
+        self.params = dict(params or {})
+        self.hydra_context: Optional[HydraContext] = None
+        self.config: Optional[DictConfig] = None
+        self.launcher: Optional[Launcher] = None
+        self.fail_fast = fail_fast
+        self.only_jobs = None if only_jobs is None else set(only_jobs)
+        self.failures: List[JobReturn] = []
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.hydra_context = hydra_context
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def _batch_size(self) -> Optional[int]:
+        if self.max_batch_size or not self.fail_fast:
+            return self.max_batch_size
+        n_jobs = OmegaConf.select(self.config, "hydra.launcher.n_jobs", default=None)
+        return n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else 1
+
+    def sweep(self, arguments: List[str]) -> Any:
+        assert self.config is not None and self.launcher is not None
+        params_conf = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        jobs = _split_arguments(parser.parse_overrides(params_conf))
+
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+
+        wanted = range(len(jobs)) if self.only_jobs is None else sorted(self.only_jobs)
+        size = self._batch_size()
+        returns: List[Sequence[JobReturn]] = []
+        for run in _runs(n for n in wanted if 0 <= n < len(jobs)):
+            step = size or len(run)
+            for i in range(0, len(run), step):
+                nums = run[i : i + step]
+                batch = [jobs[n] for n in nums]
+                self.validate_batch_is_legal(batch)
+                results = self.launcher.launch(batch, initial_job_idx=nums[0])
+                returns.append(results)
+                self.failures.extend(r for r in results if r.status == JobStatus.FAILED)
+                if self.fail_fast and self.failures:
+                    return returns
+        return returns

@@ -1,0 +1,137 @@
+"""Per-job results, written by whichever process ran the job, the moment it finished.
+
+:class:`RecordingTask` wraps the user's task function. It runs inside the job
+(in-process, or in a joblib/submitit/ray worker: it is picklable whenever the
+task is), so the record is on disk before the launcher even hears back; a
+sweep killed with SIGKILL keeps every finished job.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from zenspec.records.store import (
+    FORMAT_VERSION,
+    atomic_write_json,
+    jobs_dir,
+    read_json,
+    to_jsonable,
+)
+
+__all__ = ["RecordingTask", "extract_metric", "read_job_records"]
+
+
+def extract_metric(value: Any, metric: Optional[str]) -> Optional[float]:
+    """The number a job reports: *value* itself if numeric, else ``value[metric]``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if metric is not None and hasattr(value, "get"):
+        try:
+            got = value.get(metric)
+        except Exception:
+            return None
+        if isinstance(got, (int, float)) and not isinstance(got, bool):
+            return float(got)
+    try:  # numpy/torch scalars
+        if getattr(value, "size", None) == 1 and hasattr(value, "item"):
+            return float(value.item())
+    except Exception:
+        pass
+    return None
+
+
+class RecordingTask:
+    """Call *task* and write the job's result record next to the sweep's manifest.
+
+    The exception of a failing task is recorded, then re-raised, so Hydra marks
+    the job FAILED exactly as it would without zenspec.
+    """
+
+    def __init__(self, task: Callable[[Any], Any], metric: Optional[str] = None) -> None:
+        self.task = task
+        self.metric = metric
+        self.__name__ = getattr(task, "__name__", type(task).__name__)
+        self.__qualname__ = getattr(task, "__qualname__", self.__name__)
+        self.__module__ = getattr(task, "__module__", __name__)
+
+    def __call__(self, cfg: Any) -> Any:
+        start = time.time()
+        tic = time.perf_counter()
+        try:
+            value = self.task(cfg)
+        except BaseException as e:
+            self._write(
+                status="failed" if isinstance(e, Exception) else "interrupted",
+                started=start,
+                duration=time.perf_counter() - tic,
+                error={
+                    "type": f"{type(e).__module__}.{type(e).__qualname__}",
+                    "message": str(e),
+                    "traceback": traceback.format_exc(),
+                },
+            )
+            raise
+        self._write(
+            status="completed",
+            started=start,
+            duration=time.perf_counter() - tic,
+            value=value,
+        )
+        return value
+
+    def _write(self, *, status: str, started: float, duration: float, **extra: Any) -> None:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        try:
+            hc = HydraConfig.get()
+        except ValueError:  # called outside a Hydra job: nothing to record against
+            return
+        multirun = hc.mode == RunMode.MULTIRUN
+        root = Path(hc.sweep.dir if multirun else hc.run.dir)
+        num = int(hc.job.get("num", 0) or 0) if multirun else 0
+        overrides = list(hc.overrides.task)
+        record: Dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "num": num,
+            "overrides": overrides,
+            "status": status,
+            "started_at": started,
+            "duration_s": round(duration, 6),
+            "job_dir": str(Path(hc.runtime.output_dir)),
+            "pid": os.getpid(),
+            "choices": {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra/")},
+        }
+        if "value" in extra:
+            record["return_value"] = to_jsonable(extra["value"])
+            record["metric"] = extract_metric(extra["value"], self.metric)
+        if "error" in extra:
+            record["error"] = extra["error"]
+        try:
+            atomic_write_json(jobs_dir(root) / f"{num}.json", record)
+        except OSError as e:  # a full disk must not turn a finished job into a failed one
+            import warnings
+
+            warnings.warn(f"zenspec could not write the record of job {num}: {e}", stacklevel=2)
+
+
+def read_job_records(root: Path) -> List[Dict[str, Any]]:
+    """Every job record under *root*, sorted by job number (unreadable ones skipped)."""
+    records = []
+    directory = jobs_dir(root)
+    if not directory.is_dir():
+        return records
+    for path in directory.glob("*.json"):
+        try:
+            data = read_json(path)
+        except (OSError, ValueError):
+            continue  # a torn file cannot exist (atomic writes); a foreign one is ignored
+        if data.get("format_version") == FORMAT_VERSION and isinstance(data.get("num"), int):
+            records.append(data)
+    return sorted(records, key=lambda r: r["num"])

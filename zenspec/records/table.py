@@ -1,0 +1,179 @@
+"""Read a sweep's records back as one row per job, and render them.
+
+Works on any sweep zenspec recorded: any sweeper or launcher, complete, partly
+failed or interrupted (planned jobs with no result show as ``missing``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from zenspec.records.jobs import read_job_records
+from zenspec.records.manifest import read_manifest
+
+__all__ = ["JobRow", "SweepResults", "load_results", "render"]
+
+FORMATS = ("table", "csv", "json", "markdown")
+
+
+def _params(overrides: Sequence[str]) -> Dict[str, str]:
+    out = {}
+    for o in overrides:
+        key, sep, value = o.partition("=")
+        if sep and not key.startswith("hydra"):
+            out[key.lstrip("+~")] = value
+    return out
+
+
+@dataclass
+class JobRow:
+    num: int
+    status: str
+    params: Dict[str, str]
+    metric: Optional[float] = None
+    duration_s: Optional[float] = None
+    job_dir: Optional[str] = None
+    return_value: Any = None
+    error: Optional[Dict[str, Any]] = None
+
+
+@dataclass
+class SweepResults:
+    """All jobs of one run/sweep, plus its manifest."""
+
+    root: Path
+    manifest: Dict[str, Any]
+    rows: List[JobRow] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Dict[str, int]:
+        counts: Dict[str, int] = {}
+        for r in self.rows:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        return counts
+
+    def best(self, maximize: bool = False) -> Optional[JobRow]:
+        """The completed job with the best metric (None if no job has one)."""
+        scored = [
+            r
+            for r in self.rows
+            if r.status == "completed" and r.metric is not None and not math.isnan(r.metric)
+        ]
+        if not scored:
+            return None
+        return (max if maximize else min)(scored, key=lambda r: r.metric)
+
+    def sorted_rows(self, by: Optional[str] = None, maximize: bool = False) -> List[JobRow]:
+        if by is None:
+            return list(self.rows)
+
+        def key(r: JobRow) -> Any:
+            value = r.metric if by == "metric" else r.params.get(by)
+            if value is None and by not in ("metric",) and isinstance(r.return_value, dict):
+                value = r.return_value.get(by)
+            missing = value is None
+            if isinstance(value, (int, float)):
+                value = -value if maximize else value
+            return (missing, value if not missing else 0)
+
+        return sorted(self.rows, key=key)
+
+
+def load_results(root: Path) -> SweepResults:
+    """The results of the run/sweep in *root* (its ``.zenspec`` records)."""
+    root = Path(root)
+    manifest = read_manifest(root)
+    records = {r["num"]: r for r in read_job_records(root)}
+    planned = manifest.get("planned_jobs")
+    nums = sorted(set(records) | {j["num"] for j in planned or []})
+    plan_by_num = {j["num"]: j["overrides"] for j in planned or []}
+    rows = []
+    for num in nums:
+        rec = records.get(num)
+        overrides = plan_by_num.get(num) or (rec or {}).get("overrides", [])
+        if rec is None:
+            rows.append(JobRow(num=num, status="missing", params=_params(overrides)))
+            continue
+        rows.append(
+            JobRow(
+                num=num,
+                status=rec.get("status", "unknown"),
+                params=_params(overrides),
+                metric=rec.get("metric"),
+                duration_s=rec.get("duration_s"),
+                job_dir=rec.get("job_dir"),
+                return_value=rec.get("return_value"),
+                error=rec.get("error"),
+            )
+        )
+    return SweepResults(root=root, manifest=manifest, rows=rows)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def render(
+    results: SweepResults, fmt: str = "table", sort: Optional[str] = None, maximize: bool = False
+) -> str:
+    """Render *results* as ``table`` (aligned text), ``csv``, ``json`` or ``markdown``."""
+    rows = results.sorted_rows(sort, maximize)
+    if fmt == "json":
+        best = results.best(maximize)
+        return json.dumps(
+            {
+                "dir": str(results.root),
+                "status": results.manifest.get("status"),
+                "counts": results.counts,
+                "best": None if best is None else best.num,
+                "jobs": [asdict(r) for r in rows],
+            },
+            indent=2,
+            default=str,
+        )
+    keys: List[str] = []
+    for r in rows:
+        keys.extend(k for k in r.params if k not in keys)
+    header = ["job", *keys, "status", "metric", "duration_s"]
+    best = results.best(maximize)
+    body = [
+        [
+            f"{r.num}" + ("*" if best is not None and r.num == best.num else ""),
+            *(r.params.get(k, "") for k in keys),
+            r.status,
+            _cell(r.metric),
+            _cell(r.duration_s),
+        ]
+        for r in rows
+    ]
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([[c.rstrip("*") if i == 0 else c for i, c in enumerate(b)] for b in body])
+        return buf.getvalue()
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(b) + " |" for b in body]
+        text = "\n".join(lines)
+    elif fmt == "table":
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
+        fmt_row = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+        text = "\n".join(
+            [fmt_row(header), fmt_row(["-" * w for w in widths])] + [fmt_row(b) for b in body]
+        )
+    else:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(results.counts.items()))
+    footer = f"\n{len(rows)} jobs: {counts}" + (f"; best: job {best.num} (*)" if best else "")
+    return text + footer + "\n"
