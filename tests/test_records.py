@@ -200,3 +200,28 @@ def test_results_render_in_every_format(tmp_path, fmt):
         assert text.splitlines()[1].startswith("1,2,completed,324")
     else:
         assert "best: job 1 (*)" in text and "failed" in text
+
+
+def test_a_huge_grid_is_refused_before_anything_runs(tmp_path):
+    from zenspec import LaunchError
+
+    with pytest.raises(
+        LaunchError, match=r"expands to 1,000,000,000 jobs, more than max_jobs=100,000"
+    ):
+        hydra_multirun(dict(a=0, b=0), dies_at, ["a=range(0,1000000)", "b=range(0,1000)"])
+    assert not (tmp_path / "multirun").exists()
+
+
+@pytest.mark.parametrize(
+    "overrides, count",
+    [
+        (["a=1,2,3", "b=range(0,10)"], 30),
+        (["a=range(0,1,0.25)"], 4),
+        (["a=choice(1,2)", "b=x", "c=[1,2]"], 2),
+        (["a=1,2", "a=1,2,3"], 3),
+    ],
+)
+def test_grid_count_matches_the_enumeration(overrides, count):
+    from zenspec.launch.grid import count_grid, plan_grid
+
+    assert count_grid(overrides) == count == len(plan_grid(overrides))

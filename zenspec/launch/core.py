@@ -22,10 +22,11 @@ from zenspec.launch.context import (
     explain_composition_error,
     launch_session,
 )
-from zenspec.launch.grid import GridSweeper, plan_grid
+from zenspec.launch.grid import GridSweeper, count_grid, plan_grid
 from zenspec.launch.overrides import OverridesLike, value_to_override
 from zenspec.launch.plugins import JobResult, instantiate_sweeper, wrap_job_returns
 from zenspec.launch.resume import jobs_to_resume
+from zenspec.progress import Progress
 from zenspec.records.jobs import RecordingTask
 from zenspec.records.session import RecordSession
 
@@ -160,6 +161,8 @@ def hydra_multirun(
     resume: Union[str, Path, None] = None,
     retry_failed: bool = False,
     force: bool = False,
+    progress: Optional[Progress] = None,
+    max_jobs: Optional[int] = 100_000,
 ) -> Any:
     """Run a Hydra multirun (a sweep) of *task_function* on *config*, from Python.
 
@@ -187,6 +190,10 @@ def hydra_multirun(
         With ``resume``, also re-run jobs recorded as failed.
     force : bool, default False
         With ``resume``, accept a config that differs from the recorded one.
+    progress : zenspec.progress.Progress, optional
+        Report progress (read from the job records) while the sweep runs.
+    max_jobs : int or None, default 100_000
+        Refuse, before anything runs, a grid with more jobs than this.
 
     Returns
     -------
@@ -223,12 +230,25 @@ def hydra_multirun(
         mode=RunMode.MULTIRUN,
         extra_overrides=extra,
     ) as session:
-        cfg = session.compose_and_claim(resume=resume is not None)
+        cfg = session.compose()
         _check_sweeper_supports(cfg, session.parsed)
         grid = OmegaConf.select(cfg, "hydra.sweeper._target_") == _BASIC_SWEEPER
         arguments = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
         assert isinstance(arguments, list)
-        planned = plan_grid(arguments, cfg.hydra.sweeper.get("params")) if grid else None
+        params = cfg.hydra.sweeper.get("params") if grid else None
+        if grid and max_jobs is not None:
+            count = count_grid(arguments, params, session.hydra.config_loader)
+            if count > max_jobs:
+                raise LaunchError(
+                    f"the sweep {arguments} expands to {count:,} jobs, more than "
+                    f"max_jobs={max_jobs:,}.",
+                    hint="Fix: narrow the sweep, or raise max_jobs (CLI: --max-jobs) if you "
+                    "mean it.",
+                )
+        planned = plan_grid(arguments, params) if grid else None
+        # only now, with the inputs known to be good, is a directory claimed
+        session.claim_output_dir(resume=resume is not None)
+        cfg = session.cfg
 
         only_jobs = None
         record = None
@@ -257,6 +277,10 @@ def hydra_multirun(
             sweeper.setup(hydra_context=context, task_function=task, config=cfg)
         else:
             sweeper = instantiate_sweeper(config=cfg, hydra_context=context, task_function=task)
+        if progress is not None and session.output_dir is not None:
+            total = len(only_jobs) if only_jobs is not None else (planned and len(planned))
+            done_before = None if only_jobs is None else set(range(len(planned or []))) - only_jobs
+            progress.started_sweep(Path(session.output_dir), total or None, skip=done_before)
         try:
             ret = sweeper.sweep(arguments=arguments)
         except ConfigCompositionException as e:
@@ -265,6 +289,9 @@ def hydra_multirun(
         except BaseException:
             _finish(record, "interrupted")
             raise
+        finally:
+            if progress is not None:
+                progress.finished_sweep()
         callbacks.on_multirun_end(config=cfg, config_name=config_name)
         _finish(record, "completed")
     results = wrap_job_returns(ret)

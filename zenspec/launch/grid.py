@@ -34,6 +34,41 @@ def _split_arguments(parsed: List[Any]) -> List[List[str]]:
     return basic_sweeper.BasicSweeper.split_arguments(parsed, None)[0]
 
 
+def count_grid(
+    arguments: Sequence[str], params: Optional[Dict[str, str]] = None, config_loader: Any = None
+) -> int:
+    """How many jobs the grid has, without enumerating it (range(0, 10**9) is O(1))."""
+    from hydra.core.override_parser.types import RangeSweep
+
+    conf = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
+    total = 1
+    per_key: Dict[str, int] = {}
+    for o in OverridesParser.create(config_loader=config_loader).parse_overrides(conf):
+        n = 1
+        if o.is_discrete_sweep():
+            value = o._value
+            if isinstance(value, RangeSweep):
+                r = value.range()
+                n = len(r) if isinstance(r, range) else max(0, _float_range_len(value))
+            elif isinstance(value, list):
+                n = len(value)
+            elif hasattr(value, "list"):
+                n = len(value.list)
+            else:  # glob: ask the loader
+                n = len(list(o.sweep_iterator()))
+        per_key[o.get_key_element()] = n  # a later override of the same key replaces
+    for n in per_key.values():
+        total *= n
+    return total
+
+
+def _float_range_len(sweep: Any) -> int:
+    import math
+
+    start, stop, step = float(sweep.start), float(sweep.stop), float(sweep.step or 1)
+    return max(0, math.ceil((stop - start) / step))
+
+
 def plan_grid(arguments: Sequence[str], params: Optional[Dict[str, str]] = None) -> List[List[str]]:
     """Every job's override list, in the order the basic sweeper launches them."""
     conf = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
