@@ -131,8 +131,8 @@ def hydra_run(
                 job_subdir_key=None,
                 configure_logging=with_log_configuration,
             )
-        except BaseException:
-            _finish(record, "interrupted")
+        except BaseException as e:  # run_job keeps task errors; this is Ctrl-C or worse
+            _finish(record, "interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
             raise
         callbacks.on_run_end(config=cfg, config_name=config_name, job_return=ret)
         _finish(record, "completed")
@@ -235,17 +235,7 @@ def hydra_multirun(
         grid = OmegaConf.select(cfg, "hydra.sweeper._target_") == _BASIC_SWEEPER
         arguments = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
         assert isinstance(arguments, list)
-        params = cfg.hydra.sweeper.get("params") if grid else None
-        if grid and max_jobs is not None:
-            count = count_grid(arguments, params, session.hydra.config_loader)
-            if count > max_jobs:
-                raise LaunchError(
-                    f"the sweep {arguments} expands to {count:,} jobs, more than "
-                    f"max_jobs={max_jobs:,}.",
-                    hint="Fix: narrow the sweep, or raise max_jobs (CLI: --max-jobs) if you "
-                    "mean it.",
-                )
-        planned = plan_grid(arguments, params) if grid else None
+        planned = _plan_grid(session, arguments, max_jobs) if grid else None
         # only now, with the inputs known to be good, is a directory claimed
         session.claim_output_dir(resume=resume is not None)
         cfg = session.cfg
@@ -275,7 +265,7 @@ def hydra_multirun(
                 only_jobs=only_jobs,
             )
             sweeper.setup(hydra_context=context, task_function=task, config=cfg)
-        else:
+        else:  # any Sweeper subclass, also outside hydra_plugins
             sweeper = instantiate_sweeper(config=cfg, hydra_context=context, task_function=task)
         if progress is not None and session.output_dir is not None:
             total = len(only_jobs) if only_jobs is not None else (planned and len(planned))
@@ -286,8 +276,8 @@ def hydra_multirun(
         except ConfigCompositionException as e:
             _finish(record, "failed")
             raise explain_composition_error(e, session.overrides) from e
-        except BaseException:
-            _finish(record, "interrupted")
+        except BaseException as e:
+            _finish(record, "interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
             raise
         finally:
             if progress is not None:
@@ -298,6 +288,23 @@ def hydra_multirun(
     if grid and on_error == "raise" and sweeper.failures:
         _raise_first_failure(sweeper.failures, results, session.output_dir)
     return results
+
+
+def _plan_grid(
+    session: LaunchSession, arguments: List[str], max_jobs: Optional[int]
+) -> List[List[str]]:
+    """The grid's jobs, after refusing one larger than *max_jobs* without expanding it."""
+    assert session.cfg is not None
+    params = session.cfg.hydra.sweeper.get("params")
+    if max_jobs is not None:
+        count = count_grid(arguments, params, session.hydra.config_loader)
+        if count > max_jobs:
+            raise LaunchError(
+                f"the sweep {arguments} expands to {count:,} jobs, more than "
+                f"max_jobs={max_jobs:,}.",
+                hint="Fix: narrow the sweep, or raise max_jobs (CLI: --max-jobs) if you mean it.",
+            )
+    return plan_grid(arguments, params)
 
 
 def _start_records(
