@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zenspec import OverrideError, multirun
@@ -123,3 +124,25 @@ def test_any_value_round_trips_through_hydra_grammar(value):
     # Hydra's grammar strips surrounding whitespace of unquoted words and reads
     # floats like 1e300 as floats: the escaping must survive all of it.
     assert _same(parsed_value(value_to_override(value)), value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_override_text_parses_or_is_an_override_error(text):
+    """Fuzz: Hydra's grammar either accepts a string or zenspec says why, nothing else."""
+    try:
+        parse_overrides([text])
+    except OverrideError as e:
+        assert repr(text) in str(e)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), values, max_size=3))
+def test_any_mapping_converts_or_is_an_override_error(mapping):
+    try:
+        out = to_override_list(mapping)
+    except OverrideError:
+        return
+    # keys are the caller's to get right; a bad one is an OverrideError naming it
+    with contextlib.suppress(OverrideError):
+        parse_overrides(out)
