@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import keyword
 
 import pytest
 from hypothesis import given
@@ -145,9 +146,15 @@ json_values = st.recursive(
 )
 def test_instantiate_builds_dict_round_trips(kwargs):
     """instantiate(builds(dict, **kw)) == dict(**kw), for any JSON-like kw."""
-    kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
+    kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_") and not keyword.iskeyword(k)}
     out = instantiate(builds(dict, **kwargs), _convert_="all")
     assert out == kwargs
+
+
+@pytest.mark.parametrize("key", ["as", "not-an-identifier"])
+def test_field_names_must_be_identifiers(key):
+    with pytest.raises(BuildsError, match=repr(key)):
+        builds(dict, **{key: 1})
 
 
 @given(st.integers(-50, 50), st.integers(0, 5))

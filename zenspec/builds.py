@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import enum
 import inspect
+import keyword
 import pathlib
 from typing import Any, Callable, List, Mapping, Optional, Sequence, Type, overload
 
@@ -248,6 +249,14 @@ def builds(
         args = [_as_field_value(a, f"builds({name}) argument {i}") for i, a in enumerate(pos_args)]
         fields.append(_field("_args_", args))
 
+    for key in kwargs:
+        if not key.isidentifier() or keyword.iskeyword(key):
+            # a dataclass field must be a Python identifier; Hydra would also refuse it
+            raise BuildsError(
+                f"builds({name}): {key!r} cannot be a config field (it is not a Python "
+                "identifier, or is a keyword); rename it or pass the value through a "
+                "nested mapping."
+            )
     values = {k: _as_field_value(v, f"builds({name}).{k}") for k, v in kwargs.items()}
     if populate_full_signature and sig is not None:
         bound_positionally = set(list(sig.parameters)[: len(pos_args)])
