@@ -1,0 +1,302 @@
+"""Per-job overhead of multiruns: stock Hydra against zenspec's fast path.
+
+Every measurement runs in a fresh child process (same interpreter, same
+machine, one after the other), so imports, caches and memory of one run never
+flatter another. Variants:
+
+``stock``
+    Hydra's own ``Hydra.multirun`` with stock ``ConfigLoaderImpl`` (what
+    ``@hydra.main`` does with ``--multirun``).
+``fast``
+    The same ``Hydra.multirun`` (BasicSweeper, BasicLauncher, run_job) with
+    ``zenspec.launch.fast_loader.FastConfigLoader``: the composition only.
+``fastlaunch``
+    ``fast`` plus ``zenspec.launch.fast_launcher.FastLauncher`` where the
+    sweeper instantiates Hydra's BasicLauncher.
+``zenspec``
+    ``zenspec.hydra_multirun(..., fast=True)``: the public path, records
+    included (skipped if that API is not importable).
+
+The task is trivial (returns an int); jobs write Hydra's default outputs
+(.hydra/*.yaml, a job log) under a temporary directory. Printed per run:
+ms/job, the ratio to stock, peak RSS, and the memory still held after the
+sweep per job: RSS growth over the sweep, and (exactly, with tracemalloc, on a
+smaller sweep) the Python heap still held per job with the returned results
+kept, as a caller keeps them, and after dropping them (what Hydra or the
+loader itself keeps).
+
+Usage::
+
+    python bench/bench_sweeps.py            # N = 10, 100, 1000 (+10,000 fast-only), single run x100
+    python bench/bench_sweeps.py --quick    # N = 10, 100; single run x20  (~1 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ----------------------------------------------------------------- child side
+def _rss_kib() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
+def task(cfg: Any) -> Any:
+    return cfg.a
+
+
+def _store() -> None:
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="bench", node={"defaults": ["_self_", {"optim": "sgd"}], "a": 0, "b": 1})
+    cs.store(group="optim", name="sgd", node={"name": "sgd", "lr": 0.1})
+    cs.store(group="optim", name="adam", node={"name": "adam", "lr": 0.01})
+
+
+def _overrides(n: int) -> List[str]:
+    # two config-group choices, n // 2 values each: two distinct defaults trees
+    if n == 1:
+        return ["a=0"]
+    return [f"a=range(0,{n // 2})", "optim=sgd,adam"]
+
+
+def _use_fast_launcher() -> None:
+    """Hand Hydra's BasicSweeper a FastLauncher where it would make a BasicLauncher."""
+    from hydra.core.plugins import Plugins
+
+    from zenspec.launch import fast_launcher
+
+    original = Plugins.instantiate_launcher
+
+    def instantiate(self: Any, hydra_context: Any, task_function: Any, config: Any) -> Any:
+        if config.hydra.launcher._target_ != fast_launcher.BASIC_LAUNCHER:
+            return original(self, hydra_context, task_function, config)
+        launcher = fast_launcher.FastLauncher()
+        launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        return launcher
+
+    Plugins.instantiate_launcher = instantiate  # type: ignore[method-assign]
+
+
+def _hydra(variant: str) -> Any:
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    sp = create_config_search_path(None)
+    if variant == "stock":
+        loader = ConfigLoaderImpl(config_search_path=sp)
+    else:
+        from zenspec.launch.fast_loader import FastConfigLoader
+
+        loader = FastConfigLoader(config_search_path=sp)
+    hydra = Hydra(task_name="task", config_loader=loader)
+    GlobalHydra.instance().initialize(hydra)
+    return hydra
+
+
+def _multirun(variant: str, n: int, sweep_dir: str) -> Any:
+    overrides = [*_overrides(n), f"hydra.sweep.dir={sweep_dir}"]
+    if variant == "zenspec":
+        from zenspec import hydra_multirun
+
+        groups = {
+            "optim": {"sgd": {"name": "sgd", "lr": 0.1}, "adam": {"name": "adam", "lr": 0.01}}
+        }
+        return hydra_multirun({"a": 0, "b": 1}, task, overrides, groups=groups, fast=True)
+    return _hydra(variant).multirun("bench", task, overrides, with_log_configuration=True)
+
+
+def _single(variant: str, reps: int, out: str) -> float:
+    """One job, composed from scratch each time, as a script calling it in a loop would."""
+    times = []
+    for i in range(reps):
+        run_dir = f"hydra.run.dir={out}/run{i}"
+        t = time.perf_counter()
+        if variant == "zenspec":
+            from zenspec import hydra_run
+
+            hydra_run({"a": 0, "b": 1}, task, [run_dir], fast=True)
+        elif variant == "zenspec_stock":
+            from zenspec import hydra_run
+
+            hydra_run({"a": 0, "b": 1}, task, [run_dir], fast=False)
+        else:
+            _hydra(variant).run("bench", task, ["a=1", run_dir], with_log_configuration=True)
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return times[len(times) // 2] * 1000  # median ms/run
+
+
+def child(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(REPO))
+    from hydra.version import setbase
+
+    setbase("1.3")
+    _store()
+    if args.variant == "fastlaunch":
+        _use_fast_launcher()
+    out = tempfile.mkdtemp(prefix="zenspec-bench-")
+    os.chdir(out)
+    result: Dict[str, Any] = {}
+    if args.single:
+        _single(args.variant, 2, out + "/warm")  # imports, plugin scan
+        result["ms_per_run"] = _single(args.variant, args.n, out)
+    elif args.mem:
+        # exact Python-heap accounting (tracemalloc) on a smaller sweep: RSS
+        # never shrinks, so it cannot tell what is freed from what is held
+        import tracemalloc
+
+        _multirun(args.variant, 2, out + "/warm")
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        ret = _multirun(args.variant, args.n, out + "/sweep")
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+        del ret
+        gc.collect()
+        left = tracemalloc.get_traced_memory()[0]
+        result.update(
+            retained_kib_per_job=(held - base) / 1024 / args.n,
+            leak_kib_per_job=(left - base) / 1024 / args.n,
+        )
+    else:
+        _multirun(args.variant, 2, out + "/warm")  # imports, plugin scan, resolvers
+        gc.collect()
+        rss0 = _rss_kib()
+        t = time.perf_counter()
+        ret = _multirun(args.variant, args.n, out + "/sweep")
+        elapsed = time.perf_counter() - t
+        gc.collect()
+        rss1 = _rss_kib()
+        del ret
+        result.update(
+            ms_per_job=elapsed * 1000 / args.n,
+            rss_growth_kib_per_job=(rss1 - rss0) / args.n,
+            peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        )
+    Path(args.result).write_text(json.dumps(result))
+
+
+# ---------------------------------------------------------------- parent side
+def run_child(
+    variant: str, n: int, single: bool = False, mem: bool = False
+) -> Optional[Dict[str, Any]]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        result = f.name
+    cmd = [sys.executable, __file__, "--child", variant, "--n", str(n), "--result", result]
+    if single:
+        cmd.append("--single")
+    if mem:
+        cmd.append("--mem")
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    )
+    proc = subprocess.run(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        if proc.returncode != 0:
+            last = proc.stderr.strip().splitlines()[-1:] or ["?"]
+            print(f"  {variant} N={n}: skipped ({last[0][:120]})")
+            return None
+        return json.loads(Path(result).read_text())  # type: ignore[no-any-return]
+    finally:
+        os.unlink(result)
+
+
+def available(module: str) -> bool:
+    sys.path.insert(0, str(REPO))
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="small N only (about a minute)")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--result", help=argparse.SUPPRESS)
+    p.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--mem", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        args.variant = args.child
+        child(args)
+        return
+
+    variants = ["fast"]
+    if available("zenspec.launch.fast_launcher"):
+        variants.append("fastlaunch")
+    if available("zenspec.launch.core"):
+        variants.append("zenspec")
+    sizes = [10, 100] if args.quick else [10, 100, 1000, 10_000]
+    stock_max = 100 if args.quick else 1000  # 10,000 stock jobs would take ~15 min
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; trivial task, default outputs")
+    print(
+        f"{'N':>6} {'variant':>11} {'ms/job':>8} {'x stock':>8} {'peak RSS':>9} {'RSS growth':>12}"
+    )
+    stock_ms: Dict[int, float] = {}
+    for n in sizes:
+        rows = []
+        if n <= stock_max:
+            rows.append(("stock", run_child("stock", n)))
+        rows += [(v, run_child(v, n)) for v in variants]
+        for variant, r in rows:
+            if r is None:
+                continue
+            if variant == "stock":
+                stock_ms[n] = r["ms_per_job"]
+            ref = stock_ms.get(n) or stock_ms.get(max(stock_ms, default=0))
+            ratio = f"{ref / r['ms_per_job']:7.1f}x" if ref else "      -"
+            print(
+                f"{n:>6} {variant:>11} {r['ms_per_job']:8.2f} {ratio:>8} "
+                f"{r['peak_rss_mib']:7.0f}Mi {r['rss_growth_kib_per_job']:8.1f}KiB/j"
+            )
+        if n not in stock_ms and stock_ms:
+            print(f"{'':>6} (x stock against the N={max(stock_ms)} stock sample)")
+
+    mem_n = 50 if args.quick else 200
+    print(f"\nPython heap per job after an N={mem_n} sweep (tracemalloc), KiB/job")
+    print(f"{'variant':>11} {'results held':>13} {'results dropped':>16}")
+    for variant in ["stock", *variants]:
+        r = run_child(variant, mem_n, mem=True)
+        if r is not None:
+            print(f"{variant:>11} {r['retained_kib_per_job']:13.1f} {r['leak_kib_per_job']:16.1f}")
+
+    reps = 20 if args.quick else 100
+    print(f"\nsingle run, median of {reps} (ms/run)")
+    single = {"stock": run_child("stock", reps, single=True)}
+    if available("zenspec.launch.core"):
+        single["zenspec_stock"] = run_child("zenspec_stock", reps, single=True)
+        single["zenspec"] = run_child("zenspec", reps, single=True)
+    base = single["stock"]["ms_per_run"] if single["stock"] else None
+    for variant, r in single.items():
+        if r is not None:
+            ratio = f"{base / r['ms_per_run']:.1f}x" if base else "-"
+            print(f"  {variant:>13} {r['ms_per_run']:8.2f} ms  {ratio}")
+
+
+if __name__ == "__main__":
+    main()

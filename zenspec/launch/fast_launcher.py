@@ -1,0 +1,238 @@
+"""Hydra's BasicLauncher with a cheaper ``run_job``: same jobs, same outputs.
+
+With composition cached (:mod:`zenspec.launch.fast_loader`), ~80% of what is
+left of a trivial job's cost is ``hydra.core.utils.run_job``. Two of its steps
+copy Hydra's whole config tree (~300 nodes) for nothing:
+
+* ``HydraConfig.set_config`` runs twice per job (before and after
+  ``hydra.runtime.output_dir`` is known), each a ``masked_copy`` that
+  deep-copies the ``hydra`` node. :func:`run_job` sets it once and then sets
+  ``output_dir`` on that copy too, exactly as the second call would have had it;
+* the job's ``cfg`` is ``copy.deepcopy(config)`` with ``hydra`` then deleted.
+  :func:`run_job` deep-copies the config without its ``hydra`` node, which
+  yields the same tree (same keys, order, flags and metadata).
+
+Everything else is stock ``run_job``, line for line, in the same order: the
+output dir, chdir, logging, ``.hydra/*.yaml``, callbacks, env, the returned
+``JobReturn`` (its ``hydra_cfg`` is still an independent deep copy).
+``tests/differential`` runs the whole corpus through it against stock.
+
+:class:`FastLauncher` is a ``BasicLauncher`` (same config node, same log
+lines on the same logger) that uses this ``run_job``. Use
+:func:`instantiate_launcher` where a sweeper instantiates its launcher: it
+returns a FastLauncher where the config names Hydra's BasicLauncher, and
+leaves every other launcher to Hydra. ``hydra.launcher`` in the config (and so
+in hydra.yaml and multirun.yaml) is unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from pathlib import Path
+from textwrap import dedent
+from typing import List, Optional, Sequence
+
+from hydra import version
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+from hydra._internal.deprecation_warning import deprecation_warning
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.plugins import Plugins
+from hydra.core.utils import (
+    JobReturn,
+    JobRuntime,
+    JobStatus,
+    _check_hydra_context,
+    _flush_loggers,
+    _save_config,
+    configure_log,
+    env_override,
+    filter_overrides,
+    setup_globals,
+)
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+__all__ = ["FastLauncher", "instantiate_launcher", "run_job"]
+
+# BasicLauncher's own logger: the "Launching N jobs" lines must look the same
+log = logging.getLogger("hydra._internal.core_plugins.basic_launcher")
+
+BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+
+
+def _copy_without_hydra(config: DictConfig) -> DictConfig:
+    """``deepcopy(config)`` then ``del ["hydra"]``, without copying ``hydra``."""
+    content = config.__dict__["_content"]
+    if not isinstance(content, dict) or "hydra" not in content:
+        task_cfg = copy.deepcopy(config)
+        with read_write(task_cfg), open_dict(task_cfg):
+            del task_cfg["hydra"]
+        return task_cfg
+    # The same dict object goes back afterwards: key order and identity intact.
+    config.__dict__["_content"] = {k: v for k, v in content.items() if k != "hydra"}
+    try:
+        return copy.deepcopy(config)
+    finally:
+        config.__dict__["_content"] = content
+
+
+def run_job(
+    task_function: TaskFunction,
+    config: DictConfig,
+    job_dir_key: str,
+    job_subdir_key: Optional[str],
+    hydra_context: HydraContext,
+    configure_logging: bool = True,
+) -> JobReturn:
+    """``hydra.core.utils.run_job`` with one ``set_config`` and a lighter copy."""
+    _check_hydra_context(hydra_context)
+    callbacks = hydra_context.callbacks
+
+    old_cwd = os.getcwd()
+    orig_hydra_cfg = HydraConfig.instance().cfg
+
+    # init Hydra config for config evaluation
+    HydraConfig.instance().set_config(config)
+    masked = HydraConfig.instance().cfg
+    assert masked is not None
+
+    output_dir = str(OmegaConf.select(config, job_dir_key))
+    if job_subdir_key is not None:
+        subdir = str(OmegaConf.select(config, job_subdir_key))
+        output_dir = os.path.join(output_dir, subdir)
+
+    absolute = os.path.abspath(output_dir)
+    with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+        config.hydra.runtime.output_dir = absolute
+    # Stock calls set_config(config) again here: a fresh masked copy that differs
+    # from the first one in this field only. Set it on the first one instead.
+    runtime = masked.hydra.runtime  # type: ignore[attr-defined]
+    with read_write(runtime), open_dict(runtime):
+        runtime.output_dir = absolute
+
+    _chdir = None
+    try:
+        ret = JobReturn()
+        task_cfg = _copy_without_hydra(config)
+
+        ret.cfg = task_cfg
+        hydra_cfg = copy.deepcopy(HydraConfig.instance().cfg)
+        assert isinstance(hydra_cfg, DictConfig)
+        ret.hydra_cfg = hydra_cfg
+        overrides = OmegaConf.to_container(config.hydra.overrides.task)
+        assert isinstance(overrides, list)
+        ret.overrides = overrides
+        # handle output directories here
+        Path(str(output_dir)).mkdir(parents=True, exist_ok=True)
+
+        _chdir = hydra_cfg.hydra.job.chdir
+
+        if _chdir is None and version.base_at_least("1.2"):
+            _chdir = False
+
+        if _chdir is None:
+            url = "https://hydra.cc/docs/1.2/upgrades/1.1_to_1.2/changes_to_job_working_dir/"
+            deprecation_warning(
+                message=dedent(
+                    f"""\
+                    Future Hydra versions will no longer change working directory at job runtime by default.
+                    See {url} for more information."""
+                ),
+                stacklevel=2,
+            )
+            _chdir = True
+
+        if _chdir:
+            os.chdir(output_dir)
+            ret.working_dir = output_dir
+        else:
+            ret.working_dir = os.getcwd()
+
+        if configure_logging:
+            configure_log(config.hydra.job_logging, config.hydra.verbose)
+
+        if config.hydra.output_subdir is not None:
+            hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
+            _save_config(task_cfg, "config.yaml", hydra_output)
+            _save_config(hydra_cfg, "hydra.yaml", hydra_output)
+            _save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
+
+        with env_override(hydra_cfg.hydra.job.env_set):
+            callbacks.on_job_start(config=config, task_function=task_function)
+            try:
+                ret.return_value = task_function(task_cfg)
+                ret.status = JobStatus.COMPLETED
+            except Exception as e:
+                ret.return_value = e
+                ret.status = JobStatus.FAILED
+
+        ret.task_name = JobRuntime.instance().get("name")
+
+        _flush_loggers()
+
+        callbacks.on_job_end(config=config, job_return=ret)
+
+        return ret
+    finally:
+        HydraConfig.instance().cfg = orig_hydra_cfg
+        if _chdir:
+            os.chdir(old_cwd)
+
+
+class FastLauncher(BasicLauncher):
+    """``BasicLauncher.launch``, line for line, with :func:`run_job`."""
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        setup_globals()
+        assert self.hydra_context is not None
+        assert self.config is not None
+        assert self.task_function is not None
+
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        sweep_dir = self.config.hydra.sweep.dir
+        Path(str(sweep_dir)).mkdir(parents=True, exist_ok=True)
+        log.info(f"Launching {len(job_overrides)} jobs locally")
+        runs: List[JobReturn] = []
+        for idx, overrides in enumerate(job_overrides):
+            idx = initial_job_idx + idx
+            lst = " ".join(filter_overrides(overrides))
+            log.info(f"\t#{idx} : {lst}")
+            sweep_config = self.hydra_context.config_loader.load_sweep_config(
+                self.config, list(overrides)
+            )
+            with open_dict(sweep_config):
+                sweep_config.hydra.job.id = idx
+                sweep_config.hydra.job.num = idx
+            ret = run_job(
+                hydra_context=self.hydra_context,
+                task_function=self.task_function,
+                config=sweep_config,
+                job_dir_key="hydra.sweep.dir",
+                job_subdir_key="hydra.sweep.subdir",
+            )
+            runs.append(ret)
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return runs
+
+
+def instantiate_launcher(
+    *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+) -> Launcher:
+    """The sweep's launcher: a FastLauncher where Hydra's BasicLauncher is named.
+
+    Any other launcher (joblib, submitit, ray, a user's) comes from Hydra's
+    plugin machinery unchanged.
+    """
+    target = OmegaConf.select(config, "hydra.launcher._target_", default=None)
+    if target != BASIC_LAUNCHER or set(config.hydra.launcher) != {"_target_"}:
+        return Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+    launcher = FastLauncher()
+    launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+    return launcher

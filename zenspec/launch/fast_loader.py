@@ -1,0 +1,368 @@
+"""A config loader that composes each distinct defaults tree once per sweep.
+
+Stock :class:`~hydra._internal.config_loader_impl.ConfigLoaderImpl` rebuilds the
+whole defaults tree (Hydra's own ~10 config groups included), re-reads every
+config and merges them for *every* call to ``load_sweep_config``, which a
+multirun makes twice per job (``Sweeper.validate_batch_is_legal`` and the
+launcher). :class:`FastConfigLoader` splits that work the way Hydra itself
+orders it in ``_load_configuration_impl``:
+
+1. the *defaults part* -- parse the overrides, build the defaults list from the
+   config-group overrides, load and merge the configs, set struct mode -- depends
+   only on the group choices, so its result (the "base") is composed once per
+   distinct set of group overrides with Hydra's own functions and cached;
+2. the *per-job part* -- apply the value overrides (``key=``, ``+key=``,
+   ``++key=``, ``~key``) with Hydra's own ``_apply_overrides_to_config``, then
+   fill ``hydra.overrides.*``, ``hydra.runtime.*`` and ``hydra.job.*`` -- is
+   run for every call on a fresh copy of the base, with the same code, in the
+   same order, as Hydra's.
+
+Anything this path cannot vouch for goes to stock composition for that call:
+any exception on the fast path (stock then raises its own error, or returns its
+config if the fast path was the one at fault), a base whose composition emitted
+warnings, a classification of the overrides that disagrees with Hydra's
+defaults list, a ConfigStore that changed or a config file that was modified
+since the base was composed. ``tests/differential/`` proves the rest against
+stock Hydra, job by job.
+
+Memory: the cache holds at most ``max_bases`` bases (LRU), each a pickled
+snapshot of one composed config (~10-20 KiB), plus a bounded cache of parsed
+override strings; nothing is kept per finished job.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from hydra import version as hydra_version
+from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
+from hydra._internal.config_repository import CachingConfigRepository
+from hydra._internal.defaults_list import create_defaults_list
+from hydra.conf import ConfigSourceInfo
+from hydra.core.config_search_path import ConfigSearchPath
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.core.utils import JobRuntime
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from zenspec.launch.fast_snapshot import SourceWatch, Template
+
+__all__ = ["FastConfigLoader", "FastLoaderStats"]
+
+_SEARCHPATH = "hydra.searchpath"
+
+
+class _Unproven(Exception):
+    """The fast path cannot vouch for this call: use stock composition."""
+
+
+@dataclass
+class FastLoaderStats:
+    """How ``load_sweep_config`` calls were served (for tests and the benchmark)."""
+
+    hits: int = 0  # derived from a cached base
+    misses: int = 0  # composed a new base, then derived
+    fallbacks: int = 0  # served by stock composition
+    invalidations: int = 0  # caches dropped because a config source changed
+    reasons: Dict[str, int] = field(default_factory=dict)
+
+    def fell_back(self, reason: str) -> None:
+        self.fallbacks += 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+
+@dataclass
+class _Base:
+    """One composed defaults tree and what the per-job part needs from it.
+
+    ``preset`` is the same tree with the job-independent ``hydra.runtime``
+    fields (choices, config_sources, version) already filled in. Hydra fills
+    them *after* the value overrides; doing it before is the same only when no
+    value override touches ``hydra.runtime``, which ``_finish`` checks per job.
+    """
+
+    template: Template
+    preset: Template
+    known_choices: Dict[str, Optional[str]]
+    config_sources: List[Tuple[str, str, str]]  # (path, scheme, provider)
+
+
+def _touches_runtime(key: str) -> bool:
+    return key in ("hydra", "hydra.runtime") or key.startswith("hydra.runtime.")
+
+
+@dataclass
+class _Context:
+    """What classifying overrides needs: Hydra's repository for a search path."""
+
+    repo: CachingConfigRepository
+    is_group: Dict[str, bool] = field(default_factory=dict)
+
+
+class FastConfigLoader(ConfigLoaderImpl):
+    """Drop-in ``ConfigLoaderImpl`` whose ``load_sweep_config`` reuses compositions.
+
+    Parameters
+    ----------
+    config_search_path : ConfigSearchPath
+        As for ``ConfigLoaderImpl``.
+    max_bases : int, default 64
+        Distinct sets of group choices kept composed (least recently used out).
+    max_parsed : int, default 1024
+        Parsed override strings kept (a sweep's values repeat across jobs).
+
+    Notes
+    -----
+    Config sources are snapshotted when a base is composed. A ConfigStore change
+    or a modification of a loaded config file (mtime/size) is detected on every
+    call and drops the caches; a *new* file that would shadow or add to a
+    composed config (a new ``optional`` default, a higher-priority search path
+    entry) is not looked for mid-sweep.
+    """
+
+    def __init__(
+        self,
+        config_search_path: ConfigSearchPath,
+        *,
+        max_bases: int = 64,
+        max_parsed: int = 1024,
+    ) -> None:
+        super().__init__(config_search_path=config_search_path)
+        self.max_bases = max_bases
+        self.max_parsed = max_parsed
+        self.stats = FastLoaderStats()
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
+        self._lock = threading.RLock()
+        self._parser = OverridesParser.create()
+        self._parsed: OrderedDict[str, Override] = OrderedDict()
+        self._contexts: Dict[Tuple[Optional[str], Optional[str]], _Context] = {}
+        self._bases: OrderedDict[Tuple[Any, ...], _Base] = OrderedDict()
+        self._sources = SourceWatch()
+
+    # Launchers that run jobs elsewhere (submitit, joblib/loky) pickle the
+    # HydraContext and with it this loader: ship no caches, rebuild them there.
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(self.__dict__)
+        for name in ("_lock", "_parser", "_parsed", "_contexts", "_bases", "_sources"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset_caches()
+
+    def clear_cache(self) -> None:
+        """Forget every composed base (the next call composes afresh)."""
+        with self._lock:
+            self._contexts.clear()
+            self._bases.clear()
+            self._sources.forget_files()
+
+    # ------------------------------------------------------------------ hot path
+    def load_sweep_config(
+        self, master_config: DictConfig, sweep_overrides: List[str]
+    ) -> DictConfig:
+        """Hydra's ``load_sweep_config``, from a cached base where proven equal."""
+        hydra_overrides = OmegaConf.to_container(master_config.hydra.overrides.hydra)
+        assert isinstance(hydra_overrides, list)
+        overrides = hydra_overrides + list(sweep_overrides)
+        config_name = master_config.hydra.job.config_name
+        try:
+            with self._lock:
+                sweep_config = self._derive(config_name, overrides)
+        except Exception as e:  # stock composition decides: its error or its config
+            self.stats.fell_back(type(e).__name__ if not isinstance(e, _Unproven) else str(e))
+            return super().load_sweep_config(master_config, sweep_overrides)
+        # as stock: the master's resolver cache, so ${now:...} agrees with it
+        OmegaConf.copy_cache(from_config=master_config, to_config=sweep_config)
+        return sweep_config
+
+    def _parse(self, overrides: Sequence[str]) -> List[Override]:
+        out = []
+        for line in overrides:
+            parsed = self._parsed.get(line)
+            if parsed is None:
+                parsed = self._parser.parse_overrides([line])[0]
+                # shuffle() is random per parse in stock Hydra: never reuse one
+                if "shuffle" not in line:
+                    self._parsed[line] = parsed
+                    if len(self._parsed) > self.max_parsed:
+                        self._parsed.popitem(last=False)
+            else:
+                self._parsed.move_to_end(line)
+            out.append(parsed)
+        return out
+
+    def _derive(self, config_name: Optional[str], overrides: List[str]) -> DictConfig:
+        if self._sources.changed():
+            self.stats.invalidations += 1
+            self.clear_cache()
+        parsed = self._parse(overrides)
+        # RUN mode: any sweep here is an error, raised by stock on the fallback
+        self.validate_sweep_overrides_legal(overrides=parsed, run_mode=RunMode.RUN, from_shell=True)
+
+        searchpath = next((o for o in parsed if o.get_key_element() == _SEARCHPATH), None)
+        context = self._context(config_name, searchpath)
+        group_lines: List[str] = []
+        config_overrides: List[Override] = []
+        for o in parsed:
+            # Hydra's own rule (defaults_list.Overrides): dict values and keys
+            # that are not config groups are value overrides.
+            is_group = context.is_group.get(o.key_or_group)
+            if is_group is None:
+                if len(context.is_group) >= self.max_parsed:  # e.g. +new_key_<i> per job
+                    context.is_group.clear()
+                is_group = context.is_group[o.key_or_group] = context.repo.group_exists(
+                    o.key_or_group
+                )
+            if isinstance(o.value(), dict) or not is_group:
+                config_overrides.append(o)
+            else:
+                group_lines.append(o.input_line or "")
+        key = (
+            config_name,
+            searchpath.input_line if searchpath else None,
+            tuple(group_lines),
+        )
+        base = self._bases.get(key)
+        if base is None:
+            base = self._compose_base(config_name, parsed, config_overrides)
+            self.stats.misses += 1
+            self._bases[key] = base
+            if len(self._bases) > self.max_bases:
+                self._bases.popitem(last=False)
+        else:
+            self.stats.hits += 1
+            self._bases.move_to_end(key)
+        return self._finish(base, config_name, parsed, config_overrides)
+
+    def _context(self, config_name: Optional[str], searchpath: Optional[Override]) -> _Context:
+        key = (config_name, searchpath.input_line if searchpath else None)
+        context = self._contexts.get(key)
+        if context is None:
+            repo = CachingConfigRepository(self.repository)
+            self._process_config_searchpath(config_name, [searchpath] if searchpath else [], repo)
+            context = self._contexts[key] = _Context(repo=repo)
+        return context
+
+    def _compose_base(
+        self,
+        config_name: Optional[str],
+        parsed: List[Override],
+        config_overrides: List[Override],
+    ) -> _Base:
+        """Steps 1-5 of Hydra's ``_load_configuration_impl``, with its own functions.
+
+        Composed from *all* of the call's overrides, exactly as stock, which also
+        checks the classification made in ``_derive`` against Hydra's own.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.ensure_main_config_source_available()
+            repo = CachingConfigRepository(self.repository)
+            self._process_config_searchpath(config_name, parsed, repo)
+            defaults_list = create_defaults_list(
+                repo=repo,
+                config_name=config_name,
+                overrides_list=parsed,
+                prepend_hydra=True,
+                skip_missing=False,
+            )
+            cfg = self._compose_config_from_defaults_list(
+                defaults=defaults_list.defaults, repo=repo
+            )
+        if [id(o) for o in defaults_list.config_overrides] != [id(o) for o in config_overrides]:
+            # The value overrides are applied per job, so the split must be Hydra's.
+            raise _Unproven("classification")
+        if caught:
+            # Stock warns on every composition (deprecated schema matching, an
+            # unavailable search path); a cached base would warn once. Stock it is.
+            raise _Unproven("warnings")
+        OmegaConf.set_struct(cfg, True)
+        OmegaConf.set_readonly(cfg.hydra, False)
+        self._sources.track(repo)
+        known_choices = dict(defaults_list.overrides.known_choices)
+        config_sources = [(s.path, s.scheme(), s.provider) for s in repo.get_sources()]
+        template = Template(cfg)
+        _fill_runtime(cfg, known_choices, config_sources)
+        return _Base(
+            template=template,
+            preset=Template(cfg),
+            known_choices=known_choices,
+            config_sources=config_sources,
+        )
+
+    @staticmethod
+    def _finish(
+        base: _Base,
+        config_name: Optional[str],
+        parsed: List[Override],
+        config_overrides: List[Override],
+    ) -> DictConfig:
+        """Steps 6-12 of Hydra's ``_load_configuration_impl``, in its order."""
+        from hydra import __version__
+
+        preset = not any(_touches_runtime(o.key_or_group) for o in config_overrides)
+        cfg = (base.preset if preset else base.template).new()
+        ConfigLoaderImpl._apply_overrides_to_config(config_overrides, cfg)
+        hydra = cfg.hydra
+        hydra_list, task_list = hydra.overrides.hydra, hydra.overrides.task
+        app_overrides = []
+        for override in parsed:
+            if override.is_hydra_override():
+                hydra_list.append(override.input_line)
+            else:
+                task_list.append(override.input_line)
+                app_overrides.append(override)
+
+        job, runtime = hydra.job, hydra.runtime
+        with open_dict(hydra):
+            if not preset:
+                runtime.choices.update(base.known_choices)
+            for key in job.env_copy:
+                job.env_set[key] = os.environ[key]
+
+        if not preset:
+            runtime.version = __version__
+        # setbase() is process-global and may change between calls
+        runtime.version_base = hydra_version.getbase()
+        runtime.cwd = os.getcwd()
+        if not preset:
+            runtime.config_sources = [
+                ConfigSourceInfo(path=p, schema=s, provider=pr) for p, s, pr in base.config_sources
+            ]
+        if "name" not in job:
+            job.name = JobRuntime().get("name")
+        dirname_conf = job.config.override_dirname
+        job.override_dirname = get_overrides_dirname(
+            overrides=app_overrides,
+            kv_sep=dirname_conf.kv_sep,
+            item_sep=dirname_conf.item_sep,
+            exclude_keys=dirname_conf.exclude_keys,
+        )
+        job.config_name = config_name
+        return cfg
+
+
+def _fill_runtime(
+    cfg: DictConfig,
+    known_choices: Dict[str, Optional[str]],
+    config_sources: List[Tuple[str, str, str]],
+) -> None:
+    """The job-independent ``hydra.runtime`` fields, set as Hydra sets them."""
+    from hydra import __version__
+
+    with open_dict(cfg.hydra):
+        cfg.hydra.runtime.choices.update(known_choices)
+    cfg.hydra.runtime.version = __version__
+    cfg.hydra.runtime.config_sources = [
+        ConfigSourceInfo(path=p, schema=s, provider=pr) for p, s, pr in config_sources
+    ]

@@ -1,0 +1,136 @@
+"""Snapshots for the fast config loader: config copies and config-source watches.
+
+:class:`Template` hands out independent copies of one composed config, proven
+identical to it node for node; :class:`SourceWatch` notices when what a cached
+composition was read from (ConfigStore entries, config files) has changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+from dataclasses import fields
+from typing import Any, Dict, List, Optional, Tuple
+
+from hydra._internal.config_repository import CachingConfigRepository
+from hydra.core.config_store import ConfigStore
+from hydra.plugins.config_source import ConfigSource
+from omegaconf import DictConfig, ListConfig, ValueNode
+
+__all__ = ["SourceWatch", "Template", "signature"]
+
+
+class Template:
+    """A composed config that can hand out independent, identical copies.
+
+    Pickle round-trips a DictConfig ~4x faster than ``copy.deepcopy``; it is
+    used only when the round-trip is proven node-for-node identical at build
+    time (it is not, e.g., for dataclasses defined inside a function, whose
+    class cannot be pickled by reference). Otherwise copies are deepcopies.
+    """
+
+    __slots__ = ("_blob", "_cfg")
+
+    def __init__(self, cfg: DictConfig) -> None:
+        self._cfg: Optional[DictConfig] = cfg
+        self._blob: Optional[bytes] = None
+        try:
+            blob = pickle.dumps(cfg, protocol=pickle.HIGHEST_PROTOCOL)
+            if signature(pickle.loads(blob)) == signature(cfg):
+                self._blob, self._cfg = blob, None
+        except Exception:  # unpicklable content: deepcopy is always right
+            pass
+
+    def new(self) -> DictConfig:
+        if self._blob is not None:
+            return pickle.loads(self._blob)  # type: ignore[no-any-return]
+        return copy.deepcopy(self._cfg)  # type: ignore[arg-type]
+
+
+def signature(node: Any) -> Any:
+    """Everything that makes two OmegaConf trees the same, as comparable data.
+
+    Types and classes compare by identity, so a class that unpickles to a
+    different object (redefined, or not importable under its name) differs.
+    """
+    meta = node._metadata
+    parts: List[Any] = [type(node)]
+    for f in fields(meta):
+        if f.name != "resolver_cache":
+            parts.append((f.name, getattr(meta, f.name)))
+    if isinstance(node, ValueNode):
+        value = node._val
+        parts.append((type(value), value))
+    elif isinstance(node, (DictConfig, ListConfig)):
+        content = node.__dict__["_content"]
+        if content is None or isinstance(content, str):
+            parts.append(("content", content))
+        else:
+            items = content.items() if isinstance(content, dict) else enumerate(content)
+            for key, child in items:
+                if child._get_parent() is not node:
+                    parts.append(("orphan", key))
+                parts.append((type(key), key, signature(child)))
+    return tuple(parts)
+
+
+class SourceWatch:
+    """What composed configs were read from, to tell when it changed.
+
+    ConfigStore entries are compared by identity (``ConfigStore.store`` always
+    makes a new node); config files by mtime and size.
+    """
+
+    def __init__(self) -> None:
+        self._store_nodes: Optional[List[Any]] = None
+        self._files: Dict[str, Tuple[int, int]] = {}
+
+    def track(self, repo: CachingConfigRepository) -> None:
+        """Remember the config files *repo* loaded (its cache says which)."""
+        for cache_key, result in repo.cache.items():
+            if result is None or not result.path.startswith("file://"):
+                continue
+            config_path = cache_key.split("=", 1)[1]
+            name = ConfigSource._normalize_file_name(filename=config_path)
+            path = os.path.join(result.path[len("file://") :], name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            self._files[path] = (st.st_mtime_ns, st.st_size)
+
+    def forget_files(self) -> None:
+        """Stop watching files (their compositions are gone); keep the store's state."""
+        self._files.clear()
+
+    def changed(self) -> bool:
+        """Whether the store or a tracked file changed since the last call."""
+        nodes = _store_nodes(ConfigStore.instance().repo)
+        previous, self._store_nodes = self._store_nodes, nodes
+        # (the strong references kept in _store_nodes stop ids being reused)
+        if previous is not None and (
+            len(nodes) != len(previous) or any(a is not b for a, b in zip(nodes, previous))
+        ):
+            return True
+        for path, (mtime, size) in self._files.items():
+            try:
+                st = os.stat(path)
+            except OSError:
+                return True
+            if st.st_mtime_ns != mtime or st.st_size != size:
+                return True
+        return False
+
+
+def _store_nodes(repo: Dict[str, Any]) -> List[Any]:
+    """Every ConfigStore entry, in store order (identity marks a change)."""
+    out: List[Any] = []
+    for name, value in repo.items():
+        out.append(name)
+        if isinstance(value, dict):
+            out.extend(_store_nodes(value))
+            out.append(None)  # end of group: ("a", ("b"),) differs from ("a", "b")
+        else:
+            out.append(value)
+    return out
