@@ -1,0 +1,213 @@
+"""The spec API: ``load_spec``, ``validate``, ``run_spec`` -- what the CLI calls too."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, List, Optional, Sequence, Union
+
+from zenspec.errors import Problem, SpecError, ZenspecError
+from zenspec.spec.imports import search_path
+from zenspec.spec.model import Spec, build_spec
+from zenspec.spec.parse import SUFFIXES, ParsedSpec, parse_file
+from zenspec.spec.schema import schema_problems
+from zenspec.spec.semantic import check_spec
+
+__all__ = [
+    "FileReport",
+    "collect_spec_files",
+    "load_spec",
+    "run_spec",
+    "validate",
+    "validate_paths",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _parse_and_check_schema(path: PathLike) -> ParsedSpec:
+    parsed = parse_file(path)
+    problems = schema_problems(parsed)
+    if problems:
+        raise SpecError(problems[0].message, problems=problems)
+    return parsed
+
+
+def load_spec(path: PathLike, *, imports: bool = False) -> Spec:
+    """Parse, schema-check and statically check the spec at *path*.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A ``.toml``, ``.yaml`` or ``.yml`` spec file.
+    imports : bool, default False
+        Also import the spec's targets and check their arguments (user code runs).
+
+    Returns
+    -------
+    Spec
+        The typed spec; ``spec.run()``/``spec.plan()`` launch or plan it.
+
+    Raises
+    ------
+    SpecError
+        With every problem found (``err.problems``), each with file, key path and line.
+
+    Examples
+    --------
+    >>> spec = load_spec("specs/dict_builds.toml")  # doctest: +SKIP
+    >>> spec.run().return_value  # doctest: +SKIP
+    """
+    spec = build_spec(_parse_and_check_schema(path))
+    problems = _semantic(spec, imports).problems
+    if problems:
+        raise SpecError(problems[0].message, problems=problems)
+    return spec
+
+
+def _semantic(spec: Spec, imports: bool) -> Any:
+    if not imports:
+        return check_spec(spec, imports=False)
+    with search_path(spec.experiment.search_path):
+        return check_spec(spec, imports=True)
+
+
+@dataclass
+class FileReport:
+    """The outcome of validating one file."""
+
+    file: str
+    problems: List[Problem] = field(default_factory=list)
+    grid_size: Optional[int] = None
+    spec: Optional[Spec] = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "ok": self.ok,
+            "grid_size": self.grid_size,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def _validate_one(path: PathLike, imports: bool) -> FileReport:
+    report = FileReport(file=str(path))
+    try:
+        parsed = parse_file(path)
+    except ZenspecError as e:
+        report.problems = list(e.problems)
+        return report
+    report.problems = schema_problems(parsed)
+    if report.problems:
+        return report  # semantic checks assume the schema's shape
+    spec = build_spec(parsed)
+    result = _semantic(spec, imports)
+    report.problems, report.grid_size, report.spec = result.problems, result.grid_size, spec
+    return report
+
+
+def collect_spec_files(paths: Iterable[PathLike]) -> List[Path]:
+    """Files named directly, plus every ``*.toml``/``*.yaml``/``*.yml`` under directories.
+
+    A path that does not exist is kept, so validating it reports "no such file".
+    """
+    out: List[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = [
+                f
+                for f in sorted(p.rglob("*"))
+                if f.suffix.lower() in SUFFIXES
+                and f.is_file()
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            ]
+            out.extend(found)
+        else:
+            out.append(p)
+    return list(dict.fromkeys(out))
+
+
+def validate_paths(paths: Iterable[PathLike], imports: bool = False) -> List[FileReport]:
+    """Validate every spec file under *paths*; all problems of all files are collected."""
+    return [_validate_one(p, imports) for p in collect_spec_files(paths)]
+
+
+def validate(path: PathLike, imports: bool = False) -> List[Problem]:
+    """Every problem of the spec (or the specs under the directory) at *path*.
+
+    An empty list means valid. With ``imports=True`` targets are imported and
+    their arguments checked, as ``zenspec validate --imports`` does.
+    """
+    return [p for r in validate_paths([path], imports) for p in r.problems]
+
+
+def run_spec(
+    spec: Spec,
+    overrides: Optional[Sequence[str]] = None,
+    multirun: bool = False,
+    *,
+    imports: bool = True,
+    **launch_kwargs: Any,
+) -> Any:
+    """Launch *spec*, as ``zenspec run`` does.
+
+    Parameters
+    ----------
+    spec : Spec
+        From :func:`load_spec`.
+    overrides : list of str, optional
+        Hydra CLI overrides applied on top of the spec's (a key overridden here
+        replaces the spec's sweep/setting for that key).
+    multirun : bool, default False
+        Force a multirun; a spec with a sweep or a non-grid sweeper always is one.
+    imports : bool, default True
+        Run the import checks first, so a typo in a target's argument is reported
+        with its line before anything is launched.
+    **launch_kwargs
+        Passed to :func:`zenspec.hydra_run` / :func:`zenspec.hydra_multirun`
+        (``with_log_configuration``, ``on_error``, ``progress``, ``records``...).
+
+    Returns
+    -------
+    JobResult or Any
+        ``hydra_run``'s job for a single run; ``hydra_multirun``'s return value
+        (batches of jobs for the grid; the sweeper's value otherwise).
+    """
+    from zenspec.launch import hydra_multirun, hydra_run
+    from zenspec.records.manifest import canonical_hash
+    from zenspec.spec.compile import compile_spec
+
+    with search_path(spec.experiment.search_path):
+        if imports:
+            problems = check_spec(spec, imports=True).problems
+            if problems:
+                raise SpecError(problems[0].message, problems=problems)
+        compiled = compile_spec(spec, overrides, multirun)
+        provenance = {
+            "spec": {
+                "path": spec.file,
+                "hash": canonical_hash(spec.parsed.data),
+                "overrides": list(overrides or []),
+            }
+        }
+        launch = hydra_multirun if compiled.multirun else hydra_run
+        if not compiled.multirun:
+            launch_kwargs = {
+                k: v
+                for k, v in launch_kwargs.items()
+                if k not in ("on_error", "progress", "fail_fast", "max_jobs")
+            }
+        return launch(
+            compiled.config,
+            compiled.task_function,
+            compiled.overrides,
+            job_name=compiled.job_name,
+            groups=compiled.groups,
+            provenance=launch_kwargs.pop("provenance", provenance),
+            **launch_kwargs,
+        )

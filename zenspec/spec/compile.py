@@ -1,0 +1,228 @@
+"""Stage 5: a :class:`~zenspec.spec.model.Spec` to what ``hydra_run``/``hydra_multirun`` take.
+
+* the primary config: ``builds(target, **config)`` for a ``target``; the
+  ``config`` mapping (or the ``config_class`` dataclass with ``config`` on top)
+  for a ``task``; with a defaults list when ``[defaults]`` selects options, and
+  a ``null`` placeholder for every group the config does not mention, so
+  ``optim=sgd`` selects without ``+``;
+* the groups, registered for the duration of the call only;
+* the overrides: ``[hydra]``, ``[launcher]``, ``[sweeper]`` and ``[sweep]`` in
+  Hydra's grammar, then the command line's on top (a CLI override of a key
+  replaces the spec's override of that key).
+
+``{ _ref_ = "m:f" }`` becomes the node ``just(f)`` makes, without importing
+``m``; only the experiment's own target/task/config_class are imported here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from omegaconf import OmegaConf, open_dict
+
+from zenspec.builds import builds, get_target_path
+from zenspec.errors import BuildsError, SpecError
+from zenspec.funcs import get_obj
+from zenspec.instantiate import instantiate
+from zenspec.launch.overrides import parse_overrides, value_to_override
+from zenspec.spec.imports import ImportFailure, hydra_path, resolve
+from zenspec.spec.model import Spec
+
+__all__ = ["Compiled", "compile_spec", "convert_value", "merge_overrides", "spec_overrides"]
+
+#: The ConfigStore option a spec's own sweeper is registered as (hydra/sweeper=...).
+SWEEPER_OPTION = "zenspec_spec"
+_GET_OBJ = get_target_path(get_obj)
+# Parts of Hydra's config that are open dicts: new keys there need `++`.
+_OPEN_HYDRA = ("job.env_set", "job_logging", "hydra_logging", "callbacks")
+
+
+@dataclass
+class Compiled:
+    """Everything a launch needs, in the core API's terms."""
+
+    config: Any
+    task_function: Callable[[Any], Any]
+    groups: Dict[str, Dict[str, Any]]
+    overrides: List[str]
+    multirun: bool
+    job_name: str
+
+
+def convert_value(value: Any) -> Any:
+    """Spec value -> config value: ``_ref_`` nodes to ``just`` nodes, ``_target_`` dotted."""
+    if isinstance(value, dict):
+        if set(value) == {"_ref_"}:
+            return {"_target_": _GET_OBJ, "path": hydra_path(value["_ref_"])}
+        out = {k: convert_value(v) for k, v in value.items()}
+        if isinstance(out.get("_target_"), str):
+            out["_target_"] = hydra_path(out["_target_"])
+        return out
+    if isinstance(value, list):
+        return [convert_value(v) for v in value]
+    return value
+
+
+def _flatten(table: Dict[str, Any], prefix: str) -> List[tuple]:
+    items: List[tuple] = []
+    for key, value in table.items():
+        if isinstance(value, dict) and value and "_target_" not in value:
+            items.extend(_flatten(value, f"{prefix}{key}."))
+        else:
+            items.append((f"{prefix}{key}", value))
+    return items
+
+
+def _sweep_override(key: str, value: Any) -> str:
+    if isinstance(value, str):  # Hydra's sweep grammar, verbatim
+        return f"{key}={value}"
+    return f"{key}=" + ",".join(value_to_override(convert_value(v)) for v in value)
+
+
+def spec_overrides(spec: Spec) -> List[str]:
+    """The spec's overrides in Hydra's grammar (imports nothing)."""
+    out: List[str] = []
+    for key, value in spec.hydra.items():
+        if key in ("job_logging", "hydra_logging") and isinstance(value, str):
+            out.append(f"hydra/{key}={value}")  # an option of Hydra's logging groups
+            continue
+        for path, leaf in _flatten({key: value}, ""):
+            force = "++" if path.startswith(_OPEN_HYDRA) else ""
+            out.append(f"{force}hydra.{path}={value_to_override(convert_value(leaf))}")
+    if spec.launcher.kind != "basic":
+        out.append(f"hydra/launcher={spec.launcher.kind}")
+        for path, leaf in _flatten(dict(spec.launcher.params), ""):
+            out.append(f"hydra.launcher.{path}={value_to_override(convert_value(leaf))}")
+    if not spec.sweeper.is_grid:
+        out.append(f"hydra/sweeper={SWEEPER_OPTION}")
+    elif spec.sweeper.max_batch_size is not None:
+        out.append(f"hydra.sweeper.max_batch_size={spec.sweeper.max_batch_size}")
+    out.extend(_sweep_override(k, v) for k, v in spec.sweep.items())
+    return out
+
+
+def _override_key(text: str) -> str:
+    (o,) = parse_overrides([text])
+    return o.key_or_group
+
+
+def merge_overrides(spec_list: Sequence[str], cli: Sequence[str]) -> List[str]:
+    """*spec_list* then *cli*; a CLI override of a key replaces the spec's for that key."""
+    cli = list(cli)
+    replaced = {_override_key(o) for o in cli}
+    return [o for o in spec_list if _override_key(o) not in replaced] + cli
+
+
+def _imported(spec: Spec, field: str) -> Any:
+    path = getattr(spec.experiment, field)
+    try:
+        return resolve(path)
+    except ImportFailure as e:
+        raise SpecError(
+            e.message, **_where(spec, ("experiment", field)), hint=e.hint
+        ) from e.__cause__
+
+
+def _where(spec: Spec, path: tuple) -> Dict[str, Any]:
+    p = spec.problem(path, "")
+    return {"file": p.file, "path": p.path, "line": p.line, "column": p.column}
+
+
+def _defaults_list(spec: Spec) -> Optional[List[Any]]:
+    if not spec.defaults:
+        return None
+    return ["_self_", *({g: o} for g, o in spec.defaults.items())]
+
+
+def _placeholders(spec: Spec, taken: Sequence[str]) -> Dict[str, None]:
+    # `optim: null` for each top-level group the config does not mention: the key
+    # exists (and is null until an option is selected), and the core's group rule
+    # then lets `optim=sgd` select without Hydra's `+`
+    return {g: None for g in spec.groups if "/" not in g and g not in taken}
+
+
+def build_config(spec: Spec) -> Any:
+    """The primary config (imports the experiment's target or config_class)."""
+    values = convert_value(spec.config)
+    exp = spec.experiment
+    if exp.target:
+        target = _imported(spec, "target")
+        if not callable(target):
+            raise SpecError(
+                f"'{exp.target}' is a {type(target).__name__}, not a callable.",
+                **_where(spec, ("experiment", "target")),
+            )
+        values.update(_placeholders(spec, list(values)))
+        try:
+            return builds(target, hydra_defaults=_defaults_list(spec), **values)
+        except BuildsError as e:
+            raise SpecError(e.message, **_where(spec, ("config",)), hint=e.hint) from e
+    if exp.config_class:
+        cls = _imported(spec, "config_class")
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            raise SpecError(
+                f"config_class '{exp.config_class}' is not a dataclass.",
+                **_where(spec, ("experiment", "config_class")),
+            )
+        extra = _placeholders(spec, [f.name for f in dataclasses.fields(cls)])
+        defaults = _defaults_list(spec)
+        if not values and not extra and not defaults:
+            return cls  # exactly what the documentation passes to hydra_run
+        cfg = OmegaConf.structured(cls)
+        try:
+            cfg = OmegaConf.merge(cfg, values)
+        except Exception as e:  # OmegaConf names the field and the type it wanted
+            raise SpecError(
+                f"the config does not fit {exp.config_class}: {e}".replace("\n", " "),
+                **_where(spec, ("config",)),
+            ) from e
+        with open_dict(cfg):
+            for key, value in extra.items():
+                cfg[key] = value
+            if defaults:
+                cfg["defaults"] = defaults
+        return cfg
+    values.update(_placeholders(spec, list(values)))
+    if spec.defaults:
+        values["defaults"] = _defaults_list(spec)
+    return values
+
+
+def _groups(spec: Spec) -> Dict[str, Dict[str, Any]]:
+    groups = {
+        g: {o: convert_value(node) for o, node in opts.items()} for g, opts in spec.groups.items()
+    }
+    if not spec.sweeper.is_grid:
+        node = {
+            "_target_": hydra_path(spec.sweeper.target or ""),
+            **convert_value(dict(spec.sweeper.params)),
+        }
+        groups["hydra/sweeper"] = {SWEEPER_OPTION: node}
+    return groups
+
+
+def compile_spec(
+    spec: Spec, overrides: Optional[Sequence[str]] = None, multirun: bool = False
+) -> Compiled:
+    """Compile *spec* for a launch, with CLI-style *overrides* on top.
+
+    Imports the experiment's target/task/config_class, so call it inside
+    :func:`zenspec.spec.imports.search_path`.
+    """
+    config = build_config(spec)
+    task = instantiate if spec.experiment.target else _imported(spec, "task")
+    if not spec.experiment.target and not callable(task):
+        raise SpecError(
+            f"task '{spec.experiment.task}' is a {type(task).__name__}, not a function.",
+            **_where(spec, ("experiment", "task")),
+        )
+    return Compiled(
+        config=config,
+        task_function=task,
+        groups=_groups(spec),
+        overrides=merge_overrides(spec_overrides(spec), overrides or ()),
+        multirun=bool(multirun or spec.sweep or not spec.sweeper.is_grid),
+        job_name=spec.experiment.name,
+    )

@@ -1,0 +1,219 @@
+"""``zenspec plan``: the jobs a spec would launch, and any one job's config, running nothing.
+
+Hydra has no multirun dry run. This composes the primary config exactly as a
+launch does (same isolated session: ConfigStore entries, GlobalHydra and the
+rest are restored afterwards), expands the grid with Hydra's own
+``BasicSweeper.split_arguments``, and for ``job=N`` composes that job's config
+the way the launcher would (``load_sweep_config`` with ``hydra.job.num``).
+Times in directory names (``${now:...}``) are those of the plan, not of a
+later run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from zenspec.errors import LaunchError
+from zenspec.spec.compile import compile_spec
+from zenspec.spec.imports import search_path
+from zenspec.spec.model import Spec
+
+__all__ = ["Plan", "PlannedJob", "plan_spec"]
+
+
+@dataclass
+class PlannedJob:
+    """One job: its number, its overrides and where its outputs would go."""
+
+    num: int
+    overrides: List[str]
+    output_dir: Optional[str] = None
+
+
+@dataclass
+class Plan:
+    """What ``zenspec run`` would do with the same spec and overrides."""
+
+    spec_file: Optional[str]
+    mode: str  # "run" or "multirun"
+    sweeper: str
+    launcher: str
+    arguments: List[str]
+    jobs: Optional[List[PlannedJob]]  # None: the sweeper decides as it runs
+    output_dir: Optional[str] = None
+    job: Optional[int] = None
+    config: Optional[DictConfig] = None
+    notes: List[str] = field(default_factory=list)
+
+    def config_yaml(self) -> Optional[str]:
+        """The composed config of the selected job, without Hydra's own node."""
+        if self.config is None:
+            return None
+        cfg = OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"])
+        return OmegaConf.to_yaml(cfg)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "spec": self.spec_file,
+            "mode": self.mode,
+            "sweeper": self.sweeper,
+            "launcher": self.launcher,
+            "arguments": self.arguments,
+            "output_dir": self.output_dir,
+            "jobs": None
+            if self.jobs is None
+            else [
+                {"num": j.num, "overrides": j.overrides, "output_dir": j.output_dir}
+                for j in self.jobs
+            ],
+            "job": self.job,
+            "config": None
+            if self.config is None
+            else OmegaConf.to_container(
+                OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"])
+            ),
+            "notes": self.notes,
+        }
+
+    def format(self) -> str:
+        """Human-readable text, as ``zenspec plan`` prints it."""
+        lines = [
+            f"spec:     {self.spec_file}",
+            f"mode:     {self.mode}",
+            f"sweeper:  {self.sweeper}",
+            f"launcher: {self.launcher}",
+            f"output:   {self.output_dir}",
+        ]
+        if self.jobs is None:
+            lines.append(
+                f"jobs:     decided by the sweeper as it runs; arguments: {self.arguments}"
+            )
+        else:
+            lines.append(f"jobs:     {len(self.jobs)}")
+            width = len(str(len(self.jobs) - 1)) if self.jobs else 1
+            for j in self.jobs:
+                shown = " ".join(j.overrides) or "(no overrides)"
+                lines.append(f"  #{j.num:<{width}}  {shown}  -> {j.output_dir}")
+        lines.extend(f"note: {n}" for n in self.notes)
+        if self.config is not None:
+            lines.append(f"\nconfig of job #{self.job}:")
+            lines.append((self.config_yaml() or "").rstrip())
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, default=str)
+
+
+def _subdir_is_num(cfg: DictConfig) -> bool:
+    raw = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)
+    return isinstance(raw, dict) and raw.get("subdir") == "${hydra.job.num}"
+
+
+def _job_config(session: Any, cfg: DictConfig, overrides: Sequence[str], num: int) -> DictConfig:
+    from hydra.core.hydra_config import HydraConfig
+
+    job_cfg = session.hydra.config_loader.load_sweep_config(cfg, list(overrides))
+    with open_dict(job_cfg):
+        job_cfg.hydra.job.id = num
+        job_cfg.hydra.job.num = num
+    HydraConfig.instance().set_config(job_cfg)  # restored by the session's isolation
+    return job_cfg
+
+
+def plan_spec(
+    spec: Spec,
+    overrides: Optional[Sequence[str]] = None,
+    multirun: bool = False,
+    job: Optional[int] = None,
+    max_jobs: Optional[int] = 100_000,
+) -> Plan:
+    """Plan *spec* with *overrides*: the jobs and output dirs, and job *job*'s config.
+
+    Raises
+    ------
+    LaunchError
+        ``job`` is out of range, or the sweeper does not enumerate its jobs ahead.
+    ZenspecError
+        Whatever ``zenspec run`` would refuse (bad overrides, bad spec).
+    """
+    from zenspec.launch.context import launch_session
+    from zenspec.launch.grid import count_grid, plan_grid
+
+    with search_path(spec.experiment.search_path):
+        compiled = compile_spec(spec, overrides, multirun)
+        mode = RunMode.MULTIRUN if compiled.multirun else RunMode.RUN
+        with launch_session(
+            config=compiled.config,
+            task_function=compiled.task_function,
+            overrides=compiled.overrides,
+            groups=compiled.groups,
+            config_name="zenspec_config",
+            job_name=compiled.job_name,
+            version_base="1.3",
+            with_log_configuration=False,
+            fast=False,
+            mode=mode,
+        ) as session:
+            cfg = session.compose()
+            sweeper = str(OmegaConf.select(cfg, "hydra.sweeper._target_"))
+            launcher = str(OmegaConf.select(cfg, "hydra.launcher._target_"))
+            plan = Plan(
+                spec_file=spec.file,
+                mode="multirun" if compiled.multirun else "run",
+                sweeper=sweeper if compiled.multirun else "(none: a single run)",
+                launcher=launcher,
+                arguments=[],
+                jobs=None,
+            )
+            if mode is RunMode.RUN:
+                plan.output_dir = str(cfg.hydra.run.dir)
+                plan.jobs = [PlannedJob(0, list(cfg.hydra.overrides.task), plan.output_dir)]
+                if job not in (None, 0):
+                    raise LaunchError(f"a single run has one job, #0; there is no job #{job}.")
+                if job is not None:
+                    plan.job, plan.config = 0, cfg
+                return plan
+
+            arguments = [str(a) for a in cfg.hydra.overrides.task]
+            plan.arguments = arguments
+            plan.output_dir = str(cfg.hydra.sweep.dir)
+            if not spec.sweeper.is_grid or not sweeper.endswith("BasicSweeper"):
+                if job is not None:
+                    raise LaunchError(
+                        f"the sweeper {sweeper} chooses its jobs while it runs, so job #{job} "
+                        "cannot be planned ahead.",
+                        hint="Fix: plan without --job to see the sweep's arguments.",
+                    )
+                return plan
+            params = cfg.hydra.sweeper.get("params")
+            count = count_grid(arguments, params, session.hydra.config_loader)
+            if max_jobs is not None and count > max_jobs:
+                raise LaunchError(
+                    f"the sweep expands to {count:,} jobs, more than max_jobs={max_jobs:,}."
+                )
+            jobs = plan_grid(arguments, params)
+            simple = _subdir_is_num(cfg)
+            plan.jobs = []
+            for num, job_overrides in enumerate(jobs):
+                if simple:
+                    out = f"{plan.output_dir}/{num}"
+                else:  # a templated subdir (e.g. ${hydra.job.override_dirname}): compose it
+                    jc = _job_config(session, cfg, job_overrides, num)
+                    out = f"{jc.hydra.sweep.dir}/{jc.hydra.sweep.subdir}"
+                plan.jobs.append(PlannedJob(num, list(job_overrides), out))
+            if job is not None:
+                if not 0 <= job < len(jobs):
+                    raise LaunchError(
+                        f"there is no job #{job}: the sweep has {len(jobs)} job(s), "
+                        f"#0 to #{len(jobs) - 1}."
+                    )
+                plan.job = job
+                plan.config = _job_config(session, cfg, jobs[job], job)
+                # resolve now, inside the session, where HydraConfig is set for the job
+                plan.config = OmegaConf.create(OmegaConf.to_container(plan.config, resolve=False))
+            return plan

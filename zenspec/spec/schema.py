@@ -1,0 +1,241 @@
+"""Stage 2: check a parsed spec against the JSON Schema, with errors people can act on.
+
+``schemas/zenspec.schema.json`` is the single source of truth (editors use it
+too); this module loads it and turns ``jsonschema``'s errors into one
+:class:`~zenspec.errors.Problem` per mistake: the key path, the line, what was
+expected, what was found and, for typos, a "did you mean". For ``anyOf``/
+``oneOf`` it reports the branch the value was evidently meant for, not a wall
+of every branch's complaints. A schema may carry ``errorMessage`` (the
+convention of ajv-errors; validators and editors ignore it) to word a message.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional
+
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from zenspec.errors import Problem, did_you_mean
+from zenspec.spec.parse import KeyPath, ParsedSpec
+
+__all__ = ["describe", "load_schema", "schema_problems", "schema_text"]
+
+SCHEMA_NAME = "zenspec.schema.json"
+_REPO_SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_NAME
+
+
+def schema_text() -> str:
+    """The schema file's text, from the installed package (or the source checkout)."""
+    try:
+        from importlib.resources import files
+
+        return files("zenspec").joinpath("schemas", SCHEMA_NAME).read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError, ModuleNotFoundError, TypeError):
+        # an install without the data file (or Python 3.9's resources quirks)
+        return _REPO_SCHEMA.read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _schema() -> str:
+    return schema_text()
+
+
+def load_schema() -> Dict[str, Any]:
+    """The zenspec JSON Schema (Draft-07) as a fresh dict."""
+    return json.loads(_schema())
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft7Validator:
+    return Draft7Validator(load_schema())
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "a boolean (true/false)",
+    "object": "a table",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def describe(value: Any) -> str:
+    """How a found value is named in messages: ``string "fast"``, ``integer 3``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"number {value!r}"
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        if len(text) > 60:
+            text = text[:56] + '..."'
+        return f"string {text}"
+    if isinstance(value, list):
+        return "an empty list" if not value else f"a list of {len(value)} item(s)"
+    if isinstance(value, dict):
+        return "an empty table" if not value else "a table"
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return f"a date/time {value.isoformat()} (TOML and YAML read unquoted dates as dates)"
+    return type(value).__name__
+
+
+def _expected_types(types: Any) -> str:
+    names = [_TYPE_NAMES.get(t, t) for t in ([types] if isinstance(types, str) else types)]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _custom(schema: Any, keyword: str) -> Optional[str]:
+    message = schema.get("errorMessage") if isinstance(schema, dict) else None
+    if isinstance(message, dict):
+        return message.get(keyword)
+    return message
+
+
+def _branches_only_require(branches: Iterable[Any]) -> bool:
+    return all(isinstance(b, dict) and set(b) == {"required"} for b in branches)
+
+
+def _applicable(errors: List[ValidationError]) -> bool:
+    """False if the branch rejected the value's very type (it was not meant for it)."""
+    return not any(e.validator == "type" and not e.relative_path for e in errors)
+
+
+def _choice_message(err: ValidationError) -> str:
+    keys = [b["required"][0] for b in err.validator_value]
+    present = [k for k in keys if isinstance(err.instance, dict) and k in err.instance]
+    listed = " and ".join(f"'{k}'" for k in keys)
+    if len(present) > 1:
+        return f"{listed} cannot be used together; " + (
+            _custom(err.schema, err.validator) or "give exactly one"
+        )
+    return f"missing {' or '.join(repr(k) for k in keys)}: " + (
+        _custom(err.schema, err.validator) or "give exactly one"
+    )
+
+
+class _Explainer:
+    def __init__(self, parsed: ParsedSpec) -> None:
+        self.parsed = parsed
+
+    def problem(self, path: KeyPath, message: str, hint: Optional[str] = None) -> Problem:
+        return self.parsed.problem(path, message, hint)
+
+    def explain(self, err: ValidationError) -> List[Problem]:
+        path: KeyPath = tuple(err.absolute_path)
+        v, inst, schema = err.validator, err.instance, err.schema
+        in_names = "propertyNames" in err.relative_schema_path or "propertyNames" in list(
+            err.absolute_schema_path
+        )
+        if in_names:  # the instance is a key name; point at the key itself
+            return [self._bad_key(err, path)]
+        if v in ("anyOf", "oneOf"):
+            return self._alternatives(err, path)
+        if v == "additionalProperties":
+            return self._unknown_keys(err, path)
+        if v == "required":
+            missing = [k for k in err.validator_value if k not in inst]
+            return [
+                self.problem(path, f"missing required key '{k}'.", self._required_hint(path, k))
+                for k in missing
+            ]
+        if v == "type":
+            expected = _custom(schema, "type") or f"expected {_expected_types(err.validator_value)}"
+            return [self.problem(path, f"{expected}, found {describe(inst)}.")]
+        if v == "pattern":
+            expected = _custom(schema, "pattern") or f"expected a match for {err.validator_value}"
+            return [self.problem(path, f"{expected}, found {describe(inst)}.")]
+        if v in ("enum", "const"):
+            allowed = err.validator_value if v == "enum" else [err.validator_value]
+            shown = ", ".join(json.dumps(a) for a in allowed)
+            hint = did_you_mean(inst, [a for a in allowed if isinstance(a, str)]).strip() or None
+            return [self.problem(path, f"expected one of {shown}, found {describe(inst)}.", hint)]
+        if v == "minItems":
+            return [self.problem(path, f"expected at least {err.validator_value} item(s), found {describe(inst)}.")]  # fmt: skip
+        if v == "minProperties":
+            return [self.problem(path, f"expected at least {err.validator_value} entry, found {describe(inst)}.")]  # fmt: skip
+        if v == "minLength":
+            return [self.problem(path, f"expected a non-empty string, found {describe(inst)}.")]
+        if v == "minimum":
+            return [self.problem(path, f"expected a number >= {err.validator_value}, found {describe(inst)}.")]  # fmt: skip
+        if v == "dependencies":
+            return [self.problem(path, (_custom(schema, v) or err.message) + ".")]
+        if v == "not":
+            return [self.problem(path, (_custom(schema, v) or err.message) + ".")]
+        return [self.problem(path, err.message + ".")]
+
+    def _required_hint(self, path: KeyPath, key: str) -> Optional[str]:
+        if path == () and key == "experiment":
+            return 'Fix: add [experiment] with target = "pkg.mod:callable" or task = "pkg.mod:fn".'
+        return None
+
+    def _bad_key(self, err: ValidationError, path: KeyPath) -> Problem:
+        key = err.instance
+        where = (*path, key)
+        if err.validator == "enum":  # reserved _xxx_ keys
+            allowed = [a for a in err.validator_value if isinstance(a, str)]
+            return self.problem(
+                where,
+                f"unknown reserved key '{key}'; Hydra's are {', '.join(allowed)}.",
+                did_you_mean(key, allowed).strip() or None,
+            )
+        expected = _custom(err.schema, err.validator) or "expected a valid key"
+        return self.problem(where, f"{expected}, found {describe(key)}.")
+
+    def _unknown_keys(self, err: ValidationError, path: KeyPath) -> List[Problem]:
+        known = list(err.schema.get("properties", {}))
+        patterns = list(err.schema.get("patternProperties", {}))
+        extras = [
+            k for k in err.instance if k not in known and not any(re.search(p, k) for p in patterns)
+        ]
+        context = ""
+        if len(path) == 1 and path[0] in ("sweeper", "launcher"):
+            context = f" for {path[0]} kind '{err.instance.get('kind', 'basic')}'"
+        elif known == ["_ref_"]:
+            context = " next to _ref_ (a reference to an object takes no arguments)"
+        out = []
+        for k in extras:
+            hint = did_you_mean(k, known).strip()
+            if not hint and known and known != ["_ref_"]:
+                hint = "Allowed here: " + ", ".join(known) + "."
+            out.append(self.problem((*path, k), f"unknown key '{k}'{context}.", hint or None))
+        return out
+
+    def _alternatives(self, err: ValidationError, path: KeyPath) -> List[Problem]:
+        branches = err.validator_value
+        if _branches_only_require(branches):
+            return [self.problem(path, _choice_message(err) + ".")]
+        by_branch: Dict[int, List[ValidationError]] = {}
+        for sub in err.context or ():
+            by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
+        meant = [errs for i, errs in sorted(by_branch.items()) if _applicable(errs)]
+        if len(meant) == 1:  # the value has the type of one branch: explain that branch
+            return self.explain(best_match(meant[0]))
+        titles = [b.get("title") or _expected_types(b.get("type", "value")) for b in branches]
+        expected = ", ".join(titles[:-1]) + " or " + titles[-1] if len(titles) > 1 else titles[0]
+        return [self.problem(path, f"expected {expected}, found {describe(err.instance)}.")]
+
+
+def schema_problems(parsed: ParsedSpec) -> List[Problem]:
+    """Every way *parsed* violates the schema, one :class:`Problem` each, in file order."""
+    explainer = _Explainer(parsed)
+    problems: List[Problem] = []
+    seen = set()
+    for err in _validator().iter_errors(parsed.data):
+        for p in explainer.explain(err):
+            key = (p.path, p.message)
+            if key not in seen:
+                seen.add(key)
+                problems.append(p)
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0, p.path or ""))

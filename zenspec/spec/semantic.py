@@ -1,0 +1,435 @@
+"""Stage 4: the checks a schema cannot make, before any job starts.
+
+Without imports (always): reserved keys, groups named in ``defaults``/``sweep``
+exist with those options, swept keys exist in the base config (or carry
+``+``), sweep expressions parse, intervals are ordered and ranges non-empty,
+``interval`` is not given to the grid, simple ``${...}`` references point at
+config keys; and the grid's size.
+
+With imports (``--imports``; ``run``/``plan`` default): the experiment's
+target/task/config_class import, every ``_target_``/``_ref_`` imports, every
+key given to a target is one of its parameters ("did you mean"), required
+parameters are given, the sweeper is a ``Sweeper`` taking those arguments,
+the launcher plugin is installed and knows those settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import OverrideParseException
+
+from zenspec.errors import Problem, did_you_mean
+from zenspec.spec.imports import ImportFailure, resolve
+from zenspec.spec.model import Spec
+from zenspec.spec.parse import KeyPath
+
+__all__ = ["Report", "check_spec"]
+
+_RESERVED_CONFIG = {
+    "defaults": "use the [defaults] section to select group options",
+    "hydra": "use the [hydra] section for Hydra's settings",
+}
+_SIMPLE_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_\-]*)(?:\.[^}:]*)?\}")
+_HINT_ADD = "Fix: add it to [config] with a default value, or prefix the key with '+' to add it."
+
+
+@dataclass
+class Report:
+    """What the checks found: the problems, and the grid's size when it is a grid."""
+
+    problems: List[Problem] = field(default_factory=list)
+    grid_size: Optional[int] = None
+
+
+class _Checker:
+    def __init__(self, spec: Spec, imports: bool) -> None:
+        self.spec = spec
+        self.imports = imports
+        self.problems: List[Problem] = []
+        self.config_class_fields: Optional[List[str]] = None
+        self.target_params: Optional[List[str]] = None  # None: unknown or **kwargs
+
+    def add(self, path: KeyPath, message: str, hint: Optional[str] = None) -> None:
+        self.problems.append(self.spec.problem(path, message, hint))
+
+    # -- without imports -----------------------------------------------------------
+    def reserved(self) -> None:
+        for key, why in _RESERVED_CONFIG.items():
+            if key in self.spec.config:
+                self.add(("config", key), f"'{key}' is reserved by Hydra.", f"Fix: {why}.")
+        for group in self.spec.groups:
+            if group.split("/")[0] == "hydra":
+                self.add(
+                    ("groups", group),
+                    f"group '{group}' is Hydra's own.",
+                    "Fix: set the sweeper and launcher in [sweeper] and [launcher].",
+                )
+
+    def defaults(self) -> None:
+        for group, option in self.spec.defaults.items():
+            self.option(("defaults", group), group, option, "defaults")
+
+    def option(self, path: KeyPath, group: str, option: Any, where: str) -> None:
+        groups = self.spec.groups
+        if group not in groups:
+            self.add(
+                path,
+                f"{where} selects an option of group '{group}', which is not defined."
+                + did_you_mean(group, groups),
+                f"Fix: define it with [groups.{group}.<option>].",
+            )
+        elif str(option) not in groups[group]:
+            options = ", ".join(sorted(groups[group]))
+            self.add(
+                path,
+                f"group '{group}' has no option '{option}' (it has: {options})."
+                + did_you_mean(str(option), groups[group]),
+            )
+
+    def in_config(self, parts: Sequence[str]) -> bool:
+        node: Any = self.spec.config
+        for part in parts:
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    def key_exists(self, key: str) -> Optional[bool]:
+        """Whether dotted *key* is in the base config; None when it cannot be known."""
+        parts = key.split(".")
+        first = parts[0]
+        if first in self.spec.groups and len(parts) > 1:
+            opts = self.spec.groups[first].values()
+            return any(self._in(node, parts[1:]) for node in opts)
+        if first in self.spec.groups or self.in_config(parts):
+            return True
+        if self.spec.experiment.config_class:
+            if self.config_class_fields is None:
+                return None
+            return first in self.config_class_fields
+        return False
+
+    @staticmethod
+    def _in(node: Any, parts: Sequence[str]) -> bool:
+        for part in parts:
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    def sweep(self) -> List[str]:
+        """Check every axis; return the overrides that parsed (for the grid size)."""
+        from zenspec.spec.compile import _sweep_override
+
+        parser = OverridesParser.create()
+        good: List[str] = []
+        for key, value in self.spec.sweep.items():
+            path = self.spec.sweep_paths[key]
+            text = _sweep_override(key, value)
+            try:
+                (o,) = parser.parse_overrides([text])
+            except OverrideParseException as e:
+                detail = str(e).strip().splitlines()
+                self.add(
+                    path,
+                    f"'{value}' is not valid Hydra sweep syntax: {detail[-1] if detail else e}",
+                    "Fix: see https://hydra.cc/docs/advanced/override_grammar/extended/ "
+                    '(e.g. "range(1, 10)", "choice(a, b)", "interval(0, 1)" or a list).',
+                )
+                continue
+            self.sweep_axis(path, key, o, text)
+            good.append(text)
+        return good
+
+    def sweep_axis(self, path: KeyPath, key: str, o: Any, text: str) -> None:
+        bare = key.lstrip("+")
+        if key.startswith("hydra.") or bare.startswith("hydra."):
+            return
+        if "/" not in bare and bare in self.spec.groups:
+            if o.is_discrete_sweep() and not o.is_hydra_override() and o.is_sweep_override():
+                if type(o._value).__name__ == "Glob":
+                    return
+                values = list(o.sweep_string_iterator())
+            elif o.is_interval_sweep():
+                self.add(path, f"group '{bare}' is swept with an interval; give option names.")
+                return
+            else:
+                values = [o.value()]
+            for v in values:
+                self.option(path, bare, v, "the sweep")
+            return
+        exists = self.key_exists(bare)
+        if key.startswith("+") and exists:
+            self.add(
+                path,
+                f"'{key}' adds the key '{bare}', but it is already in the config.",
+                f"Fix: drop the '+': {bare}.",
+            )
+        elif not key.startswith("+") and exists is False:
+            known = list(self.spec.config) + list(self.spec.groups)
+            self.add(
+                path,
+                f"swept key '{bare}' is not in the config." + did_you_mean(bare, known),
+                _HINT_ADD,
+            )
+        if o.is_interval_sweep():
+            iv = o.value()
+            if not iv.start < iv.end:
+                self.add(
+                    path,
+                    f"interval({iv.start}, {iv.end}) is empty: the lower bound must be "
+                    "below the upper bound.",
+                    f"Fix: interval({min(iv.start, iv.end)}, {max(iv.start, iv.end)}).",
+                )
+            if self.spec.sweeper.is_grid:
+                self.add(
+                    path,
+                    f"'{key}' is an interval (a continuous range), which the basic (grid) "
+                    "sweeper cannot enumerate.",
+                    'Fix: set [sweeper] kind = "random" or "optuna" (or your own target), '
+                    'or give a grid: "range(a, b, step)" or a list.',
+                )
+        elif type(getattr(o, "_value", None)).__name__ == "RangeSweep":
+            from zenspec.launch.grid import count_grid
+
+            if count_grid([text]) == 0:
+                value = text.partition("=")[2]
+                self.add(path, f"'{value}' is an empty range: it gives no jobs.")
+
+    def interpolations(self) -> None:
+        known = set(self.spec.config) | set(self.spec.groups) | {"hydra"}
+        roots: List[tuple] = [(("config",), self.spec.config)]
+        roots += [(("groups", g, o), n) for g, opts in self.spec.groups.items() for o, n in opts.items()]  # fmt: skip
+        for path, value in roots:
+            for where, text in _strings(value, path):
+                if "${" not in text:
+                    continue
+                try:
+                    from omegaconf.grammar_parser import parse
+
+                    parse(text)
+                except Exception as e:
+                    self.add(where, f"interpolation {text!r} does not parse: {e}".rstrip("."))
+                    continue
+                if self.spec.experiment.config_class and self.config_class_fields is None:
+                    continue
+                fields = set(self.config_class_fields or ())
+                for name in _SIMPLE_REF.findall(text):
+                    if name not in known | fields:
+                        self.add(
+                            where,
+                            f"interpolation '${{{name}...}}' refers to '{name}', which is not a "
+                            "key of the config." + did_you_mean(name, known | fields),
+                        )
+
+    # -- with imports ------------------------------------------------------------
+    def resolve(self, path: KeyPath, target: str) -> Any:
+        try:
+            return resolve(target)
+        except ImportFailure as e:
+            self.add(path, e.message, e.hint)
+            return None
+
+    def experiment(self) -> None:
+        exp = self.spec.experiment
+        if exp.config_class:
+            cls = self.resolve(("experiment", "config_class"), exp.config_class)
+            if cls is not None and not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+                self.add(
+                    ("experiment", "config_class"), f"'{exp.config_class}' is not a dataclass."
+                )
+            elif cls is not None:
+                self.config_class_fields = [f.name for f in dataclasses.fields(cls)]
+                for key in self.spec.config:
+                    if key not in self.config_class_fields:
+                        self.add(
+                            ("config", key),
+                            f"'{key}' is not a field of {exp.config_class}."
+                            + did_you_mean(key, self.config_class_fields),
+                        )
+        if exp.task:
+            task = self.resolve(("experiment", "task"), exp.task)
+            if task is not None and not callable(task):
+                self.add(("experiment", "task"), f"'{exp.task}' is not callable.")
+        if exp.target:
+            target = self.resolve(("experiment", "target"), exp.target)
+            if target is not None and not callable(target):
+                self.add(("experiment", "target"), f"'{exp.target}' is not callable.")
+            elif target is not None:
+                self.call(("config",), exp.target, target, self.spec.config, experiment=True)
+
+    def call(
+        self,
+        path: KeyPath,
+        name: str,
+        target: Any,
+        kwargs: Dict[str, Any],
+        experiment: bool = False,
+    ) -> None:
+        """*kwargs* (a node's keys) against *target*'s signature."""
+        try:
+            sig = inspect.signature(target)
+        except (TypeError, ValueError):  # builtins such as dict: nothing to check against
+            return
+        params = sig.parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return
+        names = [
+            n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
+        given = [k for k in kwargs if not (k.startswith("_") and k.endswith("_"))]
+        for key in given:
+            if key not in names:
+                self.add(
+                    (*path, key),
+                    f"'{key}' is not a parameter of {name}{sig}." + did_you_mean(key, names),
+                )
+        if experiment:
+            for group in self.spec.groups:
+                if "/" not in group and group not in names:
+                    self.add(
+                        ("groups", group),
+                        f"group '{group}' fills the argument '{group}' of {name}, which has no "
+                        "such parameter." + did_you_mean(group, names),
+                    )
+            supplied = set(given) | set(self.spec.groups) | {k.lstrip("+") for k in self.spec.sweep}
+        else:
+            if kwargs.get("_partial_") or "_args_" in kwargs:
+                return
+            supplied = set(given)
+        for pname, p in params.items():
+            required = p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            if required and pname not in supplied:
+                self.add(
+                    path,
+                    f"{name} needs the argument '{pname}', which is not given.",
+                    f"Fix: add {pname} = ... here"
+                    + (" or set _partial_ = true to pass it later." if not experiment else "."),
+                )
+
+    def nodes(self, value: Any, path: KeyPath) -> None:
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                self.nodes(item, (*path, i))
+            return
+        if not isinstance(value, dict):
+            return
+        if set(value) == {"_ref_"}:
+            self.resolve((*path, "_ref_"), value["_ref_"])
+            return
+        if isinstance(value.get("_target_"), str):
+            target = self.resolve((*path, "_target_"), value["_target_"])
+            if target is not None and not callable(target):
+                self.add((*path, "_target_"), f"'{value['_target_']}' is not callable.")
+            elif target is not None:
+                self.call(path, value["_target_"], target, value)
+        for key, child in value.items():
+            self.nodes(child, (*path, key))
+
+    def sweeper(self) -> None:
+        from hydra.plugins.sweeper import Sweeper
+
+        settings = self.spec.sweeper
+        if settings.is_grid:
+            return
+        path: KeyPath = ("sweeper", "target" if settings.kind == "custom" else "kind")
+        try:
+            cls = resolve(settings.target or "")
+        except ImportFailure as e:
+            if settings.kind != "custom":
+                self.add(path, f"sweeper kind '{settings.kind}' is not available: {e.message}")
+            else:
+                self.add(path, e.message, e.hint)
+            return
+        if not (isinstance(cls, type) and issubclass(cls, Sweeper)):
+            self.add(path, f"'{settings.target}' is not a hydra.plugins.sweeper.Sweeper subclass.")
+            return
+        self.call(("sweeper",), settings.target or "", cls, dict(settings.params))
+        for key, value in settings.params.items():
+            self.nodes(value, ("sweeper", key))
+
+    def launcher(self) -> None:
+        from hydra.core.config_store import ConfigStore
+        from hydra.core.plugins import Plugins
+
+        kind = self.spec.launcher.kind
+        if kind == "basic":
+            return
+        Plugins.instance()  # discovery registers each installed launcher's config
+        options = ConfigStore.instance().repo.get("hydra", {}).get("launcher", {})
+        names = sorted(n[: -len(".yaml")] for n in options)
+        if f"{kind}.yaml" not in options:
+            pkg = {"joblib": "hydra-joblib-launcher", "ray": "hydra-ray-launcher"}.get(
+                kind, "hydra-submitit-launcher" if kind.startswith("submitit") else None
+            )
+            self.add(
+                ("launcher", "kind"),
+                f"no Hydra launcher plugin '{kind}' is installed (installed: {', '.join(names)})."
+                + did_you_mean(kind, names),
+                f"Fix: pip install {pkg}." if pkg else None,
+            )
+            return
+        node = options[f"{kind}.yaml"].node
+        fields = [str(k) for k in node if not str(k).startswith("_")]
+        for key in self.spec.launcher.params:
+            if key not in fields:
+                self.add(
+                    ("launcher", key),
+                    f"'{key}' is not a setting of the {kind} launcher." + did_you_mean(key, fields),
+                    "Settings: " + ", ".join(fields) + ".",
+                )
+
+
+def _strings(value: Any, path: KeyPath) -> Iterable[tuple]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, (*path, i))
+
+
+def check_spec(spec: Spec, imports: bool = False) -> Report:
+    """Run the semantic checks on *spec*; every problem is collected, none raised.
+
+    Parameters
+    ----------
+    spec : Spec
+        A schema-valid spec.
+    imports : bool, default False
+        Also import the spec's targets and check arguments against them. Call
+        it inside :func:`zenspec.spec.imports.search_path` for the spec.
+    """
+    c = _Checker(spec, imports)
+    c.reserved()
+    if imports:
+        c.experiment()
+    c.defaults()
+    good = c.sweep()
+    c.interpolations()
+    if imports:
+        c.nodes(spec.config, ("config",))
+        for group, options in spec.groups.items():
+            for option, node in options.items():
+                c.nodes(node, ("groups", group, option))
+        c.nodes(spec.hydra.get("callbacks", {}), ("hydra", "callbacks"))
+        c.sweeper()
+        c.launcher()
+    grid = None
+    if spec.sweeper.is_grid and len(good) == len(spec.sweep):
+        from zenspec.launch.grid import count_grid
+
+        try:
+            grid = count_grid(good) if good else 1
+        except Exception:  # e.g. glob() needs a config loader; the size is then unknown
+            grid = None
+    problems = sorted(c.problems, key=lambda p: (p.line or 0, p.column or 0, p.path or ""))
+    return Report(problems=problems, grid_size=grid)
