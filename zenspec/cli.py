@@ -1,4 +1,4 @@
-"""The ``zenspec`` command: ``run``, ``validate``, ``plan`` and ``schema``.
+"""The ``zenspec`` command: ``run``, ``validate``, ``plan``, ``results``, ``resume``, ``schema``.
 
 The parser only fills an :class:`argparse.Namespace`; :func:`execute` does the
 work through the same functions the Python API exposes. A
@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import pprint
 import sys
 import traceback
-from typing import IO, Any, List, Optional, Sequence
+from typing import IO, Any, Optional, Sequence
 
 from zenspec.errors import EXIT_BAD_INPUT, EXIT_JOB_FAILED, EXIT_OK, JobFailedError, ZenspecError
 
@@ -59,6 +58,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--max-jobs", type=int, default=100_000, help="refuse a grid larger than this (100000)"
+    )
+    run.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress, only the summary lines"
+    )
+
+    res = sub.add_parser(
+        "results",
+        help="one row per job of a recorded run or sweep",
+        description="Read a run's or sweep's records (any sweeper, any launcher, also "
+        "partly failed or interrupted sweeps) and print one row per job: its swept "
+        "params, status, metric and duration; the best job is marked with *.",
+    )
+    res.add_argument("sweep_dir", metavar="SWEEP_DIR", help="the sweep's output directory")
+    res.add_argument(
+        "--sort", metavar="KEY", help="sort by 'metric', a swept param or a returned key"
+    )
+    res.add_argument("--metric", metavar="KEY", help="judge jobs by this key of their return value")
+    direction = res.add_mutually_exclusive_group()
+    direction.add_argument("--maximize", action="store_true", help="higher metric is better")
+    direction.add_argument("--minimize", action="store_true", help="lower metric is better")
+    res.add_argument("--format", choices=("table", "csv", "json", "markdown"), default="table")
+    res.add_argument("--check", action="store_true", help="exit 1 if any job is recorded as failed")
+
+    resume = sub.add_parser(
+        "resume",
+        help="run the jobs a sweep still owes",
+        description="Re-run only the jobs of a spec sweep that have no result (and, with "
+        "--retry-failed, the failed ones), with their original numbers and directories. "
+        "Refuses if the spec changed since the sweep started, unless --force.",
+    )
+    resume.add_argument("sweep_dir", metavar="SWEEP_DIR", help="the sweep's output directory")
+    resume.add_argument(
+        "--retry-failed", action="store_true", help="also re-run jobs recorded as failed"
+    )
+    resume.add_argument("--force", action="store_true", help="resume even if the spec changed")
+    resume.add_argument(
+        "--spec", metavar="PATH", default=None, help="the spec, if it moved since the sweep"
+    )
+    resume.add_argument(
+        "--fail-fast", action="store_true", help="stop launching new jobs after a failed one"
+    )
+    resume.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress, only the summary lines"
     )
 
     val = sub.add_parser(
@@ -113,6 +155,10 @@ def execute(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         return _validate(args, out)
     if args.command == "plan":
         return _plan(args, out)
+    if args.command == "results":
+        return _results(args, out)
+    if args.command == "resume":
+        return _resume(args, out, err)
     return _run(args, out, err)
 
 
@@ -171,82 +217,109 @@ def _plan(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
-def _describe_error(e: BaseException) -> str:
-    """``Type: message`` of a job's error, looking through Hydra's instantiation wrapper."""
-    from hydra.errors import InstantiationException
+def _progress(args: argparse.Namespace, err: IO[str], maximize: bool = False) -> Any:
+    if args.quiet:
+        return None
+    from zenspec.progress import Progress
 
-    if isinstance(e, InstantiationException) and e.__cause__ is not None:
-        e = e.__cause__
-    return " ".join(f"{type(e).__name__}: {e}".split())
-
-
-def _short(value: Any, width: int = 70) -> str:
-    text = repr(value).replace("\n", " ")
-    return text if len(text) <= width else text[: width - 3] + "..."
+    # a terminal gets one live line; a pipe (CI logs) one line per finished job
+    return Progress(err, maximize=maximize)
 
 
 def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    from hydra.core.utils import JobReturn, JobStatus
-
     from zenspec.spec.api import load_spec
 
     spec = load_spec(args.spec, imports=False)
-    kwargs: dict = {"on_error": "continue", "fail_fast": args.fail_fast, "max_jobs": args.max_jobs}
-    if err.isatty():
-        from zenspec.progress import Progress
+    maximize = spec.experiment.direction == "maximize"
+    kwargs: dict = {
+        "on_error": "continue",
+        "fail_fast": args.fail_fast,
+        "max_jobs": args.max_jobs,
+        "progress": _progress(args, err, maximize),
+    }
+    return _launched(
+        lambda: spec.run(args.overrides, multirun=args.multirun, imports=args.imports, **kwargs),
+        out,
+        args.quiet,
+    )
 
-        kwargs["progress"] = Progress(err)
+
+def _launched(launch: Any, out: IO[str], quiet: bool) -> int:
+    from zenspec.report import describe_error, report_result
+
     try:
-        result = spec.run(args.overrides, multirun=args.multirun, imports=args.imports, **kwargs)
-    except ZenspecError:
-        raise
-    except KeyboardInterrupt:
+        result = launch()
+    except (ZenspecError, KeyboardInterrupt):
         raise
     except Exception as e:
         # A single run re-raises its task's error, as Hydra does; bad input was
         # already turned into a ZenspecError by the spec layer and the core.
         raise JobFailedError(
-            f"the job failed: {_describe_error(e)}",
+            f"the job failed: {describe_error(e)}",
             hint="Fix: see the job's log in its output directory; --traceback shows where.",
         ) from e
+    return report_result(result, out, quiet=quiet)
 
-    if isinstance(result, JobReturn):
-        out.write(f"return value: {pprint.pformat(result.return_value)}\n")
-        out.write(f"output: {result.output_dir}\n")  # type: ignore[attr-defined]
-        return EXIT_OK
-    jobs: List[JobReturn] = []
-    if isinstance(result, list) and all(isinstance(b, (list, tuple)) for b in result):
-        jobs = [j for batch in result for j in batch if isinstance(j, JobReturn)]
-    if not jobs:  # a sweeper with its own return value
-        out.write(f"sweeper returned: {pprint.pformat(result)}\n")
-        return EXIT_OK
-    failed = [j for j in jobs if j.status is JobStatus.FAILED]
-    width = max(len(" ".join(j.overrides or [])) for j in jobs)
-    out.write(f"{'#':>3}  {'overrides':<{width}}  result\n")
-    for n, j in enumerate(jobs):
-        shown = " ".join(j.overrides or [])
-        if j.status is JobStatus.FAILED:
-            value = f"FAILED {_describe_error(j._return_value)}"
-        else:
-            value = _short(j.return_value)
-        num = getattr(j, "hydra_cfg", None)
-        num = num.hydra.job.num if num is not None else n
-        out.write(f"{num:>3}  {shown:<{width}}  {value}\n")
-    first = getattr(jobs[0], "output_dir", None)
-    if first is not None:
-        out.write(f"outputs: {first.parent}\n")
+
+def _resume(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from zenspec.records.table import load_results, render
+    from zenspec.report import describe_error
+    from zenspec.spec.resume import resume_sweep
+
+    kwargs: dict = {"on_error": "continue", "fail_fast": args.fail_fast}
+    kwargs["progress"] = _progress(args, err)
+    try:
+        resume_sweep(
+            args.sweep_dir,
+            retry_failed=args.retry_failed,
+            force=args.force,
+            spec_path=args.spec,
+            **kwargs,
+        )
+    except (ZenspecError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # the sweeper itself broke; the records say how far it got
+        raise JobFailedError(f"the resumed sweep failed: {describe_error(e)}") from e
+    # the whole sweep, old results and new: what the user wants to see now
+    results = load_results(args.sweep_dir)
+    table = render(results, "table")
+    out.write(table if not args.quiet else table.rstrip("\n").splitlines()[-1] + "\n")
+    failed = [r for r in results.rows if r.status != "completed"]
+    out.write(f"outputs: {results.root.resolve()}\n")
     if failed:
-        first = failed[0]
-        num = first.hydra_cfg.hydra.job.num if first.hydra_cfg is not None else "?"
         raise JobFailedError(
-            f"{len(failed)} of {len(jobs)} job(s) failed (first: #{num}, "
-            f"{_describe_error(first._return_value)}); every other job ran and its result "
-            "is kept.",
-            results=result,
-            hint="Fix: see the failed jobs' logs; resume with Python's "
-            "hydra_multirun(..., resume=<dir>, retry_failed=True).",
+            f"{len(failed)} of {len(results.rows)} job(s) of the sweep have no successful "
+            f"result (first: #{failed[0].num}, {failed[0].status}).",
+            hint=f"Fix: see their logs, then: zenspec resume {results.root} --retry-failed.",
         )
     return EXIT_OK
+
+
+def _results(args: argparse.Namespace, out: IO[str]) -> int:
+    from zenspec.records.jobs import extract_metric
+    from zenspec.records.table import load_results, render
+
+    results = load_results(args.sweep_dir)
+    spec = results.manifest.get("spec") or {}
+    metric = args.metric
+    if metric is not None:  # judge the jobs by another key of their return value
+        for row in results.rows:
+            if row.status == "completed":
+                try:
+                    row.metric = extract_metric(row.return_value, metric)
+                except Exception:
+                    row.metric = None
+    maximize = args.maximize or (not args.minimize and spec.get("direction") == "maximize")
+    sort = args.sort
+    out.write(render(results, args.format, sort=sort, maximize=maximize))
+    counts = results.counts
+    root = results.root.resolve()
+    if args.format == "table" and counts.get("missing"):
+        status = results.manifest.get("status")
+        out.write(f"the sweep is {status}; to run what is missing: zenspec resume {root}\n")
+    elif args.format == "table" and counts.get("failed"):
+        out.write(f"to re-run the failed jobs: zenspec resume {root} --retry-failed\n")
+    return EXIT_JOB_FAILED if counts.get("failed") and args.check else EXIT_OK
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -260,8 +333,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stdout.flush()
         sys.stderr.write(f"error: {e.format_message()}\n")
         return e.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
+    except KeyboardInterrupt as e:
+        from zenspec.report import interrupted_message
+
+        sys.stdout.flush()
+        sys.stderr.write(interrupted_message(e))
         return 130
     except Exception as e:
         # not one of zenspec's errors: most likely Hydra refusing an input zenspec

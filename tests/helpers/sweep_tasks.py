@@ -21,3 +21,11 @@ def dies_at(cfg):
         Path("DIED").write_text("once")
         os.kill(os.getpid(), getattr(signal, os.environ.get("DIE_SIGNAL", "SIGKILL")))
     return {"loss": cfg.a * 0.5, "sq": cfg.a**2}
+
+
+def slow_square(cfg):
+    """A job slow enough to be interrupted in the middle of a sweep."""
+    import time
+
+    time.sleep(0.3)
+    return {"loss": cfg.a * cfg.a}

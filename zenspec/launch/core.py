@@ -117,7 +117,7 @@ def hydra_run(
         mode=RunMode.RUN,
     ) as session:
         cfg = session.compose_and_claim()
-        record = _start_records(session, records, task_function, None, provenance)
+        record = _start_records(session, records, task_function, None, provenance, metric)
         callbacks = Callbacks(cfg)
         callbacks.on_run_start(config=cfg, config_name=config_name)
         try:
@@ -252,7 +252,9 @@ def hydra_multirun(
                 )
             record, only_jobs = jobs_to_resume(session, cfg, planned, retry_failed, force)
         else:
-            record = _start_records(session, records, task_function, planned, provenance)
+            record = _start_records(
+                session, records, task_function, planned, provenance, metric
+            )
 
         callbacks = Callbacks(cfg)
         callbacks.on_multirun_start(config=cfg, config_name=config_name)
@@ -278,6 +280,8 @@ def hydra_multirun(
             raise explain_composition_error(e, session.overrides) from e
         except BaseException as e:
             _finish(record, "interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
+            with contextlib.suppress(AttributeError):  # so the CLI can say how to resume
+                e.zenspec_sweep_dir = session.output_dir  # type: ignore[attr-defined]
             raise
         finally:
             if progress is not None:
@@ -313,6 +317,7 @@ def _start_records(
     task_function: TaskFunction,
     planned: Optional[List[List[str]]],
     provenance: Optional[Mapping[str, Any]],
+    metric: Optional[str] = None,
 ) -> Optional[RecordSession]:
     if not enabled:
         return None
@@ -326,7 +331,7 @@ def _start_records(
         config_name=session.config_name,
         overrides=[o for o in session.overrides if not o.startswith("hydra.mode=")],
         planned=planned,
-        extra=dict(provenance or {}),
+        extra={**(provenance or {}), "metric": metric},
     )
     return record
 

@@ -101,6 +101,7 @@ def new_manifest(
     launcher: Optional[str],
     planned: Optional[List[List[str]]],
     spec: Optional[Dict[str, Any]] = None,
+    metric: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Build the manifest of a run/sweep about to start, and write it."""
     manifest = {
@@ -116,6 +117,7 @@ def new_manifest(
         "config_hash": config_hash,
         "overrides": list(overrides),
         "spec": spec,
+        "metric": metric,
         "sweeper": sweeper,
         "launcher": launcher,
         "planned_jobs": None

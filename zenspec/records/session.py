@@ -96,6 +96,7 @@ class RecordSession:
             launcher=OmegaConf.select(cfg, "hydra.launcher._target_", default=None),
             planned=planned,
             spec=(extra or {}).get("spec"),
+            metric=(extra or {}).get("metric"),
         )
 
     def resume(self, manifest: Dict[str, Any], jobs: List[int]) -> None:

@@ -12,7 +12,7 @@ from zenspec.spec.imports import search_path
 from zenspec.spec.model import Spec, build_spec
 from zenspec.spec.parse import SUFFIXES, ParsedSpec, parse_file
 from zenspec.spec.schema import schema_problems
-from zenspec.spec.semantic import check_spec
+from zenspec.spec.semantic import DEFAULT_MAX_JOBS, check_spec
 
 __all__ = [
     "FileReport",
@@ -66,11 +66,11 @@ def load_spec(path: PathLike, *, imports: bool = False) -> Spec:
     return spec
 
 
-def _semantic(spec: Spec, imports: bool) -> Any:
+def _semantic(spec: Spec, imports: bool, max_jobs: Optional[int] = None) -> Any:
     if not imports:
-        return check_spec(spec, imports=False)
+        return check_spec(spec, imports=False, max_jobs=max_jobs)
     with search_path(spec.experiment.search_path):
-        return check_spec(spec, imports=True)
+        return check_spec(spec, imports=True, max_jobs=max_jobs)
 
 
 @dataclass
@@ -95,7 +95,7 @@ class FileReport:
         }
 
 
-def _validate_one(path: PathLike, imports: bool) -> FileReport:
+def _validate_one(path: PathLike, imports: bool, max_jobs: Optional[int]) -> FileReport:
     report = FileReport(file=str(path))
     try:
         parsed = parse_file(path)
@@ -106,7 +106,7 @@ def _validate_one(path: PathLike, imports: bool) -> FileReport:
     if report.problems:
         return report  # semantic checks assume the schema's shape
     spec = build_spec(parsed)
-    result = _semantic(spec, imports)
+    result = _semantic(spec, imports, max_jobs)
     report.problems, report.grid_size, report.spec = result.problems, result.grid_size, spec
     return report
 
@@ -132,18 +132,25 @@ def collect_spec_files(paths: Iterable[PathLike]) -> List[Path]:
     return list(dict.fromkeys(out))
 
 
-def validate_paths(paths: Iterable[PathLike], imports: bool = False) -> List[FileReport]:
-    """Validate every spec file under *paths*; all problems of all files are collected."""
-    return [_validate_one(p, imports) for p in collect_spec_files(paths)]
+def validate_paths(
+    paths: Iterable[PathLike], imports: bool = False, max_jobs: Optional[int] = DEFAULT_MAX_JOBS
+) -> List[FileReport]:
+    """Validate every spec file under *paths*; all problems of all files are collected.
+
+    A grid of more than *max_jobs* jobs is a problem (None: no limit).
+    """
+    return [_validate_one(p, imports, max_jobs) for p in collect_spec_files(paths)]
 
 
-def validate(path: PathLike, imports: bool = False) -> List[Problem]:
+def validate(
+    path: PathLike, imports: bool = False, max_jobs: Optional[int] = DEFAULT_MAX_JOBS
+) -> List[Problem]:
     """Every problem of the spec (or the specs under the directory) at *path*.
 
     An empty list means valid. With ``imports=True`` targets are imported and
     their arguments checked, as ``zenspec validate --imports`` does.
     """
-    return [p for r in validate_paths([path], imports) for p in r.problems]
+    return [p for r in validate_paths([path], imports, max_jobs) for p in r.problems]
 
 
 def run_spec(
@@ -193,8 +200,14 @@ def run_spec(
                 "path": spec.file,
                 "hash": canonical_hash(spec.parsed.data),
                 "overrides": list(overrides or []),
+                # as written: interpolations such as ${oc.env:...} stay unresolved
+                "data": spec.parsed.data,
+                "metric": spec.experiment.metric,
+                "direction": spec.experiment.direction,
             }
         }
+        if spec.experiment.metric is not None:
+            launch_kwargs.setdefault("metric", spec.experiment.metric)
         launch = hydra_multirun if compiled.multirun else hydra_run
         if not compiled.multirun:
             launch_kwargs = {

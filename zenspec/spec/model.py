@@ -34,6 +34,8 @@ class Experiment:
     config_class: Optional[str] = None
     description: Optional[str] = None
     search_path: Tuple[Path, ...] = ()
+    metric: Optional[str] = None
+    direction: str = "minimize"
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,8 @@ def build_spec(parsed: ParsedSpec) -> Spec:
         config_class=exp.get("config_class"),
         description=exp.get("description"),
         search_path=tuple(base / p for p in exp.get("search_path", ())),
+        metric=exp.get("metric"),
+        direction=exp.get("direction", "minimize"),
     )
     sweep: Dict[str, Any] = {}
     sweep_paths: Dict[str, KeyPath] = {}

@@ -1,0 +1,126 @@
+"""What ``zenspec run``/``resume`` print when a launch returns, and how they fail.
+
+The launch core returns Hydra's objects (a ``JobReturn``, batches of them, or
+a sweeper's own value); this module turns them into the lines a user reads
+and, when jobs failed, into a :class:`~zenspec.errors.JobFailedError` that
+says where the records are and how to resume.
+"""
+
+from __future__ import annotations
+
+import pprint
+from pathlib import Path
+from typing import IO, Any, List, Optional
+
+from zenspec.errors import EXIT_OK, JobFailedError
+
+__all__ = ["describe_error", "interrupted_message", "report_result"]
+
+
+def describe_error(e: BaseException) -> str:
+    """``Type: message`` of a job's error, looking through Hydra's instantiation wrapper."""
+    from hydra.errors import InstantiationException
+
+    if isinstance(e, InstantiationException) and e.__cause__ is not None:
+        e = e.__cause__
+    return " ".join(f"{type(e).__name__}: {e}".split())
+
+
+def _short(value: Any, width: int = 70) -> str:
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _flat_jobs(result: Any) -> List[Any]:
+    from hydra.core.utils import JobReturn
+
+    if isinstance(result, list) and all(isinstance(b, (list, tuple)) for b in result):
+        return [j for batch in result for j in batch if isinstance(j, JobReturn)]
+    return []
+
+
+def _sweep_dir(jobs: List[Any]) -> Optional[Path]:
+    # not hydra.sweep.dir: a JobReturn's hydra_cfg is a copy without the sweep's
+    # resolver cache, so a ${now:...} in it would resolve to a later time
+    for j in jobs:
+        hydra_cfg = getattr(j, "hydra_cfg", None)
+        if hydra_cfg is None:
+            continue
+        out = Path(hydra_cfg.hydra.runtime.output_dir)
+        depth = len(Path(str(hydra_cfg.hydra.sweep.subdir)).parts)
+        return out.parents[depth - 1].resolve() if depth else out.resolve()
+    return None
+
+
+def resume_hint(sweep_dir: Optional[Path], retry_failed: bool = False) -> str:
+    if sweep_dir is None:
+        return ""
+    flag = " --retry-failed" if retry_failed else ""
+    return f"zenspec resume {sweep_dir}{flag}"
+
+
+def report_result(result: Any, out: IO[str], quiet: bool = False) -> int:
+    """Print *result* (what ``Spec.run`` returned); raise if any job failed."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    if isinstance(result, JobReturn):
+        out.write(f"return value: {pprint.pformat(result.return_value)}\n")
+        out.write(f"output: {getattr(result, 'output_dir', result.working_dir)}\n")
+        return EXIT_OK
+    summary = getattr(result, "summary", None)
+    if callable(summary) and callable(getattr(result, "format_table", None)):
+        # an optimising sweeper's study: every trial, sorted, and the best one
+        if not quiet:
+            out.write(result.format_table() + "\n")
+        out.write(result.summary() + "\n")
+        return EXIT_OK
+    jobs = _flat_jobs(result)
+    if not jobs:  # a sweeper with its own return value
+        out.write(f"sweeper returned: {pprint.pformat(result)}\n")
+        return EXIT_OK
+    failed = [j for j in jobs if j.status is JobStatus.FAILED]
+    if not quiet:
+        width = max(len(" ".join(j.overrides or [])) for j in jobs)
+        out.write(f"{'#':>3}  {'overrides':<{width}}  result\n")
+        for n, j in enumerate(jobs):
+            shown = " ".join(j.overrides or [])
+            if j.status is JobStatus.FAILED:
+                value = f"FAILED {describe_error(j._return_value)}"
+            else:
+                value = _short(j.return_value)
+            num = j.hydra_cfg.hydra.job.num if getattr(j, "hydra_cfg", None) is not None else n
+            out.write(f"{num:>3}  {shown:<{width}}  {value}\n")
+    sweep_dir = _sweep_dir(jobs)
+    if sweep_dir is not None:
+        out.write(f"outputs: {sweep_dir}\n")
+    if failed:
+        first = failed[0]
+        num = first.hydra_cfg.hydra.job.num if first.hydra_cfg is not None else "?"
+        hint = resume_hint(sweep_dir, retry_failed=True)
+        raise JobFailedError(
+            f"{len(failed)} of {len(jobs)} job(s) failed (first: #{num}, "
+            f"{describe_error(first._return_value)}); every other job ran and its result "
+            "is kept.",
+            results=result,
+            hint="Fix: see the failed jobs' logs"
+            + (f", then re-run only them: {hint}" if hint else "")
+            + ".",
+        )
+    return EXIT_OK
+
+
+def interrupted_message(e: BaseException) -> str:
+    """What to say after Ctrl-C: where the finished jobs are and how to go on."""
+    where = getattr(e, "zenspec_sweep_dir", None)
+    if not where:
+        return "interrupted\n"
+    root = Path(where).resolve()
+    done = "its finished jobs are recorded"
+    try:
+        from zenspec.records.table import load_results
+
+        counts = load_results(root).counts
+        done = f"{counts.get('completed', 0)} job(s) completed and recorded"
+    except Exception:  # the records are best effort here; the hint is what matters
+        pass
+    return f"interrupted: {done} in {root}\nto run the rest: {resume_hint(root)}\n"
