@@ -128,6 +128,29 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--job", type=int, default=None, metavar="N", help="show job N's config")
     plan.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
+    init = sub.add_parser(
+        "init",
+        help="write a starter spec for a callable",
+        description="Write a starter spec for TARGET (pkg.mod:fn or a class): its parameters "
+        "become [config] entries, with their defaults, and '???' (required) where there is "
+        "none. Imports TARGET.",
+    )
+    init.add_argument("target", metavar="TARGET", help="the callable, pkg.mod:attr")
+    init.add_argument("-o", "--output", metavar="PATH", help="write here (default: print the spec)")
+    init.add_argument(
+        "--format", choices=("toml", "yaml"), default=None, help="default: from PATH, or toml"
+    )
+    init.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+
+    comp = sub.add_parser(
+        "completion",
+        help='print shell completion (eval "$(zenspec completion bash)")',
+        description="Print the bash completion script (zsh: run `autoload -U bashcompinit "
+        "&& bashcompinit` first). `keys SPEC` lists SPEC's config keys, for the script.",
+    )
+    comp.add_argument("shell", choices=("bash", "zsh", "keys"), help="the shell")
+    comp.add_argument("spec", nargs="?", metavar="SPEC", help=argparse.SUPPRESS)
+
     schema = sub.add_parser("schema", help="print the spec JSON Schema")
     schema.add_argument(
         "--markdown", action="store_true", help="print the key reference (docs/spec-reference.md)"
@@ -155,6 +178,17 @@ def execute(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         return _validate(args, out)
     if args.command == "plan":
         return _plan(args, out)
+    if args.command == "completion":
+        from zenspec.completion import bash_script, config_keys
+
+        if args.shell == "keys":
+            keys = config_keys(args.spec) if args.spec else []
+            out.write("".join(f"{k}\n" for k in keys))
+        else:
+            out.write(bash_script(build_parser()))
+        return EXIT_OK
+    if args.command == "init":
+        return _init(args, out)
     if args.command == "results":
         return _results(args, out)
     if args.command == "resume":
@@ -292,6 +326,31 @@ def _resume(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             f"result (first: #{failed[0].num}, {failed[0].status}).",
             hint=f"Fix: see their logs, then: zenspec resume {results.root} --retry-failed.",
         )
+    return EXIT_OK
+
+
+def _init(args: argparse.Namespace, out: IO[str]) -> int:
+    from pathlib import Path
+
+    from zenspec.errors import SpecError
+    from zenspec.scaffold import render_starter_spec
+    from zenspec.spec.imports import search_path
+
+    dest = Path(args.output) if args.output else None
+    fmt = args.format or ("yaml" if dest and dest.suffix in (".yaml", ".yml") else "toml")
+    if dest is not None and dest.exists() and not args.force:
+        raise SpecError(
+            f"{dest} exists; zenspec init does not overwrite it.",
+            hint="Fix: choose another path, or pass --force.",
+        )
+    with search_path(()):  # the current directory, as `zenspec run` searches it
+        text = render_starter_spec(args.target, fmt, dest)
+    if dest is None:
+        out.write(text)
+        return EXIT_OK
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text, encoding="utf-8")
+    out.write(f"wrote {dest}; run it with: zenspec run {dest}\n")
     return EXIT_OK
 
 
