@@ -3,6 +3,7 @@
 The public API::
 
     from zenspec import builds, just, instantiate, hydra_run, hydra_multirun, multirun
+    from zenspec import load_spec, validate, resume_sweep, load_results   # specs, records
 """
 
 from zenspec.builds import builds, just
@@ -17,6 +18,10 @@ from zenspec.errors import (
 )
 from zenspec.instantiate import instantiate
 from zenspec.launch import JobResult, hydra_list, hydra_multirun, hydra_run, multirun
+from zenspec.records.table import SweepResults, load_results
+from zenspec.spec.api import load_spec, validate
+from zenspec.spec.model import Spec
+from zenspec.spec.resume import resume_sweep
 
 __version__ = "0.1.0"
 
@@ -27,7 +32,9 @@ __all__ = [
     "LaunchError",
     "OverrideError",
     "Problem",
+    "Spec",
     "SpecError",
+    "SweepResults",
     "ZenspecError",
     "__version__",
     "builds",
@@ -36,5 +43,9 @@ __all__ = [
     "hydra_run",
     "instantiate",
     "just",
+    "load_results",
+    "load_spec",
     "multirun",
+    "resume_sweep",
+    "validate",
 ]
