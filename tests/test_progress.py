@@ -76,3 +76,88 @@ def test_live_line_in_a_pseudo_terminal(tmp_path):
     assert "\r\x1b[K" in screen  # redrawn in place, not scrolled
     final = screen.split("\r\x1b[K")[-1]
     assert "5/5 jobs" in final and "5 ok" in final and "best 0" in final
+
+
+SPEC = """
+[experiment]
+task = "tests.helpers.sweep_tasks:every_third_fails"
+metric = "loss"
+search_path = ["{repo}"]
+
+[config]
+a = 0
+
+[sweep]
+a = "range(1, 6)"
+"""
+
+
+def _spec(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(SPEC.format(repo=REPO))
+    return path
+
+
+def _read_all(fd):
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_cli_in_a_terminal_live_line_no_launcher_lines_then_summary(tmp_path):
+    main, child = pty.openpty()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zenspec", "run", str(_spec(tmp_path))],
+        cwd=tmp_path,
+        env=env,
+        stdout=child,
+        stderr=child,
+    )
+    os.close(child)
+    screen = _read_all(main)
+    proc.wait(timeout=60)
+    os.close(main)
+    assert proc.returncode == 1, screen  # a=3 fails
+    assert "\r\x1b[K" in screen
+    final = screen.split("\r\x1b[K")[-1]
+    assert "5/5 jobs" in final and "4 ok" in final and "1 failed" in final and "best 225" in final
+    assert "Launching 5 jobs" not in screen  # the launcher's lines would drown the live line
+    # the summary: one row per job, the output dir, the failure and how to re-run it
+    assert "  2  a=3  FAILED ValueError: a=3 is a multiple of three" in screen
+    assert "outputs: " in screen and "--retry-failed" in screen
+
+
+def test_cli_in_a_pipe_one_line_per_job_and_verbose_keeps_launcher_lines(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-m", "zenspec", "run", str(_spec(tmp_path))],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    lines = [x for x in done.stderr.splitlines() if x.startswith("[")]
+    assert len(lines) == 5 and "\x1b" not in done.stderr
+    assert (
+        "job 2 a=3 -> failed" in done.stderr and "job 4 a=5 -> completed metric=225" in done.stderr
+    )
+    assert "Launching 5 jobs" in done.stdout  # not a terminal: nothing is hushed
+    quiet = subprocess.run(
+        [sys.executable, "-m", "zenspec", "run", str(_spec(tmp_path)), "-q"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "job 2 a=3" not in quiet.stderr and "1 of 5 job(s) failed" in quiet.stderr

@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-q", "--quiet", action="store_true", help="no progress, only the summary lines"
     )
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="keep the launcher's per-job log lines under the live progress line",
+    )
 
     res = sub.add_parser(
         "results",
@@ -271,11 +277,17 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         "max_jobs": args.max_jobs,
         "progress": _progress(args, err, maximize),
     }
-    return _launched(
-        lambda: spec.run(args.overrides, multirun=args.multirun, imports=args.imports, **kwargs),
-        out,
-        args.quiet,
-    )
+    from zenspec.progress import launch_lines_hushed
+
+    progress = kwargs["progress"]
+    with launch_lines_hushed(progress is not None and progress.tty and not args.verbose):
+        return _launched(
+            lambda: spec.run(
+                args.overrides, multirun=args.multirun, imports=args.imports, **kwargs
+            ),
+            out,
+            args.quiet,
+        )
 
 
 def _launched(launch: Any, out: IO[str], quiet: bool) -> int:

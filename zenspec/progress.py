@@ -9,16 +9,49 @@ pipe (CI logs) gets one plain line per finished job.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any, Dict, Optional
+from typing import IO, Any, Dict, Iterator, Optional
 
 from zenspec.records.jobs import read_job_records
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "launch_lines_hushed"]
+
+# Launchers announce every job ("Launching N jobs", "#3 : a=1"); under a live
+# progress line in a terminal those lines only push the line up the screen.
+_LAUNCH_LOGGERS = (
+    "hydra._internal.core_plugins.basic_launcher",
+    "hydra_plugins.hydra_joblib_launcher._core",
+    "hydra_plugins.hydra_submitit_launcher.submitit_launcher",
+    "zenspec.launchers.ray",
+)
+
+
+class _BelowWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+@contextlib.contextmanager
+def launch_lines_hushed(enabled: bool = True) -> Iterator[None]:
+    """Drop launchers' INFO lines for the duration of the block (warnings still show)."""
+    if not enabled:
+        yield
+        return
+    hush = _BelowWarning()
+    loggers = [logging.getLogger(name) for name in _LAUNCH_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(hush)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(hush)
 
 
 def _fmt_duration(seconds: float) -> str:
