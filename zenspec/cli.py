@@ -287,10 +287,11 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             ),
             out,
             args.quiet,
+            maximize,
         )
 
 
-def _launched(launch: Any, out: IO[str], quiet: bool) -> int:
+def _launched(launch: Any, out: IO[str], quiet: bool, maximize: bool = False) -> int:
     from zenspec.report import describe_error, report_result
 
     try:
@@ -304,7 +305,7 @@ def _launched(launch: Any, out: IO[str], quiet: bool) -> int:
             f"the job failed: {describe_error(e)}",
             hint="Fix: see the job's log in its output directory; --traceback shows where.",
         ) from e
-    return report_result(result, out, quiet=quiet)
+    return report_result(result, out, quiet=quiet, maximize=maximize)
 
 
 def _resume(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:

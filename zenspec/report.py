@@ -59,7 +59,16 @@ def resume_hint(sweep_dir: Optional[Path], retry_failed: bool = False) -> str:
     return f"zenspec resume {sweep_dir}{flag}"
 
 
-def report_result(result: Any, out: IO[str], quiet: bool = False) -> int:
+def _records_table(sweep_dir: Optional[Path], maximize: bool) -> Optional[str]:
+    from zenspec.records.store import manifest_path
+    from zenspec.records.table import load_results, render
+
+    if sweep_dir is None or not manifest_path(sweep_dir).is_file():
+        return None
+    return render(load_results(sweep_dir), "table", maximize=maximize, outcome=True)
+
+
+def report_result(result: Any, out: IO[str], quiet: bool = False, maximize: bool = False) -> int:
     """Print *result* (what ``Spec.run`` returned); raise if any job failed."""
     from hydra.core.utils import JobReturn, JobStatus
 
@@ -79,7 +88,12 @@ def report_result(result: Any, out: IO[str], quiet: bool = False) -> int:
         out.write(f"sweeper returned: {pprint.pformat(result)}\n")
         return EXIT_OK
     failed = [j for j in jobs if j.status is JobStatus.FAILED]
-    if not quiet:
+    sweep_dir = _sweep_dir(jobs)
+    table = _records_table(sweep_dir, maximize)
+    if table is not None:
+        # from the records: every launcher, params, status, metric, duration
+        out.write(table if not quiet else table.rstrip("\n").splitlines()[-1] + "\n")
+    elif not quiet:
         width = max(len(" ".join(j.overrides or [])) for j in jobs)
         out.write(f"{'#':>3}  {'overrides':<{width}}  result\n")
         for n, j in enumerate(jobs):
@@ -90,7 +104,6 @@ def report_result(result: Any, out: IO[str], quiet: bool = False) -> int:
                 value = _short(j.return_value)
             num = j.hydra_cfg.hydra.job.num if getattr(j, "hydra_cfg", None) is not None else n
             out.write(f"{num:>3}  {shown:<{width}}  {value}\n")
-    sweep_dir = _sweep_dir(jobs)
     if sweep_dir is not None:
         out.write(f"outputs: {sweep_dir}\n")
     if failed:

@@ -252,9 +252,7 @@ def hydra_multirun(
                 )
             record, only_jobs = jobs_to_resume(session, cfg, planned, retry_failed, force)
         else:
-            record = _start_records(
-                session, records, task_function, planned, provenance, metric
-            )
+            record = _start_records(session, records, task_function, planned, provenance, metric)
 
         callbacks = Callbacks(cfg)
         callbacks.on_multirun_start(config=cfg, config_name=config_name)

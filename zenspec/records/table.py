@@ -123,10 +123,29 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _outcome(row: JobRow, width: int = 60) -> str:
+    if row.status == "failed" and row.error:
+        kind = str(row.error.get("type", "")).rsplit(".", 1)[-1]
+        text = " ".join(f"{kind}: {row.error.get('message', '')}".split())
+    elif row.status == "completed":
+        text = repr(row.return_value).replace("\n", " ")
+    else:
+        return ""
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def render(
-    results: SweepResults, fmt: str = "table", sort: Optional[str] = None, maximize: bool = False
+    results: SweepResults,
+    fmt: str = "table",
+    sort: Optional[str] = None,
+    maximize: bool = False,
+    outcome: bool = False,
 ) -> str:
-    """Render *results* as ``table`` (aligned text), ``csv``, ``json`` or ``markdown``."""
+    """Render *results* as ``table`` (aligned text), ``csv``, ``json`` or ``markdown``.
+
+    With *outcome*, the text formats get a last column with each job's return
+    value (as recorded, in short) or its error.
+    """
     rows = results.sorted_rows(sort, maximize)
     if fmt == "json":
         best = results.best(maximize)
@@ -144,7 +163,7 @@ def render(
     keys: List[str] = []
     for r in rows:
         keys.extend(k for k in r.params if k not in keys)
-    header = ["job", *keys, "status", "metric", "duration_s"]
+    header = ["job", *keys, "status", "metric", "duration_s"] + (["result"] if outcome else [])
     best = results.best(maximize)
     body = [
         [
@@ -153,6 +172,7 @@ def render(
             r.status,
             _cell(r.metric),
             _cell(r.duration_s),
+            *([_outcome(r)] if outcome else []),
         ]
         for r in rows
     ]
@@ -168,7 +188,9 @@ def render(
         text = "\n".join(lines)
     elif fmt == "table":
         widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
-        fmt_row = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+        fmt_row = lambda cells: "  ".join(  # noqa: E731
+            str(c).ljust(w) for c, w in zip(cells, widths)
+        ).rstrip()
         text = "\n".join(
             [fmt_row(header), fmt_row(["-" * w for w in widths])] + [fmt_row(b) for b in body]
         )
