@@ -1,0 +1,197 @@
+"""What zenspec's two optimising sweepers share: launching trials in batches and judging them.
+
+A trial's job runs through the configured launcher (basic, joblib, submitit...);
+its result becomes a number through ``metric`` (a key of a returned mapping, or
+the value itself), or the trial *fails* with a one-line reason. A failed trial
+never stops the study unless more than ``max_failures`` trials have failed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.plugins.launcher import Launcher
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+from zenspec.errors import JobFailedError, LaunchError
+from zenspec.records.jobs import RecordingTask, extract_metric
+from zenspec.sweepers.results import StudyResult, TrialResult
+
+__all__ = ["StudySweeper", "describe_error", "judge"]
+
+Metric = Union[str, Sequence[str], None]
+_DIRECTIONS = ("minimize", "maximize")
+
+
+def describe_error(error: Any) -> str:
+    """``Type: message`` on one line, looking through Hydra's instantiation wrapper."""
+    from hydra.errors import InstantiationException
+
+    if isinstance(error, InstantiationException) and error.__cause__ is not None:
+        error = error.__cause__
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def _one(value: Any, metric: Optional[str]) -> Tuple[Optional[float], Optional[str]]:
+    got = extract_metric(value, metric)
+    if got is not None:
+        if math.isnan(got):
+            return None, f"the metric {metric or 'value'} is NaN"
+        return got, None
+    if isinstance(value, Mapping) or hasattr(value, "keys"):
+        keys = ", ".join(repr(str(k)) for k in list(value.keys())[:10])
+        if metric is None:
+            return None, (
+                f"the task returned a {type(value).__name__}, not a number; set metric to "
+                f"one of its keys ({keys})"
+            )
+        if metric not in value:
+            return None, f"metric '{metric}' is not in the returned mapping (keys: {keys})"
+        found = value[metric]
+        return None, f"metric '{metric}' is a {type(found).__name__} ({found!r:.40}), not a number"
+    what = f"{type(value).__name__} ({value!r:.40})"
+    if metric is None:
+        return None, f"the task returned a {what}, not a number"
+    return None, f"the task returned a {what}, not a mapping with the metric '{metric}'"
+
+
+def judge(ret: JobReturn, metric: Metric) -> Tuple[Optional[List[float]], Optional[str]]:
+    """The metric value(s) of a finished job, or ``(None, why it has none)``.
+
+    ``ret.return_value`` would re-raise a failed job's error; ``status`` is read instead.
+    """
+    if ret.status is not JobStatus.COMPLETED:
+        return None, describe_error(ret._return_value)
+    value = ret._return_value
+    names = [metric] if metric is None or isinstance(metric, str) else list(metric)
+    out: List[float] = []
+    for name in names:
+        got, why = _one(value, name)
+        if got is None:
+            return None, why
+        out.append(got)
+    return out, None
+
+
+class StudySweeper(Sweeper):
+    """Base of the random-search and Optuna sweepers (not a sweeper by itself)."""
+
+    kind = "study"
+
+    def __init__(
+        self,
+        *,
+        metric: Metric = None,
+        directions: Sequence[str] = ("minimize",),
+        batch_size: Optional[int] = None,
+        max_failures: Optional[int] = None,
+        params: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        super().__init__()
+        self.metric: Metric = metric if metric is None or isinstance(metric, str) else list(metric)
+        self.directions = [str(d) for d in directions]
+        for d in self.directions:
+            if d not in _DIRECTIONS:
+                raise LaunchError(
+                    f"direction must be 'minimize' or 'maximize', got {d!r}.",
+                    path="hydra.sweeper.direction",
+                )
+        if batch_size is not None and batch_size < 1:
+            raise LaunchError(f"batch_size must be at least 1, got {batch_size}.")
+        if max_failures is not None and max_failures < 0:
+            raise LaunchError(f"max_failures must be 0 or more, got {max_failures}.")
+        self.batch_size = batch_size
+        self.max_failures = max_failures
+        self.params = dict(params or {})
+        self.config: Optional[DictConfig] = None
+        self.launcher: Optional[Launcher] = None
+        self.hydra_context: Optional[HydraContext] = None
+        self.job_idx = 0
+        self.failures = 0
+        self.validated = False
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        """Instantiate the launcher; record the study's metric in each job's record too."""
+        if isinstance(task_function, RecordingTask):
+            if self.metric is None and task_function.metric is not None:
+                self.metric = task_function.metric  # hydra_multirun(metric=...) / the spec's
+            elif isinstance(self.metric, str) and task_function.metric is None:
+                task_function = RecordingTask(task_function.task, self.metric)
+        self.hydra_context = hydra_context
+        self.config = config
+        # any Launcher subclass, also outside hydra_plugins, as for the grid
+        from zenspec.launch.plugins import instantiate_launcher
+
+        self.launcher = instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    # -- shared steps ------------------------------------------------------------------
+    @property
+    def sweep_dir(self) -> Path:
+        assert self.config is not None
+        return Path(str(self.config.hydra.sweep.dir))
+
+    def effective_batch_size(self) -> int:
+        """``batch_size``, else the launcher's parallelism (``hydra.launcher.n_jobs``), else 1."""
+        if self.batch_size:
+            return int(self.batch_size)
+        n_jobs = OmegaConf.select(self.config, "hydra.launcher.n_jobs", default=None)
+        if isinstance(n_jobs, int) and n_jobs < 0:
+            n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)  # joblib: -1 is all CPUs
+        return n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else 1
+
+    def start(self, sweep_dir: Path) -> None:
+        """Save ``multirun.yaml`` as Hydra's sweepers do."""
+        assert self.config is not None
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+
+    def launch(self, batch: List[List[str]]) -> Sequence[JobReturn]:
+        """Launch one batch of jobs, numbered on from the previous batch."""
+        assert self.launcher is not None
+        if not self.validated:  # later batches differ only in the sampled values
+            self.validate_batch_is_legal(batch)
+            self.validated = True
+        returns = self.launcher.launch(batch, initial_job_idx=self.job_idx)
+        self.job_idx += len(batch)
+        return returns
+
+    def trial(self, number: int, params: Mapping[str, Any], ret: JobReturn) -> TrialResult:
+        """The :class:`TrialResult` of a finished job (failures counted)."""
+        values, why = judge(ret, self.metric)
+        job = dir_ = None
+        if ret.hydra_cfg is not None:
+            job = int(ret.hydra_cfg.hydra.job.num)
+            dir_ = str(ret.hydra_cfg.hydra.runtime.output_dir)
+        result = TrialResult(number, dict(params), "completed" if values else "failed")
+        result.job, result.job_dir, result.error = job, dir_, why
+        if values is not None:
+            if len(values) == 1 and not isinstance(self.metric, list):
+                result.value = values[0]
+            else:
+                result.values = values
+        else:
+            self.failures += 1
+        return result
+
+    def check_failures(self, study: StudyResult) -> None:
+        """Stop the study (``JobFailedError``) once more than ``max_failures`` trials failed."""
+        if self.max_failures is None or self.failures <= self.max_failures:
+            return
+        last = study.failed[-1]
+        raise JobFailedError(
+            f"the study stopped: {self.failures} trial(s) failed, more than max_failures="
+            f"{self.max_failures} (last: trial #{last.number}, {last.error}).",
+            results=study,
+            hint=f"Fix: see the failed jobs' logs under {self.sweep_dir}; the trials so far "
+            f"are in {self.sweep_dir / '.zenspec' / 'study.json'}.",
+        )
