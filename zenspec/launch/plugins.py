@@ -4,7 +4,9 @@ Stock Hydra instantiates a sweeper only if its class lives under
 ``hydra_plugins`` (or Hydra's own core plugins). zenspec accepts any
 ``hydra.plugins.sweeper.Sweeper`` subclass named by ``hydra.sweeper._target_``:
 a user's class in their own module, or zenspec's sweepers. Registered plugin
-classes still go through Hydra's plugin registry, unchanged.
+classes still go through Hydra's plugin registry, unchanged. The same holds for
+launchers (:func:`instantiate_launcher`): zenspec's Ray launcher lives in
+``zenspec.launchers``, and so may a user's.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from typing import Any
 
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn
+from hydra.plugins.launcher import Launcher
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
 from zenspec.errors import LaunchError
 
-__all__ = ["JobResult", "instantiate_sweeper", "wrap_job_returns"]
+__all__ = ["JobResult", "instantiate_launcher", "instantiate_sweeper", "wrap_job_returns"]
 
 
 @dataclasses.dataclass
@@ -88,3 +91,94 @@ def instantiate_sweeper(
         )
     sweeper.setup(hydra_context=hydra_context, task_function=task_function, config=config)
     return sweeper
+
+
+_BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+_JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+# loky hands its workers this process's sys.path: what imports here imports there
+_SHARED_SYS_PATH = ("hydra_plugins.hydra_joblib_launcher.",)
+
+
+def instantiate_launcher(
+    *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+) -> Launcher:
+    """The launcher of ``config.hydra.launcher``, set up and ready to ``launch``.
+
+    Registered Hydra plugins come from Hydra's registry; any other
+    ``hydra.plugins.launcher.Launcher`` subclass (zenspec's Ray launcher, a
+    user's) is instantiated from its ``_target_``. For a launcher that runs jobs
+    in other processes, the payload is checked to pickle, and modules the
+    workers cannot import are pickled by value for the rest of the launch
+    (:mod:`zenspec.launchers.pickling`).
+    """
+    from hydra._internal.utils import _get_cls_name
+    from hydra.utils import instantiate as hydra_instantiate
+
+    plugins = Plugins.instance()
+    launcher_cfg = config.hydra.launcher
+    if launcher_cfg is None:
+        raise LaunchError("hydra.launcher is not configured (it is null).")
+    classname = _get_cls_name(launcher_cfg, pop=False)
+    if classname == _JOBLIB_LAUNCHER:  # the same launcher, less serial work per job
+        from zenspec.launchers.joblib import FastJoblibLauncher
+
+        launcher = hydra_instantiate(launcher_cfg, _target_=FastJoblibLauncher)
+        launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+    elif classname in plugins.class_name_to_class:
+        launcher = plugins.instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+    else:
+        try:
+            launcher = hydra_instantiate(launcher_cfg)
+        except Exception as e:
+            raise LaunchError(
+                f"could not instantiate the launcher '{classname}': {e}",
+                path="hydra.launcher",
+                hint="Fix: check hydra.launcher._target_ names an importable Launcher "
+                "subclass and its parameters match its __init__.",
+            ) from e
+        if not isinstance(launcher, Launcher):
+            raise LaunchError(
+                f"'{classname}' is a {type(launcher).__name__}, not a "
+                "hydra.plugins.launcher.Launcher subclass, so it cannot launch jobs.",
+                path="hydra.launcher._target_",
+            )
+        launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+    if classname != _BASIC_LAUNCHER:
+        _prepare_payload(launcher, classname, hydra_context, task_function, config)
+    return launcher
+
+
+def _prepare_payload(
+    launcher: Launcher,
+    classname: str,
+    hydra_context: HydraContext,
+    task_function: TaskFunction,
+    config: DictConfig,
+) -> None:
+    import contextlib
+
+    from hydra.core.singleton import Singleton
+
+    from zenspec.launchers import current_scope
+    from zenspec.launchers.pickling import prepare_for_workers
+
+    shared = getattr(launcher, "workers_share_sys_path", None)
+    if shared is None:
+        shared = classname.startswith(_SHARED_SYS_PATH)
+    scope = current_scope()
+    prepare_for_workers(
+        [
+            ("the task function", task_function),
+            ("the config", config),
+            ("the config loader", hydra_context.config_loader),
+            ("the callbacks", hydra_context.callbacks),
+            ("Hydra's global state (ConfigStore)", Singleton.get_state()),
+        ],
+        # outside a zenspec launch, registrations last for the process
+        stack=scope if scope is not None else contextlib.ExitStack(),
+        check_imports=not shared,
+        extra_picklers=tuple(getattr(launcher, "cloudpickle_modules", ())),
+        launcher=f"the {classname.rsplit('.', 1)[-1]}",
+    )

@@ -1,0 +1,58 @@
+"""Launchers zenspec adds to Hydra's, and what every parallel launch needs.
+
+* ``hydra/launcher=ray``: :class:`zenspec.launchers.ray.RayLauncher`, on Ray's
+  public API (hydra-ray-launcher pins ``cloudpickle<3``, current Ray needs 3).
+  Its config is in Hydra's ConfigStore only while a zenspec launch runs
+  (:func:`launcher_scope`), like every other entry zenspec registers.
+* :mod:`zenspec.launchers.pickling`: tasks from test modules and scripts reach
+  worker processes; unpicklable payloads are clear errors.
+
+The launchers from Hydra's plugins (joblib, submitit) are used as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+__all__ = ["ZENSPEC_LAUNCHERS", "current_scope", "launcher_configs", "launcher_scope"]
+
+#: ``hydra/launcher=<kind>`` options zenspec provides: kind -> config dataclass path.
+ZENSPEC_LAUNCHERS: Dict[str, str] = {"ray": "zenspec.launchers.ray:RayLauncherConf"}
+
+_SCOPES: List[contextlib.ExitStack] = []
+
+
+def launcher_configs() -> Dict[str, Any]:
+    """``{kind: config dataclass}`` of zenspec's launchers (imports no engine)."""
+    from zenspec.launchers.ray import RayLauncherConf
+
+    return {"ray": RayLauncherConf}
+
+
+def _store_entries() -> List[Tuple[Optional[str], str, Any]]:
+    return [("hydra/launcher", kind, node) for kind, node in launcher_configs().items()]
+
+
+@contextlib.contextmanager
+def launcher_scope() -> Iterator[contextlib.ExitStack]:
+    """For one zenspec launch: zenspec's launcher options in the ConfigStore, and cleanup.
+
+    Launchers register what must be undone when the launch ends (a Ray they
+    started, modules registered to be pickled by value) on the yielded stack
+    (:func:`current_scope`). Scopes nest (a task may launch a sweep itself).
+    """
+    from zenspec.launch.isolation import scoped_store
+
+    with contextlib.ExitStack() as stack:
+        _SCOPES.append(stack)
+        try:
+            with scoped_store(_store_entries()):
+                yield stack
+        finally:
+            _SCOPES.pop()
+
+
+def current_scope() -> Optional[contextlib.ExitStack]:
+    """The innermost open :func:`launcher_scope`'s stack, if a zenspec launch is running."""
+    return _SCOPES[-1] if _SCOPES else None
