@@ -27,7 +27,7 @@ loader itself keeps).
 
 Usage::
 
-    python bench/bench_sweeps.py            # N = 10, 100, 1000 (+10,000 fast-only), single run x100
+    python bench/bench_sweeps.py            # N = 10, 100, 1000 (+10,000 zenspec only), single run x100
     python bench/bench_sweeps.py --quick    # N = 10, 100; single run x20  (~1 min)
 """
 
@@ -239,6 +239,15 @@ def main() -> None:
     p.add_argument("--result", help=argparse.SUPPRESS)
     p.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--mem", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--sizes", help="comma-separated sweep sizes (default: 10,100,1000,10000; --quick: 10,100)"
+    )
+    p.add_argument(
+        "--big-all",
+        action="store_true",
+        help="run every fast variant at N=10,000 (default: zenspec only, the public path)",
+    )
+    p.add_argument("--no-single", action="store_true", help="skip the single-run timings")
     args = p.parse_args()
     if args.child:
         args.variant = args.child
@@ -251,6 +260,8 @@ def main() -> None:
     if available("zenspec.launch.core"):
         variants.append("zenspec")
     sizes = [10, 100] if args.quick else [10, 100, 1000, 10_000]
+    if args.sizes:
+        sizes = [int(x) for x in args.sizes.split(",")]
     stock_max = 100 if args.quick else 1000  # 10,000 stock jobs would take ~15 min
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; trivial task, default outputs")
@@ -262,7 +273,8 @@ def main() -> None:
         rows = []
         if n <= stock_max:
             rows.append(("stock", run_child("stock", n)))
-        rows += [(v, run_child(v, n)) for v in variants]
+        big = n > 1000 and not args.big_all and "zenspec" in variants
+        rows += [(v, run_child(v, n)) for v in variants if not big or v == "zenspec"]
         for variant, r in rows:
             if r is None:
                 continue
@@ -285,6 +297,8 @@ def main() -> None:
         if r is not None:
             print(f"{variant:>11} {r['retained_kib_per_job']:13.1f} {r['leak_kib_per_job']:16.1f}")
 
+    if args.no_single:
+        return
     reps = 20 if args.quick else 100
     print(f"\nsingle run, median of {reps} (ms/run)")
     single = {"stock": run_child("stock", reps, single=True)}

@@ -317,6 +317,88 @@ def _case_list() -> List[Case]:
         Case("version_base_1_1", P, ["a=1,2"], OPTIM, version_base="1.1"),
         Case("callbacks_see_full_config", P, ["a=1,2", "optim=sgd,adam", CALLBACK], OPTIM),
         Case("callbacks_structured", PrimaryConf, ["a=1,2", "m=5", CALLBACK]),
+        # --- per-job hydra settings (fast validation, hydra.yaml blocks, logging)
+        Case(
+            "job_logging_differs_per_job",
+            P,
+            ["+lvl=INFO,WARNING", "a=1,2", "hydra.job_logging.root.level=${lvl}"],
+            OPTIM,
+        ),
+        Case(
+            "job_logging_file_per_job",
+            P,
+            [
+                "a=1,2",
+                "hydra.job_logging.handlers.file.filename=${hydra.runtime.output_dir}/j${a}.log",
+            ],
+            OPTIM,
+        ),
+        Case(
+            "sweep_subdir_per_job",
+            P,
+            ["a=1,2", "hydra.sweep.subdir=s${a}_${hydra.job.num}"],
+            OPTIM,
+        ),
+        # resolved in the job's Hydra config, which has no user keys: stock fails
+        Case(
+            "chdir_per_job",
+            P,
+            ["+flag=true,false", "a=1,2", "hydra.job.chdir=${flag}"],
+            OPTIM,
+            expect_error=True,
+        ),
+        Case(
+            "chdir_custom_subdir",
+            P,
+            ["a=1,2,3", "hydra.job.chdir=true", "hydra.sweep.subdir=${optim.name}/${a}"],
+            OPTIM,
+        ),
+        Case(
+            "env_set_added_per_job",
+            P,
+            ["a=1,2", "+hydra.job.env_set.V=v${a}"],
+            OPTIM,
+            expect_error=True,
+        ),
+        Case("env_set_added", P, ["a=1,2", "+hydra.job.env_set.V=v"], OPTIM),
+        Case(
+            "dirname_sep_from_task",
+            {**P, "sep": "="},
+            [
+                "sep=_,-",
+                "a=1,2",
+                "hydra.job.config.override_dirname.kv_sep=${sep}",
+                "hydra.sweep.subdir=${hydra.job.override_dirname}",
+            ],
+            OPTIM,
+        ),
+        Case(
+            "dirname_sep_broken_for_one_job",
+            {**P, "sep": "="},
+            [
+                "sep=_,${nokey}",
+                "hydra.job.config.override_dirname.kv_sep=${sep}",
+            ],
+            OPTIM,
+            expect_error=True,
+        ),
+        Case("type_error_late_in_batch", PrimaryConf, ["a=1,2,3,4,x", "m=1"], expect_error=True),
+        Case(
+            "add_existing_late_in_batch",
+            {**P, "x": None},
+            ["+x=1,2", "a=1,2"],
+            OPTIM,
+        ),
+        Case(
+            "interpolation_path_into_hydra",
+            {**P, "h": "${hydra.job}"},
+            ["h.name=a,b"],
+            OPTIM,
+            expect_error=True,
+            expect_fast=False,
+        ),
+        Case("output_subdir_null", P, ["a=1,2", "hydra.output_subdir=null"], OPTIM),
+        Case("output_subdir_custom", P, ["a=1,2", "hydra.output_subdir=meta"], OPTIM),
         # --- config files, and sources changing mid-sweep
         Case(
             "searchpath_yaml_groups",

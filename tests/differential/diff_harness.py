@@ -156,7 +156,8 @@ def _copy_tree(node: Dict[str, Any]) -> Dict[str, Any]:
 
 @contextmanager
 def _launcher(fast: bool) -> Iterator[None]:
-    """With *fast*, sweepers get zenspec's FastLauncher where BasicLauncher is named.
+    """With *fast*, sweepers get zenspec's FastLauncher where BasicLauncher is named,
+    and validate batches with the fast loader's ``validate_batch``.
 
     ``Hydra.multirun`` instantiates the sweeper, which instantiates its launcher
     through ``Plugins``; that one call is redirected for the run (zenspec's own
@@ -177,11 +178,25 @@ def _launcher(fast: bool) -> Iterator[None]:
         launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
         return launcher
 
+    from hydra.plugins.sweeper import Sweeper
+
+    original_validate = Sweeper.validate_batch_is_legal
+
+    def validate(self: Any, batch: Any) -> None:
+        # as zenspec's GridSweeper: the fast loader's batch validation
+        validate_batch = getattr(self.hydra_context.config_loader, "validate_batch", None)
+        if validate_batch is None:
+            original_validate(self, batch)
+        else:
+            validate_batch(self.config, batch)
+
     Plugins.instantiate_launcher = instantiate  # type: ignore[method-assign]
+    Sweeper.validate_batch_is_legal = validate  # type: ignore[method-assign]
     try:
         yield
     finally:
         Plugins.instantiate_launcher = original  # type: ignore[method-assign]
+        Sweeper.validate_batch_is_legal = original_validate  # type: ignore[method-assign]
 
 
 def run_case(case: Case, loader_cls: type, workdir: Path, fast_launcher: bool = False) -> Outcome:

@@ -10,7 +10,13 @@ copy Hydra's whole config tree (~300 nodes) for nothing:
   ``output_dir`` on that copy too, exactly as the second call would have had it;
 * the job's ``cfg`` is ``copy.deepcopy(config)`` with ``hydra`` then deleted.
   :func:`run_job` deep-copies the config without its ``hydra`` node, which
-  yields the same tree (same keys, order, flags and metadata).
+  yields the same tree (same keys, order, flags and metadata);
+* with no callback registered (nothing but the job then sees ``config``), the
+  masked copy does not copy at all: its ``hydra`` child is ``config.hydra``
+  itself, with the parent, flags and content stock's copy has;
+* ``hydra.yaml`` reuses the YAML blocks of the ``hydra`` keys that no job of
+  the same cached base writes (:mod:`zenspec.launch.fast_render`, verified
+  against ``OmegaConf.to_yaml`` on the first job of each layout).
 
 Everything else is stock ``run_job``, line for line, in the same order: the
 output dir, chdir, logging, ``.hydra/*.yaml``, callbacks, env, the returned
@@ -35,10 +41,11 @@ from textwrap import dedent
 from typing import List, Optional, Sequence
 
 from hydra import version
+from hydra._internal.callbacks import Callbacks
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra._internal.deprecation_warning import deprecation_warning
+from hydra.conf import HydraConf
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.plugins import Plugins
 from hydra.core.utils import (
     JobReturn,
     JobRuntime,
@@ -55,6 +62,9 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from zenspec.launch.fast_render import RenderHint, render_hydra_yaml
+from zenspec.launch.fast_snapshot import copy_without_hydra
+
 __all__ = ["FastLauncher", "instantiate_launcher", "run_job"]
 
 # BasicLauncher's own logger: the "Launching N jobs" lines must look the same
@@ -63,20 +73,27 @@ log = logging.getLogger("hydra._internal.core_plugins.basic_launcher")
 BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 
-def _copy_without_hydra(config: DictConfig) -> DictConfig:
-    """``deepcopy(config)`` then ``del ["hydra"]``, without copying ``hydra``."""
-    content = config.__dict__["_content"]
-    if not isinstance(content, dict) or "hydra" not in content:
-        task_cfg = copy.deepcopy(config)
-        with read_write(task_cfg), open_dict(task_cfg):
-            del task_cfg["hydra"]
-        return task_cfg
-    # The same dict object goes back afterwards: key order and identity intact.
-    config.__dict__["_content"] = {k: v for k, v in content.items() if k != "hydra"}
-    try:
-        return copy.deepcopy(config)
-    finally:
-        config.__dict__["_content"] = content
+def _callbacks_see_config(callbacks: object) -> bool:
+    """Whether a callback may be handed the job's config (then it is copied as stock)."""
+    return type(callbacks) is not Callbacks or bool(callbacks.callbacks)
+
+
+def _share_hydra_node(config: DictConfig) -> None:
+    """``HydraConfig.set_config(config)``, with the ``hydra`` node shared, not copied.
+
+    Stock deep-copies ``config.hydra`` into a new root (``masked_copy``) whose
+    ``hydra`` child keeps ``config`` as its parent. Nothing but this job reads
+    ``config`` when no callback is registered (the launcher drops it after the
+    job), so the node itself can be that child: same flags (read-only), same
+    parent, same content; the output dir set on ``config`` afterwards is then
+    seen there too, as stock's second ``set_config`` makes it.
+    """
+    OmegaConf.set_readonly(config.hydra, True)
+    hydra_node_type = OmegaConf.get_type(config, "hydra")
+    assert hydra_node_type is not None and issubclass(hydra_node_type, HydraConf)
+    masked = DictConfig(content={})  # as masked_copy's root: a fresh, flagless dict
+    masked.__dict__["_content"]["hydra"] = config._get_node("hydra")
+    HydraConfig.instance().cfg = masked  # type: ignore[assignment]
 
 
 def run_job(
@@ -86,8 +103,13 @@ def run_job(
     job_subdir_key: Optional[str],
     hydra_context: HydraContext,
     configure_logging: bool = True,
+    render_hint: Optional[RenderHint] = None,
 ) -> JobReturn:
-    """``hydra.core.utils.run_job`` with one ``set_config`` and a lighter copy."""
+    """``hydra.core.utils.run_job`` with one ``set_config`` and a lighter copy.
+
+    *render_hint*: from the fast loader, for the config it returned
+    (:mod:`zenspec.launch.fast_render`); None renders ``hydra.yaml`` as stock.
+    """
     _check_hydra_context(hydra_context)
     callbacks = hydra_context.callbacks
 
@@ -95,7 +117,10 @@ def run_job(
     orig_hydra_cfg = HydraConfig.instance().cfg
 
     # init Hydra config for config evaluation
-    HydraConfig.instance().set_config(config)
+    if _callbacks_see_config(callbacks):
+        HydraConfig.instance().set_config(config)
+    else:
+        _share_hydra_node(config)
     masked = HydraConfig.instance().cfg
     assert masked is not None
 
@@ -108,15 +133,17 @@ def run_job(
     with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
         config.hydra.runtime.output_dir = absolute
     # Stock calls set_config(config) again here: a fresh masked copy that differs
-    # from the first one in this field only. Set it on the first one instead.
+    # from the first one in this field only. Set it on the first one instead
+    # (a shared node has it already).
     runtime = masked.hydra.runtime  # type: ignore[attr-defined]
-    with read_write(runtime), open_dict(runtime):
-        runtime.output_dir = absolute
+    if runtime is not config.hydra.runtime:
+        with read_write(runtime), open_dict(runtime):
+            runtime.output_dir = absolute
 
     _chdir = None
     try:
         ret = JobReturn()
-        task_cfg = _copy_without_hydra(config)
+        task_cfg = copy_without_hydra(config)
 
         ret.cfg = task_cfg
         hydra_cfg = copy.deepcopy(HydraConfig.instance().cfg)
@@ -157,7 +184,7 @@ def run_job(
         if config.hydra.output_subdir is not None:
             hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
             _save_config(task_cfg, "config.yaml", hydra_output)
-            _save_config(hydra_cfg, "hydra.yaml", hydra_output)
+            _save_text(render_hydra_yaml(hydra_cfg, render_hint), "hydra.yaml", hydra_output)
             _save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
 
         with env_override(hydra_cfg.hydra.job.env_set):
@@ -182,6 +209,13 @@ def run_job(
             os.chdir(old_cwd)
 
 
+def _save_text(text: str, filename: str, output_dir: Path) -> None:
+    """``hydra.core.utils._save_config`` for text already rendered."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with open(str(output_dir / filename), "w", encoding="utf-8") as file:
+        file.write(text)
+
+
 class FastLauncher(BasicLauncher):
     """``BasicLauncher.launch``, line for line, with :func:`run_job`."""
 
@@ -202,9 +236,10 @@ class FastLauncher(BasicLauncher):
             idx = initial_job_idx + idx
             lst = " ".join(filter_overrides(overrides))
             log.info(f"\t#{idx} : {lst}")
-            sweep_config = self.hydra_context.config_loader.load_sweep_config(
-                self.config, list(overrides)
-            )
+            loader = self.hydra_context.config_loader
+            sweep_config = loader.load_sweep_config(self.config, list(overrides))
+            hint_for = getattr(loader, "render_hint", None)
+            hint = hint_for(sweep_config) if hint_for is not None else None
             with open_dict(sweep_config):
                 sweep_config.hydra.job.id = idx
                 sweep_config.hydra.job.num = idx
@@ -214,6 +249,7 @@ class FastLauncher(BasicLauncher):
                 config=sweep_config,
                 job_dir_key="hydra.sweep.dir",
                 job_subdir_key="hydra.sweep.subdir",
+                render_hint=hint,
             )
             runs.append(ret)
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
@@ -225,14 +261,15 @@ def instantiate_launcher(
 ) -> Launcher:
     """The sweep's launcher: a FastLauncher where Hydra's BasicLauncher is named.
 
-    Any other launcher (joblib, submitit, ray, a user's) comes from Hydra's
-    plugin machinery unchanged.
+    Any other launcher (joblib, submitit, a user's) comes from Hydra's plugin
+    machinery unchanged, or, outside ``hydra_plugins`` (zenspec's Ray launcher),
+    from :func:`zenspec.launch.plugins.instantiate_launcher`.
     """
     target = OmegaConf.select(config, "hydra.launcher._target_", default=None)
     if target != BASIC_LAUNCHER or set(config.hydra.launcher) != {"_target_"}:
-        return Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config
-        )
+        from zenspec.launch.plugins import instantiate_launcher as any_launcher
+
+        return any_launcher(hydra_context=hydra_context, task_function=task_function, config=config)
     launcher = FastLauncher()
     launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
     return launcher

@@ -32,9 +32,11 @@ override strings; nothing is kept per finished job.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import warnings
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -51,7 +53,8 @@ from hydra.core.utils import JobRuntime
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from zenspec.launch.fast_snapshot import SourceWatch, Template
+from zenspec.launch.fast_render import RenderHint
+from zenspec.launch.fast_snapshot import SourceWatch, Template, copy_without_hydra
 
 __all__ = ["FastConfigLoader", "FastLoaderStats"]
 
@@ -91,6 +94,15 @@ class _Base:
     preset: Template
     known_choices: Dict[str, Optional[str]]
     config_sources: List[Tuple[str, str, str]]  # (path, scheme, provider)
+    task: Optional[Template] = None  # the tree without ``hydra`` (batch validation)
+    serial: int = field(default_factory=lambda: next(_serials))  # never reused
+
+
+_serials = itertools.count()
+
+
+def _touches_hydra(key: str) -> bool:
+    return key == "hydra" or key.startswith("hydra.")
 
 
 def _touches_runtime(key: str) -> bool:
@@ -140,6 +152,7 @@ class FastConfigLoader(ConfigLoaderImpl):
         self._reset_caches()
 
     def _reset_caches(self) -> None:
+        self._last_hint: Optional[Tuple[Any, Optional[RenderHint]]] = None
         self._lock = threading.RLock()
         self._parser = OverridesParser.create()
         self._parsed: OrderedDict[str, Override] = OrderedDict()
@@ -151,7 +164,15 @@ class FastConfigLoader(ConfigLoaderImpl):
     # HydraContext and with it this loader: ship no caches, rebuild them there.
     def __getstate__(self) -> Dict[str, Any]:
         state = dict(self.__dict__)
-        for name in ("_lock", "_parser", "_parsed", "_contexts", "_bases", "_sources"):
+        for name in (
+            "_lock",
+            "_parser",
+            "_parsed",
+            "_contexts",
+            "_bases",
+            "_sources",
+            "_last_hint",
+        ):
             state.pop(name, None)
         return state
 
@@ -179,11 +200,22 @@ class FastConfigLoader(ConfigLoaderImpl):
             with self._lock:
                 sweep_config = self._derive(config_name, overrides)
         except Exception as e:  # stock composition decides: its error or its config
+            self._last_hint = None
             self.stats.fell_back(type(e).__name__ if not isinstance(e, _Unproven) else str(e))
             return super().load_sweep_config(master_config, sweep_overrides)
         # as stock: the master's resolver cache, so ${now:...} agrees with it
         OmegaConf.copy_cache(from_config=master_config, to_config=sweep_config)
         return sweep_config
+
+    def validate_batch(self, master_config: DictConfig, batch: Sequence[Sequence[str]]) -> None:
+        """Raise what ``load_sweep_config`` would raise for a job of *batch*, if any.
+
+        What ``Sweeper.validate_batch_is_legal`` checks, without composing every
+        job in full: see :func:`zenspec.launch.fast_validate.validate_batch`.
+        """
+        from zenspec.launch.fast_validate import validate_batch
+
+        validate_batch(self, master_config, batch)
 
     def _parse(self, overrides: Sequence[str]) -> List[Override]:
         out = []
@@ -202,9 +234,30 @@ class FastConfigLoader(ConfigLoaderImpl):
         return out
 
     def _derive(self, config_name: Optional[str], overrides: List[str]) -> DictConfig:
+        self._check_sources()
+        base, config_name, parsed, config_overrides = self._plan(config_name, overrides)
+        cfg = self._finish(base, config_name, parsed, config_overrides)
+        on_hydra = [o.key_or_group for o in config_overrides if _touches_hydra(o.key_or_group)]
+        self._last_hint = (weakref.ref(cfg), RenderHint.for_overrides(base.serial, on_hydra))
+        return cfg
+
+    def render_hint(self, cfg: DictConfig) -> Optional[RenderHint]:
+        """How to render the ``hydra.yaml`` of *cfg*, the config this loader just returned.
+
+        None for any other config (one served by stock composition included).
+        """
+        last = self._last_hint
+        return last[1] if last is not None and last[0]() is cfg else None
+
+    def _check_sources(self) -> None:
         if self._sources.changed():
             self.stats.invalidations += 1
             self.clear_cache()
+
+    def _plan(
+        self, config_name: Optional[str], overrides: List[str]
+    ) -> Tuple[_Base, Optional[str], List[Override], List[Override]]:
+        """The call's parsed overrides, its value overrides and its (cached) base."""
         parsed = self._parse(overrides)
         # RUN mode: any sweep here is an error, raised by stock on the fallback
         self.validate_sweep_overrides_legal(overrides=parsed, run_mode=RunMode.RUN, from_shell=True)
@@ -242,7 +295,7 @@ class FastConfigLoader(ConfigLoaderImpl):
         else:
             self.stats.hits += 1
             self._bases.move_to_end(key)
-        return self._finish(base, config_name, parsed, config_overrides)
+        return base, config_name, parsed, config_overrides
 
     def _context(self, config_name: Optional[str], searchpath: Optional[Override]) -> _Context:
         key = (config_name, searchpath.input_line if searchpath else None)
@@ -292,12 +345,14 @@ class FastConfigLoader(ConfigLoaderImpl):
         known_choices = dict(defaults_list.overrides.known_choices)
         config_sources = [(s.path, s.scheme(), s.provider) for s in repo.get_sources()]
         template = Template(cfg)
+        task = Template(copy_without_hydra(cfg)) if "hydra" in cfg else None
         _fill_runtime(cfg, known_choices, config_sources)
         return _Base(
             template=template,
             preset=Template(cfg),
             known_choices=known_choices,
             config_sources=config_sources,
+            task=task,
         )
 
     @staticmethod

@@ -16,9 +16,9 @@ from typing import Any, Dict, List, Optional, Tuple
 from hydra._internal.config_repository import CachingConfigRepository
 from hydra.core.config_store import ConfigStore
 from hydra.plugins.config_source import ConfigSource
-from omegaconf import DictConfig, ListConfig, ValueNode
+from omegaconf import DictConfig, ListConfig, ValueNode, open_dict, read_write
 
-__all__ = ["SourceWatch", "Template", "signature"]
+__all__ = ["SourceWatch", "Template", "copy_without_hydra", "signature"]
 
 
 class Template:
@@ -46,6 +46,26 @@ class Template:
         if self._blob is not None:
             return pickle.loads(self._blob)  # type: ignore[no-any-return]
         return copy.deepcopy(self._cfg)  # type: ignore[arg-type]
+
+
+def copy_without_hydra(config: DictConfig) -> DictConfig:
+    """``deepcopy(config)`` then ``del ["hydra"]``, without copying ``hydra``.
+
+    The same tree as stock's copy-then-delete: same keys, order, flags and
+    metadata (root included); the ``hydra`` node is never touched.
+    """
+    content = config.__dict__["_content"]
+    if not isinstance(content, dict) or "hydra" not in content:
+        task_cfg = copy.deepcopy(config)
+        with read_write(task_cfg), open_dict(task_cfg):
+            del task_cfg["hydra"]
+        return task_cfg
+    # The same dict object goes back afterwards: key order and identity intact.
+    config.__dict__["_content"] = {k: v for k, v in content.items() if k != "hydra"}
+    try:
+        return copy.deepcopy(config)
+    finally:
+        config.__dict__["_content"] = content
 
 
 def signature(node: Any) -> Any:

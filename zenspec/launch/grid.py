@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
 from hydra.plugins.sweeper import Sweeper
@@ -75,6 +74,15 @@ def plan_grid(arguments: Sequence[str], params: Optional[Dict[str, str]] = None)
     return _split_arguments(OverridesParser.create().parse_overrides(conf))
 
 
+def _is_fast(hydra_context: HydraContext) -> bool:
+    """Whether the session runs zenspec's fast path (``fast=True``: the fast loader)."""
+    try:
+        from zenspec.launch.fast_loader import FastConfigLoader
+    except ImportError:
+        return False
+    return isinstance(hydra_context.config_loader, FastConfigLoader)
+
+
 def _runs(nums: Iterable[int]) -> List[List[int]]:
     """[0, 1, 2, 5, 6] -> [[0, 1, 2], [5, 6]]: launchers number jobs contiguously."""
     out: List[List[int]] = []
@@ -124,9 +132,28 @@ class GridSweeper(Sweeper):
     ) -> None:
         self.hydra_context = hydra_context
         self.config = config
-        self.launcher = Plugins.instance().instantiate_launcher(
+        # any Launcher subclass, also outside hydra_plugins (zenspec's Ray launcher)
+        from zenspec.launch.plugins import instantiate_launcher
+
+        if _is_fast(hydra_context):  # fast=True: FastLauncher where BasicLauncher is named
+            from zenspec.launch.fast_launcher import instantiate_launcher
+
+        self.launcher = instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
         )
+
+    def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
+        """Hydra's check (every job composes), without composing each job in full.
+
+        The fast loader proves it (:meth:`FastConfigLoader.validate_batch`);
+        any other loader composes every job, as stock Hydra does.
+        """
+        assert self.hydra_context is not None and self.config is not None
+        validate = getattr(self.hydra_context.config_loader, "validate_batch", None)
+        if validate is None:
+            super().validate_batch_is_legal(batch)
+        else:
+            validate(self.config, batch)
 
     def _batch_size(self) -> Optional[int]:
         if self.max_batch_size or not self.fail_fast:
@@ -152,7 +179,10 @@ class GridSweeper(Sweeper):
             for i in range(0, len(run), step):
                 nums = run[i : i + step]
                 batch = [jobs[n] for n in nums]
-                self.validate_batch_is_legal(batch)
+                if not getattr(self.launcher, "validates_batch", False):
+                    # (a launcher that composes every job before dispatching any checks
+                    # the same thing; composing twice is serial time the workers wait on)
+                    self.validate_batch_is_legal(batch)
                 results = self.launcher.launch(batch, initial_job_idx=nums[0])
                 returns.append(results)
                 self.failures.extend(r for r in results if r.status == JobStatus.FAILED)
