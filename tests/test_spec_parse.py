@@ -74,7 +74,9 @@ def test_toml_syntax_error_has_line_and_column():
     with pytest.raises(SpecError) as e:
         parse_text("[experiment]\ntarget = a.b\n", "toml", file="s.toml")
     assert e.value.line == 2 and e.value.column == 10
-    assert e.value.format_message().startswith("s.toml (line 2, column 10): TOML syntax error: ")
+    assert e.value.format_message().startswith(
+        "s.toml::$.experiment.target (line 2, column 10): TOML syntax error: "
+    )
 
 
 def test_yaml_tags_are_refused_not_constructed(tmp_path):
@@ -82,7 +84,8 @@ def test_yaml_tags_are_refused_not_constructed(tmp_path):
     text = f"experiment:\n  target: !!python/object/apply:os.system ['touch {marker}']\n"
     with pytest.raises(SpecError) as e:
         parse_text(text, "yaml", file="s.yaml")
-    assert "'!!python/object/apply' is refused" in str(e.value)
+    assert "'!!python/object/apply:os.system' is refused" in str(e.value)
+    assert e.value.path == "$.experiment.target"
     assert e.value.line == 2
     assert not marker.exists()
     with pytest.raises(SpecError, match="is refused"):

@@ -119,6 +119,10 @@ class ZenspecError(Exception):
         hint: Optional[str] = None,
         problems: Sequence[Problem] = (),
     ) -> None:
+        if problems and not any(x is not None for x in (file, path, line, column, hint)):
+            # the fields of the first problem, so ``e.file``/``e.line`` always say where
+            first = problems[0]
+            file, path, line, column, hint = first.file, first.path, first.line, first.column, first.hint  # fmt: skip
         self.message = message
         self.file = file
         self.path = path

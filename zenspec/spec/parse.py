@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-import yaml
-
 from zenspec.errors import Problem, SpecError
 from zenspec.spec.tomlmap import toml_source_map
 
@@ -24,10 +22,32 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10 only
     import tomli as tomllib
 
-__all__ = ["KeyPath", "ParsedSpec", "SourceMap", "format_path", "parse_file", "parse_text"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_SPEC_BYTES",
+    "MAX_YAML_VALUES",
+    "KeyPath",
+    "ParsedSpec",
+    "SourceMap",
+    "format_path",
+    "parse_file",
+    "parse_text",
+]
 
 KeyPath = Tuple[Union[str, int], ...]
 SUFFIXES = {".toml": "toml", ".yaml": "yaml", ".yml": "yaml"}
+
+#: Input limits. A spec is a few kilobytes and a few levels deep; these only stop
+#: inputs that would otherwise exhaust memory or Python's stack (a RecursionError
+#: or MemoryError instead of a message). Module constants, so a caller with a
+#: real need can raise them.
+MAX_SPEC_BYTES = 10 * 1024 * 1024
+#: The longest key path (``$.config.a.b`` is 3 deep). jsonschema needs about ten
+#: stack frames per level, so much deeper data would overflow Python's stack.
+MAX_DEPTH = 64
+#: Values a YAML document may expand to through anchors and aliases (``*a``);
+#: a few lines of aliases can otherwise expand to billions ("billion laughs").
+MAX_YAML_VALUES = 100_000
 
 
 def format_path(path: KeyPath) -> str:
@@ -104,6 +124,14 @@ def parse_file(path: Union[str, Path]) -> ParsedSpec:
     fmt = detect_format(path)
     name = str(path)
     try:
+        size = Path(path).stat().st_size if Path(path).is_file() else 0
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(
+                f"the file is {_mib(size)}, more than the {_mib(MAX_SPEC_BYTES)} a spec may be.",
+                file=name,
+                hint="Fix: a spec names its data, it does not contain it; load large data "
+                "in the task.",
+            )
         raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise SpecError(f"no such file: '{path}'.", file=name) from None
@@ -125,20 +153,73 @@ def parse_file(path: Union[str, Path]) -> ParsedSpec:
     return parse_text(text, fmt, file=name)
 
 
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def _too_deep(file: Optional[str], path: KeyPath = (), line: Optional[int] = None, column: Optional[int] = None) -> SpecError:  # fmt: skip
+    # the path names where the deep value starts (its first levels); line and
+    # column point at the level past the limit
+    return SpecError(
+        f"the value here is nested more than {MAX_DEPTH} levels deep."
+        if path
+        else f"the spec is nested more than {MAX_DEPTH} levels deep.",
+        file=file,
+        path=format_path(path[:4]) if path else None,
+        line=line,
+        column=column,
+        hint="Fix: flatten the structure; a spec that deep is almost certainly generated "
+        "by mistake.",
+    )
+
+
+def _deep_path(data: Any) -> Optional[KeyPath]:
+    """The first key path longer than MAX_DEPTH in *data*, found without recursion."""
+    stack: List[Tuple[Any, KeyPath]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            return path
+        if isinstance(value, dict):
+            stack.extend((v, (*path, str(k))) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+    return None
+
+
 def parse_text(text: str, fmt: str, file: Optional[str] = None) -> ParsedSpec:
-    """Parse spec *text* in format *fmt* (``"toml"`` or ``"yaml"``)."""
+    """Parse spec *text* in format *fmt* (``"toml"`` or ``"yaml"``).
+
+    Raises
+    ------
+    SpecError
+        Syntax errors (with line and column), refused YAML tags, duplicate or
+        non-string keys, an empty or non-mapping document, and inputs over the
+        limits (:data:`MAX_SPEC_BYTES`, :data:`MAX_DEPTH`, :data:`MAX_YAML_VALUES`).
+    """
     if text.startswith("\ufeff"):  # editors on Windows like to write a BOM
         text = text[1:]
-    if fmt == "toml":
-        data, source = _parse_toml(text, file)
-    elif fmt == "yaml":
-        data, source = _parse_yaml(text, file)
-    else:
-        raise ValueError(f"unknown spec format {fmt!r}")
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"the spec is {_mib(len(text))}, more than the {_mib(MAX_SPEC_BYTES)} a spec may be.",
+            file=file,
+        )
+    try:
+        if fmt == "toml":
+            data, source = _parse_toml(text, file)
+        elif fmt == "yaml":
+            from zenspec.spec.yamlload import parse_yaml
+
+            data, source = parse_yaml(text, file)
+        else:
+            raise ValueError(f"unknown spec format {fmt!r}")
+    except RecursionError:  # deeper than the parser's own recursion can go
+        raise _too_deep(file) from None
     if data is None or data == {}:
         raise SpecError(
             "the spec is empty.",
             file=file,
+            path="$",
             hint="Fix: a spec needs at least an [experiment] table with a target or task "
             "(see `zenspec schema --markdown`).",
         )
@@ -151,6 +232,43 @@ def parse_text(text: str, fmt: str, file: Optional[str] = None) -> ParsedSpec:
             hint="Fix: start with `experiment:` (YAML) or `[experiment]` (TOML).",
         )
     return ParsedSpec(data=data, source=source, file=file, format=fmt, text=text)
+
+
+def _toml_error_path(text: str, line: Optional[int]) -> Optional[str]:
+    """The key path a TOML syntax error is in, from the table header and key before it.
+
+    A courtesy for the message (the text is not valid TOML, so this reads only
+    the error's line and the last table header above it); None when unsure.
+    """
+    from zenspec.spec.tomlmap import _Scanner
+
+    if line is None:
+        return None
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    try:
+        path: List[str] = []
+        for header in reversed(lines[: line - 1]):
+            stripped = header.strip()
+            if stripped.startswith("["):
+                scanner = _Scanner(stripped)
+                scanner.i = 2 if stripped.startswith("[[") else 1
+                path = [name for name, _ in scanner.key()]
+                break
+        current = lines[line - 1]
+        if current.strip().startswith("["):
+            scanner = _Scanner(current.strip())
+            scanner.i = 2 if current.strip().startswith("[[") else 1
+            path = [name for name, _ in scanner.key()]
+        elif "=" in current:
+            scanner = _Scanner(current)
+            parts = [name for name, _ in scanner.key()]
+            if scanner.peek() == "=" and all(parts):
+                path += parts
+        return format_path(tuple(path)) if path else "$"
+    except (IndexError, ValueError, RecursionError):
+        return None
 
 
 def _kind(value: Any) -> str:
@@ -176,105 +294,13 @@ def _parse_toml(text: str, file: Optional[str]) -> Tuple[Any, SourceMap]:
         raise SpecError(
             f"TOML syntax error: {message[:1].lower()}{message[1:]}.",
             file=file,
+            path=_toml_error_path(text, line),
             line=line,
             column=column,
             hint="Fix: see https://toml.io/en/v1.0.0 (strings need quotes, keys may appear once).",
         ) from None
-    return data, SourceMap(toml_source_map(text))
-
-
-class _SpecYamlLoader(yaml.SafeLoader):
-    """The safe loader; only ever constructs plain YAML types."""
-
-
-def _parse_yaml(text: str, file: Optional[str]) -> Tuple[Any, SourceMap]:
-    loader = _SpecYamlLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, SourceMap()
-        data = loader.construct_document(node)
-    except yaml.constructor.ConstructorError as e:
-        mark = e.problem_mark or e.context_mark
-        tag = (e.problem or "").partition("tag ")[2].strip("'") or "?"
-        if "python/" in tag:
-            tag = "!!" + tag.rsplit(":", 2)[-2] if tag.count(":") >= 3 else tag
-        raise SpecError(
-            f"the YAML tag {tag!r} is refused: zenspec reads YAML with a safe loader and never "
-            "builds Python objects from tags.",
-            file=file,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-            hint="Fix: name a callable with `_target_: pkg.mod.attr` (called) or "
-            "`_ref_: pkg.mod:attr` (the object itself).",
-        ) from None
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        what = " ".join(str(x) for x in (e.context, e.problem) if x)
-        raise SpecError(
-            f"YAML syntax error: {what}.",
-            file=file,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-            hint="Fix: check the indentation and that strings containing ': ' or '#' are quoted.",
-        ) from None
-    except yaml.YAMLError as e:
-        raise SpecError(f"YAML error: {e}", file=file) from None
-    finally:
-        loader.dispose()
-    positions: Dict[KeyPath, Tuple[int, int]] = {}
-    duplicates: List[Problem] = []
-    _walk_yaml(node, (), positions, duplicates, file)
-    if duplicates:
-        raise SpecError(duplicates[0].message, problems=duplicates)
-    return data, SourceMap(positions)
-
-
-def _walk_yaml(
-    node: yaml.Node,
-    path: KeyPath,
-    out: Dict[KeyPath, Tuple[int, int]],
-    problems: List[Problem],
-    file: Optional[str],
-) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: Dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            pos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            child = (*path, key)
-            if key_node.tag != "tag:yaml.org,2002:str":
-                # `1: x` or `true: x` make int/bool keys that no override can name
-                kind = key_node.tag.rpartition(":")[2]
-                problems.append(
-                    Problem(
-                        f"key {key!r} is read as a YAML {kind}, but spec keys must be strings.",
-                        file=file,
-                        path=format_path(child),
-                        line=pos[0],
-                        column=pos[1],
-                        hint=f'Fix: quote it: "{key}":',
-                    )
-                )
-            if key in seen:
-                # PyYAML keeps the last value silently; a spec with the same key
-                # twice almost always lost an edit, so say so.
-                problems.append(
-                    Problem(
-                        f"duplicate key '{key}' (first written on line {seen[key]}); the "
-                        "earlier value would be silently replaced.",
-                        file=file,
-                        path=format_path(child),
-                        line=pos[0],
-                        column=pos[1],
-                        hint="Fix: keep one of them.",
-                    )
-                )
-            seen[key] = pos[0]
-            out.setdefault(child, pos)
-            _walk_yaml(value_node, child, out, problems, file)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            child = (*path, i)
-            out.setdefault(child, (item.start_mark.line + 1, item.start_mark.column + 1))
-            _walk_yaml(item, child, out, problems, file)
+    source = SourceMap(toml_source_map(text))
+    deep = _deep_path(data)
+    if deep is not None:
+        raise _too_deep(file, deep[: MAX_DEPTH + 1], *source.locate(deep))
+    return data, source

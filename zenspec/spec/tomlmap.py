@@ -207,5 +207,9 @@ def toml_source_map(text: str) -> Dict[KeyPath, Tuple[int, int]]:
     """
     try:
         return _Scanner(text).run()
-    except (IndexError, ValueError):  # positions are a courtesy: never fail a load on them
+    except (
+        IndexError,
+        ValueError,
+        RecursionError,
+    ):  # positions are a courtesy: never fail a load on them
         return {(): (1, 1)}

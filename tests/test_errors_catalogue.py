@@ -1,0 +1,34 @@
+"""docs/errors.md is the catalogue of every user-facing error, produced by running each example.
+
+Regenerate it with ``python -m zenspec._errors_catalogue > docs/errors.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zenspec._errors_catalogue import EXAMPLES, error_classes, render
+from zenspec.errors import ZenspecError
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
+REGENERATE = "regenerate it: python -m zenspec._errors_catalogue > docs/errors.md"
+
+
+def test_every_error_class_has_an_example():
+    classes = error_classes()
+    assert ZenspecError in classes and len(classes) >= 6
+    missing = [c.__name__ for c in classes if not EXAMPLES.get(c.__name__)]
+    assert not missing, f"add an example of {missing} to zenspec/_errors_catalogue.py"
+    stale = set(EXAMPLES) - {c.__name__ for c in classes}
+    assert not stale, f"examples of classes that no longer exist: {stale}"
+
+
+def test_every_error_class_is_in_the_catalogue():
+    text = DOC.read_text(encoding="utf-8")
+    for cls in error_classes():
+        assert f"\n## {cls.__name__}\n" in text, f"{cls.__name__} is not in docs/errors.md; {REGENERATE}"  # fmt: skip
+        assert f"Exit code {cls.exit_code}." in text
+
+
+def test_the_catalogue_is_up_to_date():
+    assert render() == DOC.read_text(encoding="utf-8"), f"docs/errors.md is out of date; {REGENERATE}"  # fmt: skip
