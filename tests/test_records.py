@@ -176,6 +176,25 @@ def test_records_are_written_by_the_worker_process_under_joblib(tmp_path):
     assert all(r["pid"] != os.getpid() for r in records)
 
 
+def test_workers_started_elsewhere_write_where_this_sweep_claimed(tmp_path, monkeypatch):
+    """loky keeps its workers (and their cwd) across calls; a claimed `_1` dir is absolute."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    joblib = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "a=range(0,4)"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    for d in (first, second):
+        d.mkdir()
+    monkeypatch.chdir(first)
+    hydra_multirun(dict(a=0), dies_at, [*joblib, "hydra.sweep.dir=out/${now:%Y}"])
+    monkeypatch.chdir(second)
+    year = sorted(p.name for p in (first / "out").iterdir())[0]
+    (second / "out" / year).mkdir(parents=True)  # taken: this sweep must claim out/<year>_1
+    jobs = hydra_multirun(dict(a=0), dies_at, [*joblib, "hydra.sweep.dir=out/${now:%Y}"])
+    claimed = second / "out" / f"{year}_1"
+    assert jobs[0][0].output_dir.parent == claimed
+    assert [r["num"] for r in read_job_records(claimed)] == [0, 1, 2, 3]
+    assert len(read_job_records(first / "out" / year)) == 4  # the first sweep's, untouched
+
+
 def test_resume_refuses_a_changed_sweep_unless_forced(tmp_path):
     from zenspec import LaunchError
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.hydra import Hydra
 from hydra._internal.utils import create_config_search_path
+from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException, HydraException
@@ -23,7 +24,7 @@ from hydra.types import RunMode
 from hydra.version import setbase
 from omegaconf import DictConfig, OmegaConf
 
-from zenspec.errors import LaunchError, OverrideError
+from zenspec.errors import LaunchError, OverrideError, did_you_mean
 from zenspec.launch.isolation import hydra_isolation, scoped_store
 from zenspec.launch.overrides import (
     OverridesLike,
@@ -33,6 +34,7 @@ from zenspec.launch.overrides import (
     value_to_override,
 )
 from zenspec.launch.primary import add_group_defaults, make_primary, referenced_groups
+from zenspec.launchers import launcher_scope
 from zenspec.records.session import claim_output_dir
 
 __all__ = ["Groups", "LaunchSession", "TaskFunction", "launch_session"]
@@ -61,11 +63,23 @@ def job_name_for(task_function: TaskFunction, job_name: Optional[str]) -> str:
     return "task" if name == "<lambda>" else name
 
 
-def explain_composition_error(e: Exception, overrides: List[str]) -> LaunchError:
-    """One paragraph naming the override Hydra refused, and the fix."""
+def explain_composition_error(
+    e: Exception, overrides: List[str], siblings: Optional[Callable[[str], List[str]]] = None
+) -> LaunchError:
+    """One paragraph naming the override Hydra refused, and the fix.
+
+    *siblings* maps a key path to the keys beside it in the primary config, for
+    a "did you mean" on a misspelt key.
+    """
     text = " ".join(str(e).split())
-    user = [o for o in overrides if not o.startswith("hydra.mode=")]
     named = re.search(r"'([^']+)'", text)
+    cause = e.__cause__
+    # OmegaConf's reason (the field's type, the value it got) is in the cause;
+    # its "full_key: ... object_type=..." trailer repeats what the message says
+    reason = " ".join(re.split(r"\s+full_key:", str(cause or ""))[0].split())
+    if reason and reason not in text:
+        text = f"{text} ({reason})"
+    user = [o for o in overrides if not o.startswith("hydra.mode=")]
     culprit = next(
         (o for o in user if named and o.lstrip("+~").split("=")[0] == named.group(1)), None
     )
@@ -76,7 +90,14 @@ def explain_composition_error(e: Exception, overrides: List[str]) -> LaunchError
             "or use +key=value to add a new key."
         )
     elif "is not in struct" in text or "Could not override" in text:
-        hint = "Fix: check the key's spelling; use +key=value to add a key the config lacks."
+        close = (
+            did_you_mean(named.group(1).rsplit(".", 1)[-1], siblings(named.group(1)))
+            if (named and siblings)
+            else ""
+        )
+        hint = (
+            close.strip() + " " if close else ""
+        ) + "Fix: check the key's spelling; use +key=value to add a key the config lacks."
     what = f"override {culprit!r}" if culprit else f"the overrides {user}"
     err = OverrideError if isinstance(e, ConfigCompositionException) else LaunchError
     return err(
@@ -109,8 +130,27 @@ class LaunchSession:
                 with_log_configuration=self.with_log_configuration,
             )
         except (ConfigCompositionException, HydraException) as e:
-            raise explain_composition_error(e, self.overrides) from e
+            raise explain_composition_error(e, self.overrides, self._siblings) from e
+        except ValueError as e:  # Hydra's override checks, e.g. "+=inf": bad input
+            raise OverrideError(
+                f"the overrides {self.user_overrides()} could not be applied: "
+                + " ".join(str(e).split()),
+                hint="Fix: write each override as key=value (Hydra's grammar), "
+                "group=option for a config group.",
+            ) from e
         return self.cfg
+
+    def user_overrides(self) -> List[str]:
+        return [o for o in self.overrides if not o.startswith("hydra.mode=")]
+
+    def _siblings(self, key: str) -> List[str]:
+        """Keys next to *key* in the primary config as stored (no composition)."""
+        try:
+            node = ConfigStore.instance().load(f"{self.config_name}.yaml").node
+            parent = OmegaConf.select(node, key.rpartition(".")[0]) if "." in key else node
+        except Exception:  # a "did you mean" is a courtesy; never fail the report on it
+            return []
+        return [str(k) for k in parent] if isinstance(parent, DictConfig) else []
 
     def compose_and_claim(self, resume: bool = False) -> DictConfig:
         """Compose, then claim the output dir (recomposing if it had to move)."""
@@ -129,10 +169,10 @@ class LaunchSession:
         directory = str(OmegaConf.select(self.cfg, key))  # caches ${now:...} in cfg
         moved = claim_output_dir(directory, explicit=explicit, resume=resume)
         launcher = OmegaConf.select(self.cfg, "hydra.launcher._target_", default=None)
-        if moved is None and launcher != _BASIC_LAUNCHER and not os.path.isabs(directory):
+        if launcher != _BASIC_LAUNCHER and not os.path.isabs(moved or directory):
             # Worker processes are reused across calls (loky) and keep the cwd they
             # started in; an absolute dir makes every job write where this call said.
-            moved = os.path.abspath(directory)
+            moved = os.path.abspath(moved or directory)
         if moved is not None:
             # claimed elsewhere this second (or made absolute): jobs must see it too
             self.overrides.append(f"{key}={value_to_override(moved)}")
@@ -167,7 +207,10 @@ def launch_session(
         # as hydra.main does, so jobs see hydra.mode (it lands in hydra.overrides.hydra)
         override_list.append(f"hydra.mode={mode.name}")
     primary = make_primary(config)
-    entries: List[Tuple[Optional[str], str, Any]] = []
+    from zenspec.sweepers import store_entries  # here: zenspec.sweepers imports the launch layer
+
+    # hydra/sweeper=zenspec_random|zenspec_optuna, for this launch only (user groups win)
+    entries: List[Tuple[Optional[str], str, Any]] = list(store_entries())
     for group, options in (groups or {}).items():
         if not isinstance(options, Mapping):
             raise LaunchError(
@@ -175,7 +218,8 @@ def launch_session(
             )
         entries.extend((group, option, node) for option, node in options.items())
 
-    with hydra_isolation(), scoped_store(entries):
+    # launcher_scope: hydra/launcher=ray for this call, and what launchers started, undone
+    with hydra_isolation(), launcher_scope(), scoped_store(entries):
         add_group_defaults(primary, referenced_groups(primary, parsed))
         with scoped_store([(None, config_name, primary)]):
             setbase(version_base)

@@ -123,6 +123,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _param_cell(text: str, fmt: str) -> str:
+    # a sampled float's 17 digits are in the records (and csv/json); a table needs 6
+    if fmt in ("csv", "json") or "." not in text:
+        return text
+    try:
+        return f"{float(text):.6g}"
+    except ValueError:
+        return text
+
+
 def _outcome(row: JobRow, width: int = 60) -> str:
     if row.status == "failed" and row.error:
         kind = str(row.error.get("type", "")).rsplit(".", 1)[-1]
@@ -168,7 +178,7 @@ def render(
     body = [
         [
             f"{r.num}" + ("*" if best is not None and r.num == best.num else ""),
-            *(r.params.get(k, "") for k in keys),
+            *(_param_cell(r.params.get(k, ""), fmt) for k in keys),
             r.status,
             _cell(r.metric),
             _cell(r.duration_s),

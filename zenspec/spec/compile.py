@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from omegaconf import OmegaConf, open_dict
@@ -29,6 +30,7 @@ from zenspec.instantiate import instantiate
 from zenspec.launch.overrides import parse_overrides, value_to_override
 from zenspec.spec.imports import ImportFailure, hydra_path, resolve
 from zenspec.spec.model import Spec
+from zenspec.sweepers.space import is_structured_sweep, structured_to_sweep
 
 __all__ = ["Compiled", "compile_spec", "convert_value", "merge_overrides", "spec_overrides"]
 
@@ -78,6 +80,8 @@ def _flatten(table: Dict[str, Any], prefix: str) -> List[tuple]:
 def _sweep_override(key: str, value: Any) -> str:
     if isinstance(value, str):  # Hydra's sweep grammar, verbatim
         return f"{key}={value}"
+    if is_structured_sweep(value):  # { low, high, log, int } / { choices }: the same grammar
+        return f"{key}={structured_to_sweep(value)}"
     return f"{key}=" + ",".join(value_to_override(convert_value(v)) for v in value)
 
 
@@ -94,7 +98,10 @@ def spec_overrides(spec: Spec) -> List[str]:
     if spec.launcher.kind != "basic":
         out.append(f"hydra/launcher={spec.launcher.kind}")
         for path, leaf in _flatten(dict(spec.launcher.params), ""):
-            out.append(f"hydra.launcher.{path}={value_to_override(convert_value(leaf))}")
+            # entries of a table (additional_parameters, runtime_env, remote) may be keys
+            # the plugin's dict does not have yet: `++` adds or sets; the schema checks them
+            force = "++" if "." in path else ""
+            out.append(f"{force}hydra.launcher.{path}={value_to_override(convert_value(leaf))}")
     if not spec.sweeper.is_grid:
         out.append(f"hydra/sweeper={SWEEPER_OPTION}")
     elif spec.sweeper.max_batch_size is not None:
@@ -197,10 +204,35 @@ def _groups(spec: Spec) -> Dict[str, Dict[str, Any]]:
     if not spec.sweeper.is_grid:
         node = {
             "_target_": hydra_path(spec.sweeper.target or ""),
+            **_builtin_sweeper_settings(spec),
             **convert_value(dict(spec.sweeper.params)),
         }
+        if spec.sweeper.kind == "optuna" and isinstance(node.get("storage"), str):
+            from zenspec.sweepers.optuna import storage_url  # a path: relative to the spec
+
+            base = Path(spec.file).resolve().parent if spec.file else None
+            node["storage"] = storage_url(node["storage"], base)
         groups["hydra/sweeper"] = {SWEEPER_OPTION: node}
     return groups
+
+
+def _builtin_sweeper_settings(spec: Spec) -> Dict[str, Any]:
+    """random/optuna: every setting (so ``hydra.sweeper.<key>=...`` overrides it), with the
+    experiment's metric/direction as defaults."""
+    if spec.sweeper.kind not in ("random", "optuna"):
+        return {}
+    from zenspec.sweepers.optuna import OptunaSweeperConf
+    from zenspec.sweepers.random import RandomSearchSweeperConf
+
+    conf = RandomSearchSweeperConf if spec.sweeper.kind == "random" else OptunaSweeperConf
+    out = {
+        f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        for f in dataclasses.fields(conf)
+        if f.name != "_target_"
+    }
+    out["metric"] = getattr(spec.experiment, "metric", None)
+    out["direction"] = getattr(spec.experiment, "direction", None) or "minimize"
+    return out
 
 
 def compile_spec(

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from zenspec.errors import Problem
 from zenspec.spec.parse import KeyPath, ParsedSpec, SourceMap
+from zenspec.sweepers.space import is_structured_sweep
 
 __all__ = ["BUILTIN_SWEEPERS", "Experiment", "LauncherSettings", "Spec", "SweeperSettings"]
 
@@ -73,7 +74,7 @@ class Spec:
     config: Dict[str, Any]
     groups: Dict[str, Dict[str, Dict[str, Any]]]
     defaults: Dict[str, str]
-    sweep: Dict[str, Union[List[Any], str]]
+    sweep: Dict[str, Union[List[Any], str, Dict[str, Any]]]
     sweeper: SweeperSettings
     launcher: LauncherSettings
     hydra: Dict[str, Any]
@@ -128,8 +129,9 @@ def _flatten_sweep(
     table: Mapping[str, Any], prefix: str, path: KeyPath, out: Dict, paths: Dict
 ) -> None:
     for key, value in table.items():
-        # a nested table is a dotted key (TOML `optim.lr = [...]`), never a value
-        if isinstance(value, dict):
+        # a nested table is a dotted key (TOML `optim.lr = [...]`), unless it is a
+        # structured axis (`x = { low = -1, high = 1 }`, `opt = { choices = [...] }`)
+        if isinstance(value, dict) and not is_structured_sweep(value):
             _flatten_sweep(value, f"{prefix}{key}.", (*path, key), out, paths)
         else:
             out[prefix + key] = value

@@ -18,12 +18,12 @@ from typing import Any, Dict, List, Optional, Sequence
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from zenspec.errors import LaunchError
+from zenspec.errors import LaunchError, OverrideError, ZenspecError
 from zenspec.spec.compile import compile_spec
 from zenspec.spec.imports import search_path
 from zenspec.spec.model import Spec
 
-__all__ = ["Plan", "PlannedJob", "plan_spec"]
+__all__ = ["Plan", "PlannedJob", "plan_spec", "plan_without_imports"]
 
 
 @dataclass
@@ -87,7 +87,7 @@ class Plan:
             f"mode:     {self.mode}",
             f"sweeper:  {self.sweeper}",
             f"launcher: {self.launcher}",
-            f"output:   {self.output_dir}",
+            f"output:   {self.output_dir or '(needs imports)'}",
         ]
         if self.jobs is None:
             lines.append(
@@ -98,7 +98,8 @@ class Plan:
             width = len(str(len(self.jobs) - 1)) if self.jobs else 1
             for j in self.jobs:
                 shown = " ".join(j.overrides) or "(no overrides)"
-                lines.append(f"  #{j.num:<{width}}  {shown}  -> {j.output_dir}")
+                where = f"  -> {j.output_dir}" if j.output_dir else ""
+                lines.append(f"  #{j.num:<{width}}  {shown}{where}")
         lines.extend(f"note: {n}" for n in self.notes)
         if self.config is not None:
             lines.append(f"\nconfig of job #{self.job}:")
@@ -159,7 +160,16 @@ def plan_spec(
             fast=False,
             mode=mode,
         ) as session:
-            cfg = session.compose()
+            try:
+                cfg = session.compose()
+            except ValueError as e:  # Hydra's group overrides: "must be a string or a list"
+                if isinstance(e, ZenspecError):
+                    raise
+                raise OverrideError(
+                    f"the overrides {list(overrides or [])} could not be applied to the config: "
+                    f"{e}",
+                    hint="Fix: a config group takes an option name (group=option).",
+                ) from e
             sweeper = str(OmegaConf.select(cfg, "hydra.sweeper._target_"))
             launcher = str(OmegaConf.select(cfg, "hydra.launcher._target_"))
             plan = Plan(
@@ -194,7 +204,10 @@ def plan_spec(
             count = count_grid(arguments, params, session.hydra.config_loader)
             if max_jobs is not None and count > max_jobs:
                 raise LaunchError(
-                    f"the sweep expands to {count:,} jobs, more than max_jobs={max_jobs:,}."
+                    f"the sweep expands to {count:,} jobs, more than max_jobs={max_jobs:,}.",
+                    file=spec.file,
+                    path="$.sweep",
+                    hint='Fix: narrow the sweep, or sample it ([sweeper] kind = "random").',
                 )
             jobs = plan_grid(arguments, params)
             simple = _subdir_is_num(cfg)
@@ -217,3 +230,45 @@ def plan_spec(
                 # resolve now, inside the session, where HydraConfig is set for the job
                 plan.config = OmegaConf.create(OmegaConf.to_container(plan.config, resolve=False))
             return plan
+
+
+def plan_without_imports(
+    spec: Spec,
+    overrides: Optional[Sequence[str]] = None,
+    multirun: bool = False,
+    max_jobs: Optional[int] = 100_000,
+) -> Plan:
+    """The jobs of *spec* from its text alone: nothing imported, nothing composed.
+
+    Each job's overrides are those ``zenspec run`` would give it (the grid is
+    expanded with Hydra's own sweeper logic); output directories and configs
+    need the composed config, so they are left out (``plan_spec`` has them).
+    """
+    from zenspec.launch.grid import count_grid, plan_grid
+    from zenspec.spec.compile import merge_overrides, spec_overrides
+
+    arguments = merge_overrides(spec_overrides(spec), overrides or ())
+    is_multirun = bool(multirun or spec.sweep or not spec.sweeper.is_grid)
+    sweeper = spec.sweeper.kind if spec.sweeper.target is None else spec.sweeper.target
+    plan = Plan(
+        spec_file=spec.file,
+        mode="multirun" if is_multirun else "run",
+        sweeper=sweeper if is_multirun else "(none: a single run)",
+        launcher=spec.launcher.kind,
+        arguments=arguments,
+        jobs=None,
+        notes=["planned without imports: output directories and configs are not shown"],
+    )
+    if not is_multirun:
+        plan.jobs = [PlannedJob(0, arguments)]
+    elif spec.sweeper.is_grid:
+        count = count_grid(arguments)
+        if max_jobs is not None and count > max_jobs:
+            raise LaunchError(
+                f"the sweep expands to {count:,} jobs, more than max_jobs={max_jobs:,}.",
+                file=spec.file,
+                path="$.sweep",
+                hint='Fix: narrow the sweep, or sample it ([sweeper] kind = "random").',
+            )
+        plan.jobs = [PlannedJob(n, list(o)) for n, o in enumerate(plan_grid(arguments))]
+    return plan

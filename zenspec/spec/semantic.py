@@ -4,7 +4,9 @@ Without imports (always): reserved keys, groups named in ``defaults``/``sweep``
 exist with those options, swept keys exist in the base config (or carry
 ``+``), sweep expressions parse, intervals are ordered and ranges non-empty,
 ``interval`` is not given to the grid, simple ``${...}`` references point at
-config keys; and the grid's size.
+config keys, no target is one Hydra's instantiate target policy refuses
+(``os.system``, ``builtins.eval``...: checked by name, nothing imported); and
+the grid's size, which may not exceed ``max_jobs`` (default 100,000).
 
 With imports (``--imports``; ``run``/``plan`` default): the experiment's
 target/task/config_class import, every ``_target_``/``_ref_`` imports, every
@@ -21,15 +23,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import OverrideParseException
-
-from zenspec.errors import Problem, did_you_mean
+from zenspec.errors import OverrideError, Problem, did_you_mean
 from zenspec.spec.imports import ImportFailure, resolve
 from zenspec.spec.model import Spec
 from zenspec.spec.parse import KeyPath
+from zenspec.spec.policy import PolicyChecks, policy_refusal
+from zenspec.spec.sweep_checks import SweepChecks
 
-__all__ = ["Report", "check_spec"]
+__all__ = ["DEFAULT_MAX_JOBS", "Report", "check_spec", "policy_refusal"]
+
+#: The largest grid ``validate``/``plan``/``run`` accept unless told otherwise.
+DEFAULT_MAX_JOBS = 100_000
 
 _RESERVED_CONFIG = {
     "defaults": "use the [defaults] section to select group options",
@@ -47,7 +51,7 @@ class Report:
     grid_size: Optional[int] = None
 
 
-class _Checker:
+class _Checker(SweepChecks, PolicyChecks):
     def __init__(self, spec: Spec, imports: bool) -> None:
         self.spec = spec
         self.imports = imports
@@ -123,85 +127,6 @@ class _Checker:
             node = node[part]
         return True
 
-    def sweep(self) -> List[str]:
-        """Check every axis; return the overrides that parsed (for the grid size)."""
-        from zenspec.spec.compile import _sweep_override
-
-        parser = OverridesParser.create()
-        good: List[str] = []
-        for key, value in self.spec.sweep.items():
-            path = self.spec.sweep_paths[key]
-            text = _sweep_override(key, value)
-            try:
-                (o,) = parser.parse_overrides([text])
-            except OverrideParseException as e:
-                detail = str(e).strip().splitlines()
-                self.add(
-                    path,
-                    f"'{value}' is not valid Hydra sweep syntax: {detail[-1] if detail else e}",
-                    "Fix: see https://hydra.cc/docs/advanced/override_grammar/extended/ "
-                    '(e.g. "range(1, 10)", "choice(a, b)", "interval(0, 1)" or a list).',
-                )
-                continue
-            self.sweep_axis(path, key, o, text)
-            good.append(text)
-        return good
-
-    def sweep_axis(self, path: KeyPath, key: str, o: Any, text: str) -> None:
-        bare = key.lstrip("+")
-        if key.startswith("hydra.") or bare.startswith("hydra."):
-            return
-        if "/" not in bare and bare in self.spec.groups:
-            if o.is_discrete_sweep() and not o.is_hydra_override() and o.is_sweep_override():
-                if type(o._value).__name__ == "Glob":
-                    return
-                values = list(o.sweep_string_iterator())
-            elif o.is_interval_sweep():
-                self.add(path, f"group '{bare}' is swept with an interval; give option names.")
-                return
-            else:
-                values = [o.value()]
-            for v in values:
-                self.option(path, bare, v, "the sweep")
-            return
-        exists = self.key_exists(bare)
-        if key.startswith("+") and exists:
-            self.add(
-                path,
-                f"'{key}' adds the key '{bare}', but it is already in the config.",
-                f"Fix: drop the '+': {bare}.",
-            )
-        elif not key.startswith("+") and exists is False:
-            known = list(self.spec.config) + list(self.spec.groups)
-            self.add(
-                path,
-                f"swept key '{bare}' is not in the config." + did_you_mean(bare, known),
-                _HINT_ADD,
-            )
-        if o.is_interval_sweep():
-            iv = o.value()
-            if not iv.start < iv.end:
-                self.add(
-                    path,
-                    f"interval({iv.start}, {iv.end}) is empty: the lower bound must be "
-                    "below the upper bound.",
-                    f"Fix: interval({min(iv.start, iv.end)}, {max(iv.start, iv.end)}).",
-                )
-            if self.spec.sweeper.is_grid:
-                self.add(
-                    path,
-                    f"'{key}' is an interval (a continuous range), which the basic (grid) "
-                    "sweeper cannot enumerate.",
-                    'Fix: set [sweeper] kind = "random" or "optuna" (or your own target), '
-                    'or give a grid: "range(a, b, step)" or a list.',
-                )
-        elif type(getattr(o, "_value", None)).__name__ == "RangeSweep":
-            from zenspec.launch.grid import count_grid
-
-            if count_grid([text]) == 0:
-                value = text.partition("=")[2]
-                self.add(path, f"'{value}' is an empty range: it gives no jobs.")
-
     def interpolations(self) -> None:
         known = set(self.spec.config) | set(self.spec.groups) | {"hydra"}
         roots: List[tuple] = [(("config",), self.spec.config)]
@@ -227,6 +152,19 @@ class _Checker:
                             f"interpolation '${{{name}...}}' refers to '{name}', which is not a "
                             "key of the config." + did_you_mean(name, known | fields),
                         )
+
+    def expressible(self) -> None:
+        """[hydra] and [launcher] values become overrides: each must be writable as one."""
+        from zenspec.launch.overrides import value_to_override
+        from zenspec.spec.compile import _flatten, convert_value
+
+        sections = {"hydra": self.spec.hydra, "launcher": dict(self.spec.launcher.params)}
+        for section, table in sections.items():
+            for key, leaf in _flatten(table, ""):
+                try:
+                    value_to_override(convert_value(leaf))
+                except OverrideError as e:
+                    self.add((section, *key.split(".")), f"cannot be written as an override: {e.message}")  # fmt: skip
 
     # -- with imports ------------------------------------------------------------
     def resolve(self, path: KeyPath, target: str) -> Any:
@@ -361,11 +299,22 @@ class _Checker:
         kind = self.spec.launcher.kind
         if kind == "basic":
             return
+        from zenspec.launchers import launcher_configs
+
         Plugins.instance()  # discovery registers each installed launcher's config
-        options = ConfigStore.instance().repo.get("hydra", {}).get("launcher", {})
-        names = sorted(n[: -len(".yaml")] for n in options)
-        if f"{kind}.yaml" not in options:
-            pkg = {"joblib": "hydra-joblib-launcher", "ray": "hydra-ray-launcher"}.get(
+        options = dict(ConfigStore.instance().repo.get("hydra", {}).get("launcher", {}))
+        if kind == "ray":  # zenspec's own (registered only while a launch runs)
+            import importlib.util
+
+            if importlib.util.find_spec("ray") is None:
+                self.add(
+                    ("launcher", "kind"), "the ray launcher needs Ray.", "Fix: pip install ray."
+                )
+                return
+        ours = {f"{k}.yaml": conf for k, conf in launcher_configs().items()}
+        names = sorted(n[: -len(".yaml")] for n in {**options, **ours})
+        if f"{kind}.yaml" not in options and f"{kind}.yaml" not in ours:
+            pkg = {"joblib": "hydra-joblib-launcher"}.get(
                 kind, "hydra-submitit-launcher" if kind.startswith("submitit") else None
             )
             self.add(
@@ -375,7 +324,12 @@ class _Checker:
                 f"Fix: pip install {pkg}." if pkg else None,
             )
             return
-        node = options[f"{kind}.yaml"].node
+        if f"{kind}.yaml" in ours:
+            from omegaconf import OmegaConf
+
+            node = OmegaConf.structured(ours[f"{kind}.yaml"])
+        else:
+            node = options[f"{kind}.yaml"].node
         fields = [str(k) for k in node if not str(k).startswith("_")]
         for key in self.spec.launcher.params:
             if key not in fields:
@@ -397,7 +351,7 @@ def _strings(value: Any, path: KeyPath) -> Iterable[tuple]:
             yield from _strings(v, (*path, i))
 
 
-def check_spec(spec: Spec, imports: bool = False) -> Report:
+def check_spec(spec: Spec, imports: bool = False, max_jobs: Optional[int] = None) -> Report:
     """Run the semantic checks on *spec*; every problem is collected, none raised.
 
     Parameters
@@ -407,14 +361,20 @@ def check_spec(spec: Spec, imports: bool = False) -> Report:
     imports : bool, default False
         Also import the spec's targets and check arguments against them. Call
         it inside :func:`zenspec.spec.imports.search_path` for the spec.
+    max_jobs : int, optional
+        A grid with more jobs is a problem (the count is computed, not expanded);
+        ``zenspec validate`` uses :data:`DEFAULT_MAX_JOBS`. ``run``/``plan`` leave
+        it to the launch core, which has its own ``max_jobs``.
     """
     c = _Checker(spec, imports)
     c.reserved()
+    c.policy()
     if imports:
         c.experiment()
     c.defaults()
     good = c.sweep()
     c.interpolations()
+    c.expressible()
     if imports:
         c.nodes(spec.config, ("config",))
         for group, options in spec.groups.items():
@@ -431,5 +391,12 @@ def check_spec(spec: Spec, imports: bool = False) -> Report:
             grid = count_grid(good) if good else 1
         except Exception:  # e.g. glob() needs a config loader; the size is then unknown
             grid = None
+        if grid is not None and max_jobs is not None and grid > max_jobs:
+            c.add(
+                ("sweep",),
+                f"the sweep expands to {grid:,} jobs, more than max_jobs={max_jobs:,}.",
+                'Fix: narrow the sweep, use a sampling sweeper ([sweeper] kind = "random"), '
+                "or raise the limit (zenspec run --max-jobs N) if you mean it.",
+            )
     problems = sorted(c.problems, key=lambda p: (p.line or 0, p.column or 0, p.path or ""))
     return Report(problems=problems, grid_size=grid)
