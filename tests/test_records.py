@@ -244,3 +244,35 @@ def test_grid_count_matches_the_enumeration(overrides, count):
     from zenspec.launch.grid import count_grid, plan_grid
 
     assert count_grid(overrides) == count == len(plan_grid(overrides))
+
+
+@pytest.mark.parametrize("mode", ["run", "multirun"])
+def test_a_claimed_dir_gives_the_files_an_explicit_override_would(tmp_path, mode):
+    """The `_1` dir of a collision is set in place; the files are as if composed with it."""
+    import yaml
+
+    key = "hydra.run.dir" if mode == "run" else "hydra.sweep.dir"
+    launch = hydra_run if mode == "run" else hydra_multirun
+    template = [f"{key}=out/${{now:%Y}}", "+b=${hydra:job.name}"]
+    extra = [] if mode == "run" else ["a=5"]
+    launch(dict(a=1), dies_at, [*template, *extra])
+    claimed = launch(dict(a=1), dies_at, [*template, *extra])
+    job = claimed if mode == "run" else claimed[0][0]
+    moved = os.path.relpath(job.output_dir if mode == "run" else job.output_dir.parent)
+    assert moved.endswith("_1")
+    # the same launch, told the dir outright, composes everything from scratch
+    told = launch(dict(a=1), dies_at, [*template, f"{key}={moved}-told", *extra])
+    told_job = told if mode == "run" else told[0][0]
+
+    def files(j):
+        d = j.output_dir / ".hydra"
+        out = {n: yaml.safe_load((d / n).read_text()) for n in ("config.yaml", "overrides.yaml")}
+        hydra = yaml.safe_load((d / "hydra.yaml").read_text().replace(f"{moved}-told", moved))
+        hydra = hydra["hydra"]
+        hydra.pop("runtime")  # cwd, output_dir: where each ran
+        hydra["overrides"]["hydra"] = sorted(hydra["overrides"]["hydra"])  # hydra.mode's place
+        return out, hydra
+
+    assert files(job) == files(told_job)
+    hydra_yaml = yaml.safe_load((job.output_dir / ".hydra" / "hydra.yaml").read_text())
+    assert f"{key}={moved}" in hydra_yaml["hydra"]["overrides"]["hydra"]

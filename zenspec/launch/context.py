@@ -22,7 +22,7 @@ from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException, HydraException
 from hydra.types import RunMode
 from hydra.version import setbase
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from zenspec.errors import LaunchError, OverrideError, did_you_mean
 from zenspec.launch.isolation import hydra_isolation, scoped_store
@@ -174,9 +174,16 @@ class LaunchSession:
             # started in; an absolute dir makes every job write where this call said.
             moved = os.path.abspath(moved or directory)
         if moved is not None:
-            # claimed elsewhere this second (or made absolute): jobs must see it too
-            self.overrides.append(f"{key}={value_to_override(moved)}")
-            self.compose()
+            # Claimed elsewhere this second (or made absolute): the config, and each
+            # job composed from it, must say so. A plain value of Hydra's node changes
+            # nothing else in composition, so it is set where a recomposition with the
+            # override would have put it (the value, and the override in
+            # hydra.overrides.hydra, from which launchers compose the jobs).
+            override = f"{key}={value_to_override(moved)}"
+            self.overrides.append(override)
+            with read_write(self.cfg.hydra), open_dict(self.cfg.hydra):
+                OmegaConf.update(self.cfg, key, moved, merge=False)
+                self.cfg.hydra.overrides.hydra.append(override)
             directory = moved
         self.output_dir = directory
         return directory
