@@ -183,6 +183,22 @@ class StudySweeper(Sweeper):
             self.failures += 1
         return result
 
+    def new_study(self, sweep_dir: Path, space: Any, **settings: Any) -> StudyResult:
+        """The (empty) result of this study: who, what it optimises, its settings."""
+        return StudyResult(
+            sweeper=self.kind,
+            directions=self.directions,
+            metric=self.metric,
+            seed=self.seed,
+            sweep_dir=str(sweep_dir),
+            settings={
+                **settings,
+                "batch_size": self.effective_batch_size(),
+                "space": [a.key for a in space.axes],
+                "constants": space.constants,
+            },
+        )
+
     def check_failures(self, study: StudyResult) -> None:
         """Stop the study (``JobFailedError``) once more than ``max_failures`` trials failed."""
         if self.max_failures is None or self.failures <= self.max_failures:

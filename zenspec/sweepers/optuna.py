@@ -288,21 +288,13 @@ class OptunaSweeper(StudySweeper):
         ran: Mapping[int, TrialResult],
     ) -> StudyResult:
         state = optuna.trial.TrialState
-        result = StudyResult(
-            sweeper=self.kind,
-            directions=self.directions,
-            metric=self.metric,
-            seed=self.seed,
-            sweep_dir=str(sweep_dir),
-            settings={
-                "sampler": self.sampler_name,
-                "n_trials": self.n_trials,
-                "batch_size": self.effective_batch_size(),
-                "storage": self.storage,
-                "study_name": study.study_name,
-                "space": [a.key for a in space.axes],
-                "constants": space.constants,
-            },
+        result = self.new_study(
+            sweep_dir,
+            space,
+            sampler=self.sampler_name,
+            n_trials=self.n_trials,
+            storage=self.storage,
+            study_name=study.study_name,
         )
         axes = {a.name: a for a in space.axes}
         for t in study.get_trials(deepcopy=False, states=(state.COMPLETE, state.FAIL)):

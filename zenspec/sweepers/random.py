@@ -98,19 +98,8 @@ class RandomSearchSweeper(StudySweeper):
         space = SearchSpace.from_overrides(arguments, self.params)
         sweep_dir = self.sweep_dir
         self.start(sweep_dir)
-        study = StudyResult(
-            sweeper=self.kind,
-            directions=self.directions,
-            metric=self.metric,
-            seed=self.seed,
-            sweep_dir=str(sweep_dir),
-            settings={
-                "max_trials": self.max_trials,
-                "batch_size": self.effective_batch_size(),
-                "max_failures": self.max_failures,
-                "space": [a.key for a in space.axes],
-                "constants": space.constants,
-            },
+        study = self.new_study(
+            sweep_dir, space, max_trials=self.max_trials, max_failures=self.max_failures
         )
         trials = draw_trials(space, self.seed, self.max_trials)
         size = self.effective_batch_size()
