@@ -40,7 +40,26 @@ PRIMARY = {
 
 
 @pytest.fixture
-def configs(store):
+def frozen_now():
+    """``${now:...}`` at one fixed instant: two masters composed a second apart agree."""
+    import datetime
+
+    from omegaconf.basecontainer import BaseContainer
+
+    saved = BaseContainer._resolvers.get("now")
+    instant = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    OmegaConf.register_new_resolver(
+        "now", lambda pattern: instant.strftime(pattern), use_cache=True, replace=True
+    )
+    yield instant
+    if saved is None:
+        BaseContainer._resolvers.pop("now", None)
+    else:
+        BaseContainer._resolvers["now"] = saved
+
+
+@pytest.fixture
+def configs(store, frozen_now):
     store.store(name="fl_primary", node=PRIMARY)
     store.store(name="fl_typed", node=Typed)
     store.store(group="optim", name="sgd", node={"lr": 0.1})
