@@ -9,6 +9,7 @@ interrupted, start/end times). ``zenspec resume`` and ``zenspec results`` read i
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -46,6 +47,7 @@ def job_id(overrides: Sequence[str]) -> str:
     return "j" + hashlib.sha256("\0".join(overrides).encode()).hexdigest()[:12]
 
 
+@functools.cache  # installed versions do not change under a running process
 def _version(dist: str) -> Optional[str]:
     try:
         from importlib.metadata import version
