@@ -8,10 +8,10 @@ not get. :class:`FastJoblibLauncher` (what zenspec instantiates where the
 config names Hydra's ``JoblibLauncher``; ``hydra.launcher`` is unchanged):
 
 * composes each job's config in the parent, with zenspec's caching loader
-  (already warm: the sweep's primary config was just composed), before any job
-  is dispatched -- so a bad override fails the batch before anything runs,
-  which is what the sweeper's ``validate_batch_is_legal`` checks, and the
-  sweeper skips that second composition (``validates_batch``);
+  (already warm: the sweep's primary config was just composed), as joblib
+  asks for the next job, so composition overlaps the running jobs (a bad
+  override has failed the batch before anything runs: the sweeper's
+  ``validate_batch_is_legal``);
 * pickles the shared part (task function, hydra context, Hydra's global state)
   once per batch; each worker unpickles it once and reuses it for its jobs;
 * runs each job with zenspec's cheaper ``run_job``
@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, Sequence, Tuple
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, setup_globals
@@ -78,9 +78,6 @@ def execute_job(key: str, blob: bytes, sweep_config: DictConfig) -> JobReturn:
 class FastJoblibLauncher(JoblibLauncher):
     """``JoblibLauncher`` that composes in the parent and ships shared state once."""
 
-    #: every job's config is composed before any is dispatched (see module doc)
-    validates_batch = True
-
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
@@ -105,21 +102,25 @@ class FastJoblibLauncher(JoblibLauncher):
             )
         )
         log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
-        configs: List[DictConfig] = []
         loader = self.hydra_context.config_loader
-        for idx, overrides in enumerate(job_overrides):
-            idx = initial_job_idx + idx
-            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
-            sweep_config = loader.load_sweep_config(self.config, list(overrides))
-            with open_dict(sweep_config):
-                sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
-                sweep_config.hydra.job.num = idx
-            configs.append(sweep_config)
+
+        def configs() -> Iterator[DictConfig]:
+            # Composed as joblib asks for the next job (it keeps 2 * n_jobs in
+            # flight), so the first jobs start at once instead of after every
+            # job's composition; the sweeper validated the batch beforehand.
+            for n, overrides in enumerate(job_overrides):
+                idx = initial_job_idx + n
+                log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+                sweep_config = loader.load_sweep_config(self.config, list(overrides))
+                with open_dict(sweep_config):
+                    sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
+                    sweep_config.hydra.job.num = idx
+                yield sweep_config
 
         key = uuid.uuid4().hex
         blob = cloudpickle.dumps(
             (self.hydra_context, self.task_function, Singleton.get_state()), protocol=5
         )
-        runs = Parallel(**joblib_cfg)(delayed(execute_job)(key, blob, cfg) for cfg in configs)
+        runs = Parallel(**joblib_cfg)(delayed(execute_job)(key, blob, cfg) for cfg in configs())
         assert isinstance(runs, list)
         return runs
