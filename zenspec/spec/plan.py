@@ -126,6 +126,16 @@ def _job_config(session: Any, cfg: DictConfig, overrides: Sequence[str], num: in
     return job_cfg
 
 
+def _refuse_large(spec: Spec, count: int, max_jobs: Optional[int]) -> None:
+    if max_jobs is not None and count > max_jobs:
+        raise LaunchError(
+            f"the sweep expands to {count:,} jobs, more than max_jobs={max_jobs:,}.",
+            file=spec.file,
+            path="$.sweep",
+            hint='Fix: narrow the sweep, or sample it ([sweeper] kind = "random").',
+        )
+
+
 def plan_spec(
     spec: Spec,
     overrides: Optional[Sequence[str]] = None,
@@ -201,14 +211,9 @@ def plan_spec(
                     )
                 return plan
             params = cfg.hydra.sweeper.get("params")
-            count = count_grid(arguments, params, session.hydra.config_loader)
-            if max_jobs is not None and count > max_jobs:
-                raise LaunchError(
-                    f"the sweep expands to {count:,} jobs, more than max_jobs={max_jobs:,}.",
-                    file=spec.file,
-                    path="$.sweep",
-                    hint='Fix: narrow the sweep, or sample it ([sweeper] kind = "random").',
-                )
+            _refuse_large(
+                spec, count_grid(arguments, params, session.hydra.config_loader), max_jobs
+            )
             jobs = plan_grid(arguments, params)
             simple = _subdir_is_num(cfg)
             plan.jobs = []
@@ -262,13 +267,6 @@ def plan_without_imports(
     if not is_multirun:
         plan.jobs = [PlannedJob(0, arguments)]
     elif spec.sweeper.is_grid:
-        count = count_grid(arguments)
-        if max_jobs is not None and count > max_jobs:
-            raise LaunchError(
-                f"the sweep expands to {count:,} jobs, more than max_jobs={max_jobs:,}.",
-                file=spec.file,
-                path="$.sweep",
-                hint='Fix: narrow the sweep, or sample it ([sweeper] kind = "random").',
-            )
+        _refuse_large(spec, count_grid(arguments), max_jobs)
         plan.jobs = [PlannedJob(n, list(o)) for n, o in enumerate(plan_grid(arguments))]
     return plan
