@@ -295,3 +295,34 @@ def test_python_dash_m_zenspec(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2 and "no such file" in proc.stdout
+
+
+def test_launcher_flag_replaces_the_specs_launcher_and_its_settings(capsys, tmp_path):
+    from zenspec.spec.compile import merge_overrides
+
+    spec_list = [
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "x=1,2",
+        "hydra.job.chdir=false",
+    ]
+    assert merge_overrides(spec_list, ["hydra/launcher=ray"]) == [
+        "x=1,2",
+        "hydra.job.chdir=false",
+        "hydra/launcher=ray",
+    ]
+    assert merge_overrides(spec_list, ["hydra.launcher.n_jobs=1"]) == [
+        "hydra/launcher=joblib",
+        "x=1,2",
+        "hydra.job.chdir=false",
+        "hydra.launcher.n_jobs=1",
+    ]
+    # the shipped joblib spec, run in this process instead: every job has this pid
+    code, out, err = run(
+        capsys, "run", SPECS / "launchers_joblib.toml", "--launcher", "basic", "-q"
+    )
+    assert code == 0, err
+    assert "12 jobs: 12 completed" in out
+    root = Path(out.split("outputs: ")[1].strip())
+    pids = {json.loads(p.read_text())["pid"] for p in (root / ".zenspec" / "jobs").glob("*.json")}
+    assert pids == {os.getpid()}

@@ -124,6 +124,8 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from zenspec.spec.api import load_spec
 
     spec = load_spec(args.spec, imports=False)
+    if args.launcher:
+        args.overrides = [f"hydra/launcher={args.launcher}", *args.overrides]
     maximize = spec.experiment.direction == "maximize"
     kwargs: dict = {
         "on_error": "continue",

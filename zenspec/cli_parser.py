@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-fast", action="store_true", help="stop launching new jobs after a failed one"
     )
     run.add_argument(
+        "--launcher",
+        metavar="KIND",
+        help="run on this launcher instead of the spec's (basic, joblib, submitit_local, "
+        "submitit_slurm, ray; the spec's launcher settings are dropped): hydra/launcher=KIND",
+    )
+    run.add_argument(
         "--max-jobs", type=int, default=100_000, help="refuse a grid larger than this (100000)"
     )
     run.add_argument(

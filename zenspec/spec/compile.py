@@ -116,10 +116,23 @@ def _override_key(text: str) -> str:
 
 
 def merge_overrides(spec_list: Sequence[str], cli: Sequence[str]) -> List[str]:
-    """*spec_list* then *cli*; a CLI override of a key replaces the spec's for that key."""
+    """*spec_list* then *cli*; a CLI override of a key replaces the spec's for that key.
+
+    Choosing another launcher or sweeper on the command line
+    (``hydra/launcher=ray``) also drops the spec's settings for the one it
+    replaces (``hydra.launcher.n_jobs=2`` means nothing to Ray).
+    """
     cli = list(cli)
     replaced = {_override_key(o) for o in cli}
-    return [o for o in spec_list if _override_key(o) not in replaced] + cli
+    dropped = tuple(
+        f"hydra.{plugin}." for plugin in ("launcher", "sweeper") if f"hydra/{plugin}" in replaced
+    )
+
+    def kept(o: str) -> bool:
+        key = _override_key(o)
+        return key not in replaced and not key.lstrip("+~").startswith(dropped or ("\0",))
+
+    return [o for o in spec_list if kept(o)] + cli
 
 
 def _imported(spec: Spec, field: str) -> Any:
