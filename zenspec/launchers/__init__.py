@@ -13,14 +13,38 @@ The launchers from Hydra's plugins (joblib, submitit) are used as they are.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-__all__ = ["ZENSPEC_LAUNCHERS", "current_scope", "launcher_configs", "launcher_scope"]
+__all__ = [
+    "ZENSPEC_LAUNCHERS",
+    "begin_launch",
+    "current_scope",
+    "launcher_configs",
+    "launcher_scope",
+]
 
 #: ``hydra/launcher=<kind>`` options zenspec provides: kind -> config dataclass path.
 ZENSPEC_LAUNCHERS: Dict[str, str] = {"ray": "zenspec.launchers.ray:RayLauncherConf"}
 
 _SCOPES: List[contextlib.ExitStack] = []
+
+
+def begin_launch(launcher: Any) -> Path:
+    """What a launcher does before its first job, as Hydra's own do; the sweep dir.
+
+    Hydra's globals (resolvers), Hydra's logging, and the sweep directory made.
+    """
+    from hydra.core.utils import configure_log, setup_globals
+
+    setup_globals()
+    assert launcher.config is not None
+    assert launcher.task_function is not None
+    assert launcher.hydra_context is not None
+    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    return sweep_dir
 
 
 def launcher_configs() -> Dict[str, Any]:

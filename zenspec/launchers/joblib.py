@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from pathlib import Path
 from typing import Any, Dict, Iterator, Sequence, Tuple
 
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, configure_log, filter_overrides, setup_globals
+from hydra.core.utils import JobReturn, filter_overrides, setup_globals
 from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from omegaconf import DictConfig, open_dict
@@ -84,14 +83,10 @@ class FastJoblibLauncher(JoblibLauncher):
         import cloudpickle
         from joblib import Parallel, delayed
 
-        setup_globals()
-        assert self.config is not None
-        assert self.task_function is not None
-        assert self.hydra_context is not None
+        from zenspec.launchers import begin_launch
 
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        sweep_dir = begin_launch(self)
+        assert self.config is not None and self.hydra_context is not None
 
         joblib_cfg = dict(self.joblib)
         joblib_cfg["backend"] = "loky"  # as stock: threads are incompatible with Hydra

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -166,16 +165,9 @@ class RayLauncher(Launcher):
     ) -> Sequence[JobReturn]:
         import ray
 
-        from zenspec.launchers import current_scope
+        from zenspec.launchers import begin_launch, current_scope
 
-        setup_globals()
-        assert self.config is not None
-        assert self.task_function is not None
-        assert self.hydra_context is not None
-
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        sweep_dir = begin_launch(self)
 
         if not self.started and self._ensure_ray():
             self.started = True
