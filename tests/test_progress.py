@@ -161,3 +161,27 @@ def test_cli_in_a_pipe_one_line_per_job_and_verbose_keeps_launcher_lines(tmp_pat
         timeout=60,
     )
     assert "job 2 a=3" not in quiet.stderr and "1 of 5 job(s) failed" in quiet.stderr
+
+
+def _sees_itself_running(cfg):
+    from hydra.core.hydra_config import HydraConfig
+
+    from zenspec.records.jobs import running_jobs
+
+    hc = HydraConfig.get()
+    return running_jobs(Path(hc.sweep.dir))
+
+
+def test_a_job_is_marked_running_while_it_runs_and_the_line_counts_it(tmp_path):
+    from zenspec import hydra_multirun
+    from zenspec.progress import Progress
+    from zenspec.records.jobs import running_jobs
+
+    jobs = hydra_multirun(
+        dict(a=0), _sees_itself_running, ["a=1,2,3"], with_log_configuration=False
+    )
+    assert [j.return_value for j in jobs[0]] == [[0], [1], [2]]  # each saw itself, alone
+    assert running_jobs(jobs[0][0].output_dir.parent) == []  # no marker outlives its record
+    p = Progress(tty=False)
+    p.total, p.running = 4, 2
+    assert "2 running" in p.status_line()

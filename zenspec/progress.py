@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import IO, Any, Dict, Iterator, Optional
 
-from zenspec.records.jobs import read_job_records
+from zenspec.records.jobs import read_job_records, running_jobs
 
 __all__ = ["Progress", "launch_lines_hushed"]
 
@@ -97,6 +97,7 @@ class Progress:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._baseline: set = set()
+        self.running = 0  # jobs started, not ended (from their markers; live line only)
 
     # -- called by the launch core ------------------------------------------------
     def started_sweep(self, root: Path, total: Optional[int], skip: Optional[set] = None) -> None:
@@ -139,6 +140,13 @@ class Progress:
             if not self.tty:
                 self.stream.write(self._job_line(record) + "\n")
         if self.tty:
+            self.running = len(
+                [
+                    n
+                    for n in running_jobs(self.root)
+                    if n not in self.seen and n not in self._baseline
+                ]
+            )
             self.stream.write("\r\033[K" + self.status_line())
         if new or self.tty:
             self.stream.flush()
@@ -175,6 +183,8 @@ class Progress:
         parts.append(f"{c['completed']} ok")
         if c["failed"]:
             parts.append(f"{c['failed']} failed")
+        if self.running:
+            parts.append(f"{self.running} running")
         if self.best is not None:
             parts.append(f"best {self.best:.6g}")
         parts.append(f"elapsed {_fmt_duration(elapsed)}")

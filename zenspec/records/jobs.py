@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from zenspec.records.store import (
     FORMAT_VERSION,
@@ -65,6 +65,7 @@ class RecordingTask:
     def __call__(self, cfg: Any) -> Any:
         start = time.time()
         tic = time.perf_counter()
+        _mark_running(self._where())
         try:
             value = self.task(cfg)
         except BaseException as e:
@@ -88,17 +89,25 @@ class RecordingTask:
         )
         return value
 
-    def _write(self, *, status: str, started: float, duration: float, **extra: Any) -> None:
+    @staticmethod
+    def _where() -> Optional[Tuple[Any, Path, int]]:
+        """The running job's Hydra config, records root and number (None outside a job)."""
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
         try:
             hc = HydraConfig.get()
         except ValueError:  # called outside a Hydra job: nothing to record against
-            return
+            return None
         multirun = hc.mode == RunMode.MULTIRUN
         root = Path(hc.sweep.dir if multirun else hc.run.dir)
-        num = int(hc.job.get("num", 0) or 0) if multirun else 0
+        return hc, root, int(hc.job.get("num", 0) or 0) if multirun else 0
+
+    def _write(self, *, status: str, started: float, duration: float, **extra: Any) -> None:
+        where = self._where()
+        if where is None:
+            return
+        hc, root, num = where
         overrides = list(hc.overrides.task)
         record: Dict[str, Any] = {
             "format_version": FORMAT_VERSION,
@@ -118,6 +127,8 @@ class RecordingTask:
             record["error"] = extra["error"]
         try:
             _write_record(jobs_dir(root), num, record)
+            with contextlib.suppress(OSError):
+                os.unlink(running_marker(root, num))
         except OSError as e:  # a full disk must not turn a finished job into a failed one
             import warnings
 
@@ -168,6 +179,35 @@ def _user_error(e: BaseException) -> BaseException:
     while isinstance(e, InstantiationException) and e.__cause__ is not None:
         e = e.__cause__
     return e
+
+
+def running_marker(root: Path, num: int) -> str:
+    """The file that says job *num* has started and not yet ended (not a record)."""
+    return os.path.join(jobs_dir(root), f".{num}.running")
+
+
+def _mark_running(where: Optional[Tuple[Any, Path, int]]) -> None:
+    # for progress under every launcher: which jobs run now, written by the
+    # process that runs them; removed when the record lands (a killed job's
+    # marker stays, and only a live progress line ever reads markers)
+    if where is None:
+        return
+    _, root, num = where
+    with contextlib.suppress(OSError):
+        directory = jobs_dir(root)
+        if str(directory) not in _made_dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+            _made_dirs.add(str(directory))
+        os.close(os.open(running_marker(root, num), os.O_WRONLY | os.O_CREAT, 0o644))
+
+
+def running_jobs(root: Path) -> List[int]:
+    """Numbers of the jobs that have started and have no record yet."""
+    out = []
+    for path in jobs_dir(root).glob(".*.running"):
+        with contextlib.suppress(ValueError):
+            out.append(int(path.name.split(".")[1]))
+    return sorted(out)
 
 
 def read_job_records(root: Path) -> List[Dict[str, Any]]:
