@@ -12,6 +12,7 @@ MODULES = [
     "zenspec.instantiate",
     "zenspec.launch.core",
     "zenspec.launch.overrides",
+    "zenspec.sweepers.space",
 ]
 
 
