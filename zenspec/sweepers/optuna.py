@@ -232,13 +232,20 @@ class OptunaSweeper(StudySweeper):
         self.start(sweep_dir)
         assert self.config is not None
         name = self.study_name or str(self.config.hydra.job.name)
-        study = optuna.create_study(
-            storage=self.storage,
-            sampler=self._sampler(optuna, space, self.seed),
-            study_name=name if self.storage else None,
-            directions=self.directions,
-            load_if_exists=True,
-        )
+        # Optuna announces every new study at INFO on stderr; zenspec reports the
+        # study itself, so that line is hushed here (and the level put back)
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            study = optuna.create_study(
+                storage=self.storage,
+                sampler=self._sampler(optuna, space, self.seed),
+                study_name=name if self.storage else None,
+                directions=self.directions,
+                load_if_exists=True,
+            )
+        finally:
+            optuna.logging.set_verbosity(verbosity)
         found = [d.name.lower() for d in study.directions]
         if found != self.directions:
             raise LaunchError(
