@@ -161,6 +161,9 @@ def test_cli_in_a_pipe_one_line_per_job_and_verbose_keeps_launcher_lines(tmp_pat
         timeout=60,
     )
     assert "job 2 a=3" not in quiet.stderr and "1 of 5 job(s) failed" in quiet.stderr
+    assert (
+        "Launching 5 jobs" not in quiet.stdout and "5 jobs: 4 completed, 1 failed" in quiet.stdout
+    )
 
 
 def _sees_itself_running(cfg):

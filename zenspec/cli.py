@@ -136,7 +136,8 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from zenspec.progress import launch_lines_hushed
 
     progress = kwargs["progress"]
-    with launch_lines_hushed(progress is not None and progress.tty and not args.verbose):
+    live = progress is not None and progress.tty
+    with launch_lines_hushed((args.quiet or live) and not args.verbose):
         return _launched(
             lambda: spec.run(
                 args.overrides, multirun=args.multirun, imports=args.imports, **kwargs

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-v",
         "--verbose",
         action="store_true",
-        help="keep the launcher's per-job log lines under the live progress line",
+        help="keep the launchers' per-job log lines (hidden under the live progress line "
+        "and with --quiet)",
     )
 
     res = sub.add_parser(
