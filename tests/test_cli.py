@@ -326,3 +326,10 @@ def test_launcher_flag_replaces_the_specs_launcher_and_its_settings(capsys, tmp_
     root = Path(out.split("outputs: ")[1].strip())
     pids = {json.loads(p.read_text())["pid"] for p in (root / ".zenspec" / "jobs").glob("*.json")}
     assert pids == {os.getpid()}
+
+
+def test_every_shipped_spec_is_run_by_some_test():
+    """The house rule: a spec added to specs/ must also be run end to end somewhere here."""
+    sources = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    unrun = [p.name for p in sorted(SPECS.iterdir()) if p.is_file() and p.name not in sources]
+    assert unrun == []
