@@ -58,12 +58,33 @@ def wrap_job_returns(value: Any) -> Any:
     return value
 
 
+def _by_target(node: DictConfig, classname: str, kind: str, base: type, verb: str) -> Any:
+    """A sweeper/launcher class outside Hydra's plugin registry, from its ``_target_``."""
+    from hydra.utils import instantiate as hydra_instantiate
+
+    try:
+        plugin = hydra_instantiate(node)
+    except Exception as e:
+        raise LaunchError(
+            f"could not instantiate the {kind} '{classname}': {e}",
+            path=f"hydra.{kind}",
+            hint=f"Fix: check hydra.{kind}._target_ names an importable {base.__name__} "
+            "subclass and its parameters match its __init__.",
+        ) from e
+    if not isinstance(plugin, base):
+        raise LaunchError(
+            f"'{classname}' is a {type(plugin).__name__}, not a "
+            f"{base.__module__}.{base.__name__} subclass, so it cannot {verb}.",
+            path=f"hydra.{kind}._target_",
+        )
+    return plugin
+
+
 def instantiate_sweeper(
     *, config: DictConfig, hydra_context: HydraContext, task_function: TaskFunction
 ) -> Sweeper:
     """The sweeper of ``config.hydra.sweeper``, set up and ready to ``sweep``."""
     from hydra._internal.utils import _get_cls_name
-    from hydra.utils import instantiate as hydra_instantiate
 
     plugins = Plugins.instance()
     sweeper_cfg = config.hydra.sweeper
@@ -74,21 +95,7 @@ def instantiate_sweeper(
         return plugins.instantiate_sweeper(
             config=config, hydra_context=hydra_context, task_function=task_function
         )
-    try:
-        sweeper = hydra_instantiate(sweeper_cfg)
-    except Exception as e:
-        raise LaunchError(
-            f"could not instantiate the sweeper '{classname}': {e}",
-            path="hydra.sweeper",
-            hint="Fix: check hydra.sweeper._target_ names an importable Sweeper subclass "
-            "and its parameters match its __init__.",
-        ) from e
-    if not isinstance(sweeper, Sweeper):
-        raise LaunchError(
-            f"'{classname}' is a {type(sweeper).__name__}, not a hydra.plugins.sweeper.Sweeper "
-            "subclass, so it cannot sweep.",
-            path="hydra.sweeper._target_",
-        )
+    sweeper = _by_target(sweeper_cfg, classname, "sweeper", Sweeper, "sweep")
     sweeper.setup(hydra_context=hydra_context, task_function=task_function, config=config)
     return sweeper
 
@@ -129,21 +136,7 @@ def instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
         )
     else:
-        try:
-            launcher = hydra_instantiate(launcher_cfg)
-        except Exception as e:
-            raise LaunchError(
-                f"could not instantiate the launcher '{classname}': {e}",
-                path="hydra.launcher",
-                hint="Fix: check hydra.launcher._target_ names an importable Launcher "
-                "subclass and its parameters match its __init__.",
-            ) from e
-        if not isinstance(launcher, Launcher):
-            raise LaunchError(
-                f"'{classname}' is a {type(launcher).__name__}, not a "
-                "hydra.plugins.launcher.Launcher subclass, so it cannot launch jobs.",
-                path="hydra.launcher._target_",
-            )
+        launcher = _by_target(launcher_cfg, classname, "launcher", Launcher, "launch jobs")
         launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
     if classname != _BASIC_LAUNCHER:
         _prepare_payload(launcher, classname, hydra_context, task_function, config)

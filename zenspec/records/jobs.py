@@ -138,6 +138,15 @@ class RecordingTask:
 _made_dirs: Set[str] = set()  # jobs dirs known to exist (one mkdir per sweep, not per job)
 
 
+def _ensure_dir(directory: Path) -> str:
+    """*directory*, made once per process (then remembered), as a string."""
+    where = str(directory)
+    if where not in _made_dirs:
+        directory.mkdir(parents=True, exist_ok=True)
+        _made_dirs.add(where)
+    return where
+
+
 def _write_record(directory: Path, num: int, record: Dict[str, Any]) -> None:
     """One small atomic write: the whole record appears under its name, or nothing.
 
@@ -150,10 +159,7 @@ def _write_record(directory: Path, num: int, record: Dict[str, Any]) -> None:
     a reader would accept (a torn temp file keeps its temp name).
     """
     text = json.dumps(record, indent=2, sort_keys=False, default=str) + "\n"
-    where = str(directory)
-    if where not in _made_dirs:
-        directory.mkdir(parents=True, exist_ok=True)
-        _made_dirs.add(where)
+    where = _ensure_dir(directory)
     path = os.path.join(where, f"{num}.json")
     tmp = os.path.join(where, f".{num}.json.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
@@ -194,10 +200,7 @@ def _mark_running(where: Optional[Tuple[Any, Path, int]]) -> None:
         return
     _, root, num = where
     with contextlib.suppress(OSError):
-        directory = jobs_dir(root)
-        if str(directory) not in _made_dirs:
-            directory.mkdir(parents=True, exist_ok=True)
-            _made_dirs.add(str(directory))
+        _ensure_dir(jobs_dir(root))
         os.close(os.open(running_marker(root, num), os.O_WRONLY | os.O_CREAT, 0o644))
 
 
