@@ -155,8 +155,18 @@ def test_a_killed_study_resumes_from_its_storage_without_repeating_finished_tria
     )
     jobs1 = tmp_path / "run1" / ".zenspec" / "jobs"
     deadline = time.monotonic() + 90
-    while len(list(jobs1.glob("*.json"))) < 3 and time.monotonic() < deadline:
+
+    def finished_and_running() -> tuple:
+        done = {int(p.stem) for p in jobs1.glob("*.json")}
+        running = {int(p.name.split(".")[1]) for p in jobs1.glob(".*.running")} - done
+        return done, running
+
+    # kill mid-trial: 3 trials told, and a 4th asked (its job is running), never in between
+    while time.monotonic() < deadline:
         assert first.poll() is None, "the study ended before it could be killed"
+        done, running = finished_and_running()
+        if len(done) >= 3 and running:
+            break
         time.sleep(0.02)
     first.send_signal(signal.SIGKILL)
     first.wait()
