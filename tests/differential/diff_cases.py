@@ -347,6 +347,13 @@ def _case_list() -> List[Case]:
             OPTIM,
             expect_error=True,
         ),
+        # a hydra.job key naming a user key: the returned hydra_cfg cannot resolve it
+        Case(
+            "job_key_names_a_user_key",
+            P,
+            ["a=1,2", "hydra.job.config.override_dirname.item_sep=${name}"],
+            OPTIM,
+        ),
         Case(
             "chdir_custom_subdir",
             P,

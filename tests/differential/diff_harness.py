@@ -265,6 +265,8 @@ def run_case(case: Case, loader_cls: type, workdir: Path, fast_launcher: bool = 
                 "status": r.status.name,
                 "cfg": norm(OmegaConf.to_yaml(r.cfg)),
                 "hydra_cfg": norm(OmegaConf.to_yaml(r.hydra_cfg)),
+                # the copy is a tree of its own: its interpolations resolve in it
+                "hydra_job_resolved": norm(_resolved(r.hydra_cfg.hydra.job)),
                 "overrides": list(r.overrides),
                 "working_dir": norm(str(r.working_dir)),
                 "task_name": r.task_name,
@@ -282,3 +284,11 @@ def run_case(case: Case, loader_cls: type, workdir: Path, fast_launcher: bool = 
         files=files,
         stats=getattr(loader, "stats", None),
     )
+
+
+def _resolved(node: Any) -> str:
+    """``node`` resolved, or the error resolving it raised (type and message)."""
+    try:
+        return repr(OmegaConf.to_container(node, resolve=True))
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"

@@ -20,7 +20,8 @@ copy Hydra's whole config tree (~300 nodes) for nothing:
 
 Everything else is stock ``run_job``, line for line, in the same order: the
 output dir, chdir, logging, ``.hydra/*.yaml``, callbacks, env, the returned
-``JobReturn`` (its ``hydra_cfg`` is still an independent deep copy).
+``JobReturn`` (its ``hydra_cfg`` is an independent copy, pickled until read:
+:mod:`zenspec.launch.job_return`).
 ``tests/differential`` runs the whole corpus through it against stock.
 
 :class:`FastLauncher` is a ``BasicLauncher`` (same config node, same log
@@ -33,7 +34,6 @@ in hydra.yaml and multirun.yaml) is unchanged.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from pathlib import Path
@@ -64,6 +64,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from zenspec.launch.fast_render import RenderHint, render_hydra_yaml
 from zenspec.launch.fast_snapshot import copy_without_hydra
+from zenspec.launch.job_return import SnapshotJobReturn, snapshot
 
 __all__ = ["FastLauncher", "instantiate_launcher", "run_job"]
 
@@ -94,6 +95,19 @@ def _share_hydra_node(config: DictConfig) -> None:
     masked = DictConfig(content={})  # as masked_copy's root: a fresh, flagless dict
     masked.__dict__["_content"]["hydra"] = config._get_node("hydra")
     HydraConfig.instance().cfg = masked  # type: ignore[assignment]
+
+
+def _job_fields_interpolate(hydra_cfg: DictConfig) -> bool:
+    """Whether ``hydra.job.chdir`` or ``hydra.job.env_set`` holds an interpolation."""
+    job = hydra_cfg.hydra._get_node("job")
+    if not isinstance(job, DictConfig) or job._is_interpolation():
+        return True
+    chdir, env_set = job._get_node("chdir"), job._get_node("env_set")
+    if chdir is None or chdir._is_interpolation():
+        return True
+    if not isinstance(env_set, DictConfig) or env_set._is_interpolation():
+        return True
+    return any(node._is_interpolation() for node in env_set.__dict__["_content"].values())
 
 
 def run_job(
@@ -142,13 +156,17 @@ def run_job(
 
     _chdir = None
     try:
-        ret = JobReturn()
+        ret = SnapshotJobReturn()
         task_cfg = copy_without_hydra(config)
 
         ret.cfg = task_cfg
-        hydra_cfg = copy.deepcopy(HydraConfig.instance().cfg)
+        # stock: a deepcopy kept live in every JobReturn; here an equal snapshot,
+        # unpickled when read. Below, the job reads the (identical) masked config.
+        ret.hydra_cfg = snapshot(masked, render_hint.base if render_hint else None)
+        # Stock reads chdir and env_set from its copy, a root holding only
+        # ``hydra``: an interpolation there must resolve (or fail) as in it.
+        hydra_cfg = ret.hydra_cfg if _job_fields_interpolate(masked) else masked
         assert isinstance(hydra_cfg, DictConfig)
-        ret.hydra_cfg = hydra_cfg
         overrides = OmegaConf.to_container(config.hydra.overrides.task)
         assert isinstance(overrides, list)
         ret.overrides = overrides

@@ -17,11 +17,12 @@ exactly; otherwise that layout is always rendered by ``OmegaConf.to_yaml``.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Dict, FrozenSet, Optional, Tuple, Union
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
 import yaml
 from omegaconf import Container, DictConfig, OmegaConf, SCMode
@@ -33,6 +34,7 @@ __all__ = ["RenderHint", "render_hydra_yaml"]
 _HEAD = "hydra:\n"
 _PER_JOB = frozenset({"overrides", "job", "runtime"})  # written by composition / run_job
 _MAX_LAYOUTS = 64
+_KEY_LINE = re.compile(r"^  [^ \n]", re.MULTILINE)  # a line indented by exactly two spaces
 
 
 @dataclass(frozen=True)
@@ -75,13 +77,7 @@ def _content(node: DictConfig, key: str) -> Any:
 
 
 def _block(node: DictConfig, key: str) -> Optional[str]:
-    text = yaml.dump(
-        {"hydra": {key: _content(node, key)}},
-        default_flow_style=False,
-        allow_unicode=True,
-        sort_keys=False,
-        Dumper=get_omega_conf_dumper(),
-    )
+    text = _dump({"hydra": {key: _content(node, key)}})
     return text[len(_HEAD) :] if text.startswith(_HEAD) else None
 
 
@@ -104,15 +100,50 @@ def render_hydra_yaml(hydra_cfg: DictConfig, hint: Optional[RenderHint]) -> str:
     if cached is False:
         return OmegaConf.to_yaml(hydra_cfg)
     assert isinstance(cached, dict)
+    own = [key for key in keys if key in hint.per_job or key not in cached]
+    fresh = _blocks(node, own)
     parts = [_HEAD]
     for key in keys:
-        block = cached.get(key) if key not in hint.per_job else None
-        if block is None:
-            block = _block(node, key)
-            if block is None:  # cannot happen for a layout that verified; stay exact anyway
-                return OmegaConf.to_yaml(hydra_cfg)
+        block = fresh.get(key) if key in fresh else cached[key]
+        if block is None:  # cannot happen for a layout that verified; stay exact anyway
+            return OmegaConf.to_yaml(hydra_cfg)
         parts.append(block)
     return "".join(parts)
+
+
+def _dump(data: Any) -> str:
+    return yaml.dump(  # type: ignore[no-any-return]
+        data,
+        default_flow_style=False,
+        allow_unicode=True,
+        sort_keys=False,
+        Dumper=get_omega_conf_dumper(),
+    )
+
+
+def _blocks(node: DictConfig, keys: List[str]) -> Dict[str, Optional[str]]:
+    """``{key: _block(node, key)}``, from one YAML dump where that is the same.
+
+    A dump's fixed cost dwarfs a small block's. When every value is a mapping,
+    the only lines of ``{"hydra": {k1: {...}, k2: {...}}}`` indented by exactly
+    two spaces are its keys (nested content is indented further), so the dump
+    splits into the blocks separate dumps give. Anything else: one dump each.
+    """
+    children = [node._get_child(k, throw_on_missing_value=False) for k in keys]
+    if len(keys) < 2 or not all(
+        isinstance(c, DictConfig) and not c._is_none() and not c._is_missing() for c in children
+    ):
+        return {key: _block(node, key) for key in keys}
+    text = _dump({"hydra": {key: _content(node, key) for key in keys}})
+    if not text.startswith(_HEAD):
+        return {key: _block(node, key) for key in keys}
+    starts = [m.start() for m in _KEY_LINE.finditer(text)]
+    if len(starts) != len(keys) or any(
+        not text.startswith(f"  {key}:", at) for key, at in zip(keys, starts)
+    ):
+        return {key: _block(node, key) for key in keys}
+    ends = [*starts[1:], len(text)]
+    return {key: text[a:b] for key, a, b in zip(keys, starts, ends)}
 
 
 def _first_of_layout(

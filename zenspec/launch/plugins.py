@@ -23,12 +23,13 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
 from zenspec.errors import LaunchError
+from zenspec.launch.job_return import SnapshotJobReturn, transfer
 
 __all__ = ["JobResult", "instantiate_launcher", "instantiate_sweeper", "wrap_job_returns"]
 
 
 @dataclasses.dataclass
-class JobResult(JobReturn):
+class JobResult(SnapshotJobReturn):
     """Hydra's ``JobReturn``, plus the job's real output directory.
 
     With Hydra 1.3's default ``hydra.job.chdir=False``, ``working_dir`` is the
@@ -45,7 +46,9 @@ class JobResult(JobReturn):
     def from_job_return(cls, ret: JobReturn) -> JobResult:
         if isinstance(ret, cls):
             return ret
-        return cls(**{f.name: getattr(ret, f.name) for f in dataclasses.fields(JobReturn)})
+        result = cls()
+        transfer(ret, result)
+        return result
 
 
 def wrap_job_returns(value: Any) -> Any:
