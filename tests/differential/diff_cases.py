@@ -94,6 +94,7 @@ def local_dataclasses():
     return LocalConf
 
 
+JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
 CALLBACK = "+hydra.callbacks.rec._target_=diff_harness.RecordingCallback"
 
 
@@ -346,6 +347,14 @@ def _case_list() -> List[Case]:
             ["+flag=true,false", "a=1,2", "hydra.job.chdir=${flag}"],
             OPTIM,
             expect_error=True,
+        ),
+        # joblib: stock composes in the workers, zenspec in the parent (FastJoblibLauncher)
+        Case("joblib_group_x_value", P, [*JOBLIB, "optim=sgd,adam", "a=1,2"], OPTIM),
+        Case(
+            "joblib_chdir_subdir",
+            P,
+            [*JOBLIB, "a=1,2,3", "hydra.job.chdir=true", "hydra.sweep.subdir=${optim.name}/${a}"],
+            OPTIM,
         ),
         # a hydra.job key naming a user key: the returned hydra_cfg cannot resolve it
         Case(

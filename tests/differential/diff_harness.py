@@ -154,6 +154,9 @@ def _copy_tree(node: Dict[str, Any]) -> Dict[str, Any]:
     return {k: _copy_tree(v) if isinstance(v, dict) else v for k, v in node.items()}
 
 
+JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+
+
 @contextmanager
 def _launcher(fast: bool) -> Iterator[None]:
     """With *fast*, sweepers get zenspec's FastLauncher where BasicLauncher is named,
@@ -172,6 +175,14 @@ def _launcher(fast: bool) -> Iterator[None]:
 
     def instantiate(self: Any, hydra_context: Any, task_function: Any, config: Any) -> Any:
         target = OmegaConf.select(config, "hydra.launcher._target_", default=None)
+        if target == JOBLIB_LAUNCHER:  # as zenspec's core: FastJoblibLauncher
+            from hydra.utils import instantiate as hydra_instantiate
+
+            from zenspec.launchers.joblib import FastJoblibLauncher
+
+            launcher = hydra_instantiate(config.hydra.launcher, _target_=FastJoblibLauncher)
+            launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+            return launcher
         if target != fast_launcher.BASIC_LAUNCHER:
             return original(self, hydra_context, task_function, config)
         launcher = fast_launcher.FastLauncher()
@@ -226,6 +237,12 @@ def run_case(case: Case, loader_cls: type, workdir: Path, fast_launcher: bool = 
     loader = None
     CALLBACK_EVENTS.clear()
     os.chdir(workdir)
+    if any(o.startswith("hydra/launcher=joblib") for o in case.overrides):
+        # fresh workers, started from this workdir: a reused worker keeps the cwd
+        # of the run that started it (stock composes there: hydra.runtime.cwd)
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True)
     try:
         with _scoped_store(case, config_name), _restored_logging(), _launcher(fast_launcher):
             setbase(case.version_base)

@@ -95,10 +95,15 @@ class _Base:
     known_choices: Dict[str, Optional[str]]
     config_sources: List[Tuple[str, str, str]]  # (path, scheme, provider)
     task: Optional[Template] = None  # the tree without ``hydra`` (batch validation)
-    serial: int = field(default_factory=lambda: next(_serials))  # never reused
+    serial: int = field(default_factory=lambda: _new_serial())  # never reused
 
 
 _serials = itertools.count()
+
+
+def _new_serial() -> int:
+    # unique across processes too: a worker is handed the serials of its parent's bases
+    return (os.getpid() << 40) | next(_serials)
 
 
 def _touches_hydra(key: str) -> bool:

@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any, Dict, Iterator, Sequence, Tuple
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, filter_overrides, setup_globals
 from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from omegaconf import DictConfig, open_dict
+
+from zenspec.launch.fast_render import RenderHint
 
 __all__ = ["FastJoblibLauncher"]
 
@@ -55,7 +57,9 @@ def _load_shared(key: str, blob: bytes) -> Tuple[Any, ...]:
     return got
 
 
-def execute_job(key: str, blob: bytes, sweep_config: DictConfig) -> JobReturn:
+def execute_job(
+    key: str, blob: bytes, sweep_config: DictConfig, hint: Optional[RenderHint] = None
+) -> JobReturn:
     """In a worker: the batch's shared state, then ``run_job`` on the composed config."""
     from hydra.core.hydra_config import HydraConfig
 
@@ -71,6 +75,7 @@ def execute_job(key: str, blob: bytes, sweep_config: DictConfig) -> JobReturn:
         config=sweep_config,
         job_dir_key="hydra.sweep.dir",
         job_subdir_key="hydra.sweep.subdir",
+        render_hint=hint,
     )
 
 
@@ -99,7 +104,9 @@ class FastJoblibLauncher(JoblibLauncher):
         log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
         loader = self.hydra_context.config_loader
 
-        def configs() -> Iterator[DictConfig]:
+        hint_for = getattr(loader, "render_hint", lambda cfg: None)
+
+        def configs() -> Iterator[Tuple[DictConfig, Optional[RenderHint]]]:
             # Composed as joblib asks for the next job (it keeps 2 * n_jobs in
             # flight), so the first jobs start at once instead of after every
             # job's composition; the sweeper validated the batch beforehand.
@@ -107,15 +114,18 @@ class FastJoblibLauncher(JoblibLauncher):
                 idx = initial_job_idx + n
                 log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
                 sweep_config = loader.load_sweep_config(self.config, list(overrides))
+                hint = hint_for(sweep_config)  # lets the worker reuse hydra.yaml blocks
                 with open_dict(sweep_config):
                     sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
                     sweep_config.hydra.job.num = idx
-                yield sweep_config
+                yield sweep_config, hint
 
         key = uuid.uuid4().hex
         blob = cloudpickle.dumps(
             (self.hydra_context, self.task_function, Singleton.get_state()), protocol=5
         )
-        runs = Parallel(**joblib_cfg)(delayed(execute_job)(key, blob, cfg) for cfg in configs())
+        runs = Parallel(**joblib_cfg)(
+            delayed(execute_job)(key, blob, cfg, hint) for cfg, hint in configs()
+        )
         assert isinstance(runs, list)
         return runs
