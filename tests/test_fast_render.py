@@ -4,6 +4,7 @@ unicode, long, YAML-looking)."""
 
 from __future__ import annotations
 
+from hydra.types import RunMode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
@@ -28,6 +29,10 @@ def test_one_dump_splits_into_the_separate_blocks(task, name, dirname, out, choi
     node = OmegaConf.create(
         {
             "run": {"dir": out},
+            "mode": RunMode.MULTIRUN,
+            "verbose": empty_env,
+            "n": len(task),
+            "missing": None,
             "overrides": {"hydra": ["hydra.verbose=true"], "task": task},
             "job": {
                 "name": name,
@@ -37,13 +42,15 @@ def test_one_dump_splits_into_the_separate_blocks(task, name, dirname, out, choi
             "runtime": {"output_dir": out, "choices": choices},
         }
     )
-    keys = ["overrides", "job", "runtime"]
+    keys = ["mode", "overrides", "verbose", "job", "n", "runtime", "missing"]
     assert _blocks(node, keys) == {key: _block(node, key) for key in keys}
 
 
 def test_values_that_are_not_mappings_are_dumped_one_by_one():
-    node = OmegaConf.create({"searchpath": ["pkg://a", "file://b\n  c: d"], "job": {"num": 1}})
-    keys = ["searchpath", "job"]
+    node = OmegaConf.create(
+        {"searchpath": ["pkg://a", "file://b\n  c: d"], "s": "x " * 60, "job": {"num": 1}}
+    )
+    keys = ["searchpath", "s", "job"]
     assert _blocks(node, keys) == {key: _block(node, key) for key in keys}
 
 

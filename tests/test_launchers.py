@@ -207,6 +207,38 @@ def test_an_unpicklable_task_is_a_clear_error_naming_what(tmp_path):
     assert "Traceback" not in message
 
 
+def _leaves_a_mark(cfg):
+    """Store a ConfigStore entry, report what earlier jobs of this worker left, and
+    which Plugins singleton (the plugin scan) this job saw."""
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.plugins import Plugins
+
+    cs = ConfigStore.instance()
+    seen = sorted(k for k in cs.repo.get("marks", {}))
+    cs.store(group="marks", name=f"job{cfg.a}", node={"a": cfg.a})
+    return {"pid": os.getpid(), "seen": seen, "plugins": id(Plugins.instance())}
+
+
+def test_joblib_jobs_get_fresh_singletons_but_one_plugin_scan_per_worker(tmp_path):
+    jobs = hydra_multirun(
+        dict(a=0),
+        _leaves_a_mark,
+        [*LAUNCHERS["joblib"], "a=range(0,6)", f"hydra.sweep.dir={tmp_path}"],
+    )
+    values = [j.return_value for j in jobs[0]]
+    assert len({v["pid"] for v in values}) >= 1 and os.getpid() not in {v["pid"] for v in values}
+    # as stock: every job starts from the parent's ConfigStore, not the last job's
+    assert all(v["seen"] == [] for v in values)
+    # unlike stock, Hydra's plugins are scanned once per worker, not once per job
+    by_pid = {}
+    for v in values:
+        by_pid.setdefault(v["pid"], set()).add(v["plugins"])
+    assert all(len(ids) == 1 for ids in by_pid.values())
+    # and the returned Hydra configs are still whole, independent copies
+    assert [j.hydra_cfg.hydra.job.num for j in jobs[0]] == list(range(6))
+    assert jobs[0][0].hydra_cfg is not jobs[0][1].hydra_cfg
+
+
 # -- SLURM: everything up to the sbatch script ---------------------------------------------
 
 

@@ -25,7 +25,7 @@ from enum import Enum
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
 import yaml
-from omegaconf import Container, DictConfig, OmegaConf, SCMode
+from omegaconf import Container, DictConfig, OmegaConf, SCMode, ValueNode
 from omegaconf._utils import get_omega_conf_dumper
 from omegaconf.basecontainer import BaseContainer
 
@@ -121,18 +121,24 @@ def _dump(data: Any) -> str:
     )
 
 
+def _one_line_or_mapping(child: Any) -> bool:
+    if isinstance(child, DictConfig):
+        return not child._is_none() and not child._is_missing() and not child._is_interpolation()
+    return isinstance(child, ValueNode) and not isinstance(child._value(), str)
+
+
 def _blocks(node: DictConfig, keys: List[str]) -> Dict[str, Optional[str]]:
     """``{key: _block(node, key)}``, from one YAML dump where that is the same.
 
-    A dump's fixed cost dwarfs a small block's. When every value is a mapping,
-    the only lines of ``{"hydra": {k1: {...}, k2: {...}}}`` indented by exactly
-    two spaces are its keys (nested content is indented further), so the dump
-    splits into the blocks separate dumps give. Anything else: one dump each.
+    A dump's fixed cost dwarfs a small block's. When every value is a mapping
+    or a scalar that is not a string (``mode: MULTIRUN``, ``verbose: false``),
+    the only lines of ``{"hydra": {k1: {...}, k2: v}}`` indented by exactly two
+    spaces are its keys (nested content is indented further), so the dump
+    splits into the blocks separate dumps give. Anything else (a list, a
+    string that might wrap): one dump each.
     """
     children = [node._get_child(k, throw_on_missing_value=False) for k in keys]
-    if len(keys) < 2 or not all(
-        isinstance(c, DictConfig) and not c._is_none() and not c._is_missing() for c in children
-    ):
+    if len(keys) < 2 or not all(_one_line_or_mapping(c) for c in children):
         return {key: _block(node, key) for key in keys}
     text = _dump({"hydra": {key: _content(node, key) for key in keys}})
     if not text.startswith(_HEAD):

@@ -8,8 +8,10 @@ composition was read from (ConfigStore entries, config files) has changed.
 from __future__ import annotations
 
 import copy
+import io
 import os
 import pickle
+import sys
 from dataclasses import fields
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -30,22 +32,60 @@ class Template:
     class cannot be pickled by reference). Otherwise copies are deepcopies.
     """
 
-    __slots__ = ("_blob", "_cfg")
+    __slots__ = ("_blob", "_cfg", "_classes")
 
     def __init__(self, cfg: DictConfig) -> None:
         self._cfg: Optional[DictConfig] = cfg
         self._blob: Optional[bytes] = None
+        self._classes: List[type] = []
         try:
-            blob = pickle.dumps(cfg, protocol=pickle.HIGHEST_PROTOCOL)
-            if signature(pickle.loads(blob)) == signature(cfg):
+            blob = self._dumps(cfg)
+            if signature(self._loads(blob)) == signature(cfg):
                 self._blob, self._cfg = blob, None
         except Exception:  # unpicklable content: deepcopy is always right
             pass
 
     def new(self) -> DictConfig:
         if self._blob is not None:
-            return pickle.loads(self._blob)  # type: ignore[no-any-return]
+            return self._loads(self._blob)
         return copy.deepcopy(self._cfg)  # type: ignore[arg-type]
+
+    # A class that is not what its module now holds under its name (Hydra's
+    # plugin scan re-executes plugin modules, e.g. the joblib launcher's config
+    # dataclass) cannot be pickled by reference. A template never leaves this
+    # process, so such classes are kept aside and referred to by index.
+    def _dumps(self, cfg: DictConfig) -> bytes:
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        index: Dict[type, int] = {}
+
+        def persistent_id(obj: Any) -> Optional[int]:
+            if not isinstance(obj, type) or _by_reference(obj):
+                return None
+            if obj not in index:
+                index[obj] = len(self._classes)
+                self._classes.append(obj)
+            return index[obj]
+
+        pickler.persistent_id = persistent_id  # type: ignore[method-assign]
+        pickler.dump(cfg)
+        return buffer.getvalue()
+
+    def _loads(self, blob: bytes) -> DictConfig:
+        if not self._classes:
+            return pickle.loads(blob)  # type: ignore[no-any-return]
+        unpickler = pickle.Unpickler(io.BytesIO(blob))
+        unpickler.persistent_load = self._classes.__getitem__  # type: ignore[assignment]
+        return unpickler.load()  # type: ignore[no-any-return]
+
+
+def _by_reference(cls: type) -> bool:
+    """Whether pickle can save *cls* by module and name (and load the same class)."""
+    module = sys.modules.get(cls.__module__)
+    obj: Any = module
+    for part in cls.__qualname__.split("."):
+        obj = getattr(obj, part, None)
+    return obj is cls
 
 
 def copy_without_hydra(config: DictConfig) -> DictConfig:

@@ -12,8 +12,10 @@ config names Hydra's ``JoblibLauncher``; ``hydra.launcher`` is unchanged):
   asks for the next job, so composition overlaps the running jobs (a bad
   override has failed the batch before anything runs: the sweeper's
   ``validate_batch_is_legal``);
-* pickles the shared part (task function, hydra context, Hydra's global state)
-  once per batch; each worker unpickles it once and reuses it for its jobs;
+* pickles the shared part (task function, hydra context) once per batch; each
+  worker unpickles it once and reuses it for its jobs. Hydra's global state is
+  also pickled once, and unpickled afresh for every job, as stock; but the
+  workers scan Hydra's plugins once, not for every job (``_set_singletons``);
 * runs each job with zenspec's cheaper ``run_job``
   (:mod:`zenspec.launch.fast_launcher`), which ``tests/differential`` holds
   to stock's outputs.
@@ -24,15 +26,20 @@ user's ``n_jobs``/``timeout``/... settings, as stock.
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
+import pickle
 import uuid
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
+from hydra.core.plugins import Plugins
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, filter_overrides, setup_globals
 from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from omegaconf import DictConfig, open_dict
+from omegaconf.basecontainer import BaseContainer
 
 from zenspec.launch.fast_render import RenderHint
 
@@ -50,25 +57,47 @@ _shared: Dict[str, Tuple[Any, ...]] = {}
 def _load_shared(key: str, blob: bytes) -> Tuple[Any, ...]:
     got = _shared.get(key)
     if got is None:
-        import pickle
-
         _shared.clear()  # one batch at a time per worker: drop the previous one
         got = _shared[key] = pickle.loads(blob)
     return got
 
 
+def _set_singletons(state: Any) -> None:
+    """``Singleton.set_state(state)``, scanning Hydra's plugins once per worker, not per job.
+
+    Stock ``set_state`` drops the Plugins singleton and rescans every plugin
+    module, re-executing each (~12 ms a job, and every rescan makes new
+    plugin config classes, so a config composed before it no longer pickles
+    by reference). The plugins found are the same each time; each job still
+    gets its own fresh copy of every other singleton (the ConfigStore among
+    them) and of OmegaConf's resolvers, as stock.
+    """
+    plugins = Singleton._instances.get(Plugins)
+    if plugins is None:
+        Singleton.set_state(state)
+        return
+    Singleton._instances = state["instances"]
+    Singleton._instances[Plugins] = plugins
+    BaseContainer._resolvers = copy.deepcopy(state["omegaconf_resolvers"])
+
+
 def execute_job(
-    key: str, blob: bytes, sweep_config: DictConfig, hint: Optional[RenderHint] = None
+    key: str,
+    blob: bytes,
+    state: bytes,
+    parent: int,
+    sweep_config: DictConfig,
+    hint: Optional[RenderHint] = None,
 ) -> JobReturn:
     """In a worker: the batch's shared state, then ``run_job`` on the composed config."""
-    from hydra.core.hydra_config import HydraConfig
-
     from zenspec.launch.fast_launcher import run_job
 
-    hydra_context, task_function, singleton_state = _load_shared(key, blob)
+    hydra_context, task_function = _load_shared(key, blob)
     setup_globals()
-    Singleton.set_state(singleton_state)
-    HydraConfig.instance().set_config(sweep_config)
+    if os.getpid() != parent:  # n_jobs=1 runs here, in the parent: its singletons are live
+        _set_singletons(pickle.loads(state))
+    # Stock sets HydraConfig here too, a masked deep copy that run_job replaces
+    # for the job and puts back after it: nothing reads it, so it is not made.
     return run_job(
         hydra_context=hydra_context,
         task_function=task_function,
@@ -121,11 +150,11 @@ class FastJoblibLauncher(JoblibLauncher):
                 yield sweep_config, hint
 
         key = uuid.uuid4().hex
-        blob = cloudpickle.dumps(
-            (self.hydra_context, self.task_function, Singleton.get_state()), protocol=5
-        )
+        blob = cloudpickle.dumps((self.hydra_context, self.task_function), protocol=5)
+        state = cloudpickle.dumps(Singleton.get_state(), protocol=5)  # unpickled per job
         runs = Parallel(**joblib_cfg)(
-            delayed(execute_job)(key, blob, cfg, hint) for cfg, hint in configs()
+            delayed(execute_job)(key, blob, state, os.getpid(), cfg, hint)
+            for cfg, hint in configs()
         )
         assert isinstance(runs, list)
         return runs
