@@ -332,10 +332,18 @@ def test_public_multirun_uses_the_fast_launcher_and_validates_cheaply(tmp_path, 
     original = fast_launcher.FastLauncher.launch
 
     def launch(self, job_overrides, initial_job_idx):
-        seen.append(self.hydra_context.config_loader.stats.misses)
-        return original(self, job_overrides, initial_job_idx)
+        stats = self.hydra_context.config_loader.stats  # the loader outlives one call
+        before = (stats.misses, stats.hits, stats.fallbacks)
+        try:
+            return original(self, job_overrides, initial_job_idx)
+        finally:
+            seen.append(
+                (stats.misses - before[0], stats.hits - before[1], stats.fallbacks - before[2])
+            )
 
     monkeypatch.setattr(fast_launcher.FastLauncher, "launch", launch)
     jobs = hydra_multirun({"a": 0}, lambda c: c.a, ["a=range(0,5)"], with_log_configuration=False)
     assert [j.return_value for j in jobs[0]] == [0, 1, 2, 3, 4]
-    assert seen == [1]  # one base, composed once, before the launcher ran
+    # the base was composed before the launcher ran (batch validation): every job
+    # of the launch came from the cache, none from stock composition
+    assert seen == [(0, 5, 0)]

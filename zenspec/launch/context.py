@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
@@ -45,6 +46,14 @@ Groups = Optional[Mapping[str, Mapping[str, Any]]]
 TaskFunction = Callable[[Any], Any]
 
 
+# Fast loaders by search path, kept across calls: a script calling hydra_run in a
+# loop composes its config once, not every time (the loader's cache notices any
+# change to the ConfigStore or to a config file, and the version base is part of
+# its keys). Bounded: the least recently used search path is dropped.
+_loaders: OrderedDict[Tuple[Tuple[str, str], ...], ConfigLoaderImpl] = OrderedDict()
+_MAX_LOADERS = 8
+
+
 def _make_loader(search_path: Any, fast: bool) -> ConfigLoaderImpl:
     if fast:
         try:
@@ -52,7 +61,15 @@ def _make_loader(search_path: Any, fast: bool) -> ConfigLoaderImpl:
         except ImportError:  # the fast path is optional: stock composition is always right
             pass
         else:
-            return FastConfigLoader(config_search_path=search_path)
+            key = tuple((e.provider or "", e.path or "") for e in search_path.get_path())
+            loader = _loaders.get(key)
+            if loader is None:
+                loader = _loaders[key] = FastConfigLoader(config_search_path=search_path)
+                if len(_loaders) > _MAX_LOADERS:
+                    _loaders.popitem(last=False)
+            else:
+                _loaders.move_to_end(key)
+            return loader
     return ConfigLoaderImpl(config_search_path=search_path)
 
 
@@ -151,13 +168,6 @@ class LaunchSession:
         except Exception:  # a "did you mean" is a courtesy; never fail the report on it
             return []
         return [str(k) for k in parent] if isinstance(parent, DictConfig) else []
-
-    def compose_and_claim(self, resume: bool = False) -> DictConfig:
-        """Compose, then claim the output dir (recomposing if it had to move)."""
-        self.compose()
-        self.claim_output_dir(resume)
-        assert self.cfg is not None
-        return self.cfg
 
     def claim_output_dir(self, resume: bool = False) -> str:
         """Resolve and claim the run/sweep dir; recompose if it had to move."""

@@ -22,6 +22,7 @@ from zenspec.launch.context import (
     explain_composition_error,
     launch_session,
 )
+from zenspec.launch.fast_launcher import run_job as fast_run_job
 from zenspec.launch.grid import GridSweeper, count_grid, plan_grid
 from zenspec.launch.overrides import OverridesLike, value_to_override
 from zenspec.launch.plugins import JobResult, instantiate_sweeper, wrap_job_returns
@@ -116,21 +117,37 @@ def hydra_run(
         fast=fast,
         mode=RunMode.RUN,
     ) as session:
-        cfg = session.compose_and_claim()
+        cfg = session.compose()
+        hint_for = getattr(session.hydra.config_loader, "render_hint", None)
+        hint = hint_for(cfg) if hint_for is not None else None
+        claimed = len(session.overrides)
+        session.claim_output_dir()
+        if len(session.overrides) != claimed:  # hydra.run.dir was moved: render it all
+            hint = None
         record = _start_records(session, records, task_function, None, provenance, metric)
         callbacks = Callbacks(cfg)
         callbacks.on_run_start(config=cfg, config_name=config_name)
+        context = HydraContext(config_loader=session.hydra.config_loader, callbacks=callbacks)
         try:
-            ret = run_job(
-                hydra_context=HydraContext(
-                    config_loader=session.hydra.config_loader, callbacks=callbacks
-                ),
-                task_function=task,
-                config=cfg,
-                job_dir_key="hydra.run.dir",
-                job_subdir_key=None,
-                configure_logging=with_log_configuration,
-            )
+            if fast:  # zenspec's run_job (tests/differential holds it to stock's)
+                ret = fast_run_job(
+                    hydra_context=context,
+                    task_function=task,
+                    config=cfg,
+                    job_dir_key="hydra.run.dir",
+                    job_subdir_key=None,
+                    configure_logging=with_log_configuration,
+                    render_hint=hint,
+                )
+            else:
+                ret = run_job(
+                    hydra_context=context,
+                    task_function=task,
+                    config=cfg,
+                    job_dir_key="hydra.run.dir",
+                    job_subdir_key=None,
+                    configure_logging=with_log_configuration,
+                )
         except BaseException as e:  # run_job keeps task errors; this is Ctrl-C or worse
             _finish(record, "interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
             raise

@@ -123,7 +123,10 @@ class _Context:
 
 
 class FastConfigLoader(ConfigLoaderImpl):
-    """Drop-in ``ConfigLoaderImpl`` whose ``load_sweep_config`` reuses compositions.
+    """Drop-in ``ConfigLoaderImpl`` whose RUN-mode compositions reuse cached bases.
+
+    Those are every job of a sweep (stock ``load_sweep_config`` calls
+    ``load_configuration`` in RUN mode) and every single run.
 
     Parameters
     ----------
@@ -193,24 +196,32 @@ class FastConfigLoader(ConfigLoaderImpl):
             self._sources.forget_files()
 
     # ------------------------------------------------------------------ hot path
-    def load_sweep_config(
-        self, master_config: DictConfig, sweep_overrides: List[str]
+    def load_configuration(
+        self,
+        config_name: Optional[str],
+        overrides: List[str],
+        run_mode: RunMode,
+        from_shell: bool = True,
+        validate_sweep_overrides: bool = True,
     ) -> DictConfig:
-        """Hydra's ``load_sweep_config``, from a cached base where proven equal."""
-        hydra_overrides = OmegaConf.to_container(master_config.hydra.overrides.hydra)
-        assert isinstance(hydra_overrides, list)
-        overrides = hydra_overrides + list(sweep_overrides)
-        config_name = master_config.hydra.job.config_name
-        try:
-            with self._lock:
-                sweep_config = self._derive(config_name, overrides)
-        except Exception as e:  # stock composition decides: its error or its config
-            self._last_hint = None
-            self.stats.fell_back(type(e).__name__ if not isinstance(e, _Unproven) else str(e))
-            return super().load_sweep_config(master_config, sweep_overrides)
-        # as stock: the master's resolver cache, so ${now:...} agrees with it
-        OmegaConf.copy_cache(from_config=master_config, to_config=sweep_config)
-        return sweep_config
+        """Hydra's ``load_configuration``; in RUN mode from a cached base where proven equal.
+
+        Stock ``load_sweep_config`` composes each job of a sweep with this call
+        in RUN mode (then copies the primary config's resolver cache, so
+        ``${now:...}`` agrees with it), and so does a single run; a sweep's
+        primary config (MULTIRUN) is left to stock.
+        """
+        if run_mode is RunMode.RUN and from_shell and validate_sweep_overrides:
+            try:
+                with self._lock:
+                    return self._derive(config_name, list(overrides))
+            except Exception as e:  # stock composition decides: its error or its config
+                self._last_hint = None
+                why = type(e).__name__ if not isinstance(e, _Unproven) else str(e)
+                self.stats.fell_back(why)
+        return super().load_configuration(
+            config_name, overrides, run_mode, from_shell, validate_sweep_overrides
+        )
 
     def validate_batch(self, master_config: DictConfig, batch: Sequence[Sequence[str]]) -> None:
         """Raise what ``load_sweep_config`` would raise for a job of *batch*, if any.
@@ -289,6 +300,9 @@ class FastConfigLoader(ConfigLoaderImpl):
             config_name,
             searchpath.input_line if searchpath else None,
             tuple(group_lines),
+            # a loader outlives one call (hydra_run reuses it): the version base
+            # is process-global, can change between calls and shapes composition
+            str(hydra_version.getbase()),
         )
         base = self._bases.get(key)
         if base is None:

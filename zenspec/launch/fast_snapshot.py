@@ -170,7 +170,7 @@ class SourceWatch:
         previous, self._store_nodes = self._store_nodes, nodes
         # (the strong references kept in _store_nodes stop ids being reused)
         if previous is not None and (
-            len(nodes) != len(previous) or any(a is not b for a, b in zip(nodes, previous))
+            len(nodes) != len(previous) or any(map(_differ, nodes, previous))
         ):
             return True
         for path, (mtime, size) in self._files.items():
@@ -181,6 +181,11 @@ class SourceWatch:
             if st.st_mtime_ns != mtime or st.st_size != size:
                 return True
         return False
+
+
+def _differ(a: Any, b: Any) -> bool:
+    # names by value (a re-registered entry's name is a new string), nodes by identity
+    return (a != b) if isinstance(a, str) else (a is not b)
 
 
 def _store_nodes(repo: Dict[str, Any]) -> List[Any]:

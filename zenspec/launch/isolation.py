@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -140,6 +141,53 @@ def _split(path: str) -> Tuple[List[str], str]:
     return parts[:-1], parts[-1]
 
 
+# The ConfigNode last registered under each (group, file) and its signature.
+# Registering an equal node again puts that same object back: the fast config
+# loader tells a changed ConfigStore by node identity, so a hydra_run repeated
+# with the same config reuses its composition instead of starting over.
+_last_stored: OrderedDict[Tuple[Tuple[str, ...], str], Tuple[Any, Any]] = OrderedDict()
+_MAX_REMEMBERED = 256
+
+
+# zenspec's own config dataclasses (its sweepers' and launchers' configs) never
+# change in a process: each is converted by ConfigStore.store once, not per call.
+_own_nodes: Dict[Tuple[Optional[str], str, Any], Any] = {}
+
+
+def _own_node(node: Any) -> bool:
+    return isinstance(node, type) and node.__module__.startswith("zenspec.")
+
+
+def _stored(cs: ConfigStore, groups: List[str], filename: str) -> Any:
+    holder: Any = cs.repo
+    for g in groups:
+        holder = holder[g]
+    return holder[filename]
+
+
+def _reuse_stored(cs: ConfigStore, groups: List[str], filename: str) -> None:
+    from zenspec.launch.fast_snapshot import signature
+
+    holder: Any = cs.repo
+    for g in groups:
+        holder = holder[g]
+    new = holder[filename]
+    key = (tuple(groups), filename)
+    try:
+        sig = (new.name, new.group, new.package, new.provider, signature(new.node))
+    except Exception:  # a node signature cannot describe: never reused
+        _last_stored.pop(key, None)
+        return
+    last = _last_stored.get(key)
+    if last is not None and last[0] == sig:
+        holder[filename] = last[1]
+        _last_stored.move_to_end(key)
+        return
+    _last_stored[key] = (sig, new)
+    if len(_last_stored) > _MAX_REMEMBERED:
+        _last_stored.popitem(last=False)
+
+
 @contextmanager
 def scoped_store(entries: List[Tuple[Optional[str], str, Any]]) -> Iterator[None]:
     """Register ``(group, name, node)`` entries in Hydra's ConfigStore for a block.
@@ -158,7 +206,19 @@ def scoped_store(entries: List[Tuple[Optional[str], str, Any]]) -> Iterator[None
             for g in groups:
                 cur = cur.get(g, {})
             previous.append((groups, filename, cur.get(filename, _ABSENT)))
+            own = _own_node(node)
+            cached = _own_nodes.get((group, name, node)) if own else None
+            if cached is not None:
+                holder: Any = cs.repo
+                for g in groups:
+                    holder = holder.setdefault(g, {})
+                holder[filename] = cached  # what cs.store made of it last time
+                continue
             cs.store(group=group, name=name, node=node, provider="zenspec")
+            if own:
+                _own_nodes[(group, name, node)] = _stored(cs, groups, filename)
+            else:
+                _reuse_stored(cs, groups, filename)
         yield
     finally:
         for groups, filename, old in reversed(previous):

@@ -6,8 +6,8 @@ live trees: ~2.5 ms of copying per job, ~100 KiB each, and every full garbage
 collection walks them all again (GC alone grew to ~25% of a trivial job's cost
 at N=1,000). Few callers ever read ``hydra_cfg`` of a finished job.
 
-:func:`snapshot` pickles the same config at the same point instead (~0.5 ms,
-~11 KiB of bytes the garbage collector never walks), and
+:func:`snapshot` pickles the same config at the same point instead (~0.6 ms,
+~3 KiB of compressed bytes the garbage collector never walks), and
 :class:`SnapshotJobReturn` unpickles it the first time ``hydra_cfg`` is read.
 Pickling is used only where a round trip was proven node-for-node identical to
 the original (:func:`zenspec.launch.fast_snapshot.signature`) for the cached
@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
+import zlib
 from typing import Any, Optional, Set, Union
 
 from hydra.core.utils import JobReturn
@@ -33,7 +34,7 @@ _proven: Set[int] = set()
 
 
 class _Blob(bytes):
-    """A pickled Hydra config (a distinct type, so it is never taken for user data)."""
+    """A pickled, compressed Hydra config (a distinct type: never taken for user data)."""
 
 
 def snapshot(hydra_cfg: DictConfig, serial: Optional[int]) -> Union[DictConfig, _Blob]:
@@ -60,7 +61,8 @@ def snapshot(hydra_cfg: DictConfig, serial: Optional[int]) -> Union[DictConfig, 
     finally:
         for node, parent in children:
             node._set_parent(parent)
-    return copy.deepcopy(hydra_cfg) if blob is None else _Blob(blob)
+    # compressed: ~11 KiB -> ~3 KiB held per finished job, for ~0.04 ms
+    return copy.deepcopy(hydra_cfg) if blob is None else _Blob(zlib.compress(blob, 1))
 
 
 class SnapshotJobReturn(JobReturn):
@@ -74,7 +76,7 @@ class SnapshotJobReturn(JobReturn):
     def hydra_cfg(self) -> Optional[DictConfig]:
         value = self.__dict__.get("_hydra_cfg")
         if isinstance(value, _Blob):
-            value = self.__dict__["_hydra_cfg"] = pickle.loads(value)
+            value = self.__dict__["_hydra_cfg"] = pickle.loads(zlib.decompress(value))
         return value
 
     @hydra_cfg.setter

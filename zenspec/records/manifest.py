@@ -57,7 +57,18 @@ def _version(dist: str) -> Optional[str]:
         return None
 
 
+def _in_git_work_tree(cwd: str) -> bool:
+    """Whether git would find a repository from *cwd* (as git looks: up for ``.git``)."""
+    if "GIT_DIR" in os.environ:
+        return True
+    path = Path(cwd).resolve()
+    return any((p / ".git").exists() for p in (path, *path.parents))
+
+
 def _git(cwd: str) -> Optional[Dict[str, Any]]:
+    if not _in_git_work_tree(cwd):  # no repository: no git subprocess per run either
+        return None
+
     def run(*args: str) -> Optional[str]:
         try:
             out = subprocess.run(

@@ -1,0 +1,85 @@
+"""hydra_run in a loop composes once: the config loader outlives a call, its cache is
+right after every kind of change between calls, and each run gives what stock
+composition (``fast=False``) gives: values, configs, files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from zenspec import hydra_run
+from zenspec.launch import context
+
+GROUPS = {"optim": {"sgd": {"name": "sgd", "lr": 0.1}, "adam": {"name": "adam", "lr": 0.01}}}
+CONFIG = {"a": 1, "b": "${a}", "optim": {"name": "none"}}
+
+
+def view(cfg):
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def _run(out: Path, overrides, fast: bool, **kw):
+    job = hydra_run(
+        kw.pop("config", CONFIG),
+        view,
+        [*overrides, f"hydra.run.dir={out}"],
+        fast=fast,
+        groups=kw.pop("groups", GROUPS),
+        **kw,
+    )
+    files = {
+        str(p.relative_to(out)): p.read_text().replace(str(out), "<RUN>")
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and ".zenspec" not in p.parts
+    }
+    hydra_yaml = OmegaConf.to_yaml(job.hydra_cfg).replace(str(out), "<RUN>")
+    return job.return_value, OmegaConf.to_yaml(job.cfg), hydra_yaml, files
+
+
+def _fast_stats():
+    return [loader.stats for loader in context._loaders.values()]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["a=2"],
+        ["optim=adam", "+c=3"],
+        ["optim=sgd", "optim.lr=0.5", "~b"],
+        ["hydra.job.name=x"],
+    ],
+)
+def test_each_run_is_what_stock_composition_gives_also_from_the_cache(tmp_path, overrides):
+    stock = _run(tmp_path / "stock", overrides, fast=False)
+    first = _run(tmp_path / "fast1", overrides, fast=True)
+    hits = sum(s.hits for s in _fast_stats())
+    again = _run(tmp_path / "fast2", overrides, fast=True)
+    assert sum(s.hits for s in _fast_stats()) == hits + 1  # composed from the cache
+    assert first == stock
+    assert again == stock
+
+
+def test_a_changed_config_or_group_between_calls_is_never_served_stale(tmp_path):
+    assert _run(tmp_path / "1", [], True)[0]["a"] == 1
+    assert _run(tmp_path / "2", [], True, config={**CONFIG, "a": 5})[0] == {
+        "a": 5,
+        "b": 5,
+        "optim": {"name": "none"},
+    }
+    groups = {"optim": {"sgd": {"name": "sgd", "lr": 0.9}}}
+    assert _run(tmp_path / "3", ["optim=sgd"], True, groups=groups)[0]["optim"]["lr"] == 0.9
+    assert _run(tmp_path / "4", ["optim=sgd"], True)[0]["optim"]["lr"] == 0.1
+
+
+def test_the_version_base_is_part_of_what_is_cached(tmp_path):
+    new = _run(tmp_path / "new", [], True, version_base="1.3")
+    with pytest.warns(UserWarning, match="working directory"):
+        old = _run(tmp_path / "old", [], True, version_base="1.1")
+    with pytest.warns(UserWarning, match="working directory"):
+        stock_old = _run(tmp_path / "stock", [], False, version_base="1.1")
+    assert "version_base: '1.1'" in old[2] and "version_base: '1.3'" in new[2]
+    assert old == stock_old
+    assert _run(tmp_path / "new2", [], True, version_base="1.3")[1:] == new[1:]
