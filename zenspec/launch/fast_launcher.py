@@ -34,6 +34,7 @@ in hydra.yaml and multirun.yaml) is unchanged.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from pathlib import Path
@@ -53,7 +54,6 @@ from hydra.core.utils import (
     _check_hydra_context,
     _flush_loggers,
     _save_config,
-    configure_log,
     env_override,
     filter_overrides,
     setup_globals,
@@ -62,6 +62,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from zenspec.launch.fast_logging import configure_log
 from zenspec.launch.fast_render import RenderHint, render_hydra_yaml
 from zenspec.launch.fast_snapshot import copy_without_hydra
 from zenspec.launch.job_return import SnapshotJobReturn, snapshot
@@ -72,6 +73,8 @@ __all__ = ["FastLauncher", "instantiate_launcher", "run_job"]
 log = logging.getLogger("hydra._internal.core_plugins.basic_launcher")
 
 BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+
+_launches = itertools.count()
 
 
 def _callbacks_see_config(callbacks: object) -> bool:
@@ -197,7 +200,10 @@ def run_job(
             ret.working_dir = os.getcwd()
 
         if configure_logging:
-            configure_log(config.hydra.job_logging, config.hydra.verbose)
+            # the same node in every job of the base, unless the job's overrides touch it
+            same = render_hint is not None and "job_logging" not in render_hint.per_job
+            key = (render_hint.base, "job_logging") if same else None  # type: ignore[union-attr]
+            configure_log(config.hydra.job_logging, config.hydra.verbose, key=key)
 
         if config.hydra.output_subdir is not None:
             hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
@@ -245,7 +251,9 @@ class FastLauncher(BasicLauncher):
         assert self.config is not None
         assert self.task_function is not None
 
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        # one node (the primary config's) for the whole launch
+        hydra_logging = ("hydra_logging", next(_launches))
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose, key=hydra_logging)
         sweep_dir = self.config.hydra.sweep.dir
         Path(str(sweep_dir)).mkdir(parents=True, exist_ok=True)
         log.info(f"Launching {len(job_overrides)} jobs locally")
@@ -270,7 +278,9 @@ class FastLauncher(BasicLauncher):
                 render_hint=hint,
             )
             runs.append(ret)
-            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+            configure_log(
+                self.config.hydra.hydra_logging, self.config.hydra.verbose, key=hydra_logging
+            )
         return runs
 
 

@@ -1,0 +1,84 @@
+"""configure_log with a cached logging dict: what reaches logging.config is, call
+after call, the dict stock would have made; verbose behaves as stock's."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from omegaconf import OmegaConf
+
+import zenspec.launch.fast_logging as fast_logging
+from zenspec.launch.fast_logging import configure_log
+
+
+def job_logging(out: str, name: str):
+    cfg = OmegaConf.create(
+        {
+            "out": out,
+            "name": name,
+            "log": {
+                "version": 1,
+                "formatters": {"simple": {"format": "[%(asctime)s][%(name)s] - %(message)s"}},
+                "handlers": {
+                    "file": {
+                        "class": "logging.FileHandler",
+                        "formatter": "simple",
+                        "filename": "${out}/${name}.log",
+                    }
+                },
+                "root": {"level": "INFO", "handlers": ["file"]},
+                "loggers": {"a.b": {"level": "${level}"}},
+                "escaped": "\\${not_this}",
+                "disable_existing_loggers": False,
+            },
+            "level": "WARNING",
+        }
+    )
+    return cfg.log
+
+
+@pytest.fixture
+def handed(monkeypatch):
+    """What logging.config is handed, call by call (nothing is really configured)."""
+    import hydra._internal.logging_config as logging_config
+
+    calls = []
+    monkeypatch.setattr(logging_config, "configure_logging", lambda conf: calls.append(conf))
+    monkeypatch.setattr(fast_logging, "_entries", type(fast_logging._entries)())
+    return calls
+
+
+def test_each_call_hands_logging_the_dict_stock_would(handed, tmp_path):
+    key = ("base", "job_logging")
+    for n in range(4):
+        node = job_logging(str(tmp_path / f"job{n}"), f"task{n}")
+        configure_log(node, False, key=key)
+        assert handed[-1] == OmegaConf.to_container(node, resolve=True)
+        assert handed[-1]["handlers"]["file"]["filename"] == f"{tmp_path}/job{n}/task{n}.log"
+        assert handed[-1]["escaped"] == "${not_this}"
+    assert len(handed) == 4 and len({id(c) for c in handed}) == 4  # a fresh dict each time
+
+
+def test_an_entry_that_does_not_match_stock_is_never_used(handed, tmp_path, monkeypatch):
+    monkeypatch.setattr(fast_logging, "_put", lambda data, path, value: None)  # broken fill
+    key = ("base", "job_logging")
+    for n in range(2):
+        node = job_logging(str(tmp_path), f"task{n}")
+        configure_log(node, False, key=key)
+        assert handed[-1] == OmegaConf.to_container(node, resolve=True)
+    assert fast_logging._entries[key] is None
+
+
+def test_verbose_as_stock(handed, tmp_path):
+    root, named = logging.getLogger(), logging.getLogger("zenspec.test.verbose")
+    saved = root.level, named.level
+    try:
+        configure_log(job_logging(str(tmp_path), "t"), True, key="k")
+        assert root.level == logging.DEBUG
+        root.setLevel(logging.INFO)
+        configure_log(job_logging(str(tmp_path), "t"), "zenspec.test.verbose", key="k")
+        assert root.level == logging.INFO and named.level == logging.DEBUG
+    finally:
+        root.setLevel(saved[0])
+        named.setLevel(saved[1])

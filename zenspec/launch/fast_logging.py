@@ -1,0 +1,127 @@
+"""Hydra's ``configure_log`` without rebuilding an unchanged logging config per job.
+
+Stock ``configure_log`` turns the ``hydra.job_logging`` (or ``hydra_logging``)
+node into a dict with ``OmegaConf.to_container(resolve=True)`` before handing
+it to ``logging.config``: ~0.6 ms a job, mostly re-parsing the same
+interpolation (``${hydra.runtime.output_dir}/${hydra.job.name}.log``) with
+OmegaConf's grammar. Every job of a cached base has the same logging node but
+for what its interpolations resolve to, so :func:`configure_log` keeps the
+node's unresolved dict per base and resolves only the string leaves that may
+interpolate, from the job's own node. The first use of each entry is checked
+against stock's dict, and an entry that differs is never used.
+
+``logging.config`` itself still runs on every call, with a fresh dict, exactly
+as stock: handlers, files and streams (``ext://sys.stdout``) are all made anew.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any, Hashable, List, Optional, Sequence, Tuple, Union
+
+from hydra.core.utils import configure_log as stock_configure_log
+from omegaconf import Container, DictConfig, ListConfig, OmegaConf
+
+__all__ = ["configure_log"]
+
+_Path = Tuple[Union[str, int], ...]
+# key -> (unresolved dict, paths of the leaves to resolve per job), or None: stock
+_entries: OrderedDict[Hashable, Optional[Tuple[Any, List[_Path]]]] = OrderedDict()
+_lock = threading.Lock()
+_MAX_ENTRIES = 64
+
+
+def configure_log(
+    log_config: Optional[DictConfig],
+    verbose_config: Union[bool, str, Sequence[str]] = False,
+    key: Optional[Hashable] = None,
+) -> None:
+    """``hydra.core.utils.configure_log``; *key* names a node whose content is the same
+    for every call with that key except for what its interpolations resolve to (None:
+    no such promise, stock's path)."""
+    if key is None or not isinstance(log_config, DictConfig) or log_config._is_none():
+        return stock_configure_log(log_config, verbose_config)
+    with _lock:
+        entry = _entries.get(key, False)
+        if entry is not False:
+            _entries.move_to_end(key)
+    if entry is None:
+        return stock_configure_log(log_config, verbose_config)
+    if entry is False:
+        entry = _first_use(key, log_config)
+        if entry is None:
+            return stock_configure_log(log_config, verbose_config)
+    template, paths = entry
+    conf = copy.deepcopy(template)
+    for path in paths:
+        _put(conf, path, _resolved(log_config, path))
+    _apply(conf, log_config, verbose_config)
+
+
+def _apply(conf: Any, log_config: DictConfig, verbose_config: Any) -> None:
+    """The rest of stock ``configure_log`` (hydra-core 1.3), on the dict it would make."""
+    assert isinstance(verbose_config, (bool, str)) or OmegaConf.is_list(verbose_config)
+    if conf["root"] is not None:
+        from hydra._internal.logging_config import configure_logging
+
+        configure_logging(conf)
+    if isinstance(verbose_config, bool):
+        if verbose_config:
+            logging.getLogger().setLevel(logging.DEBUG)
+    else:
+        if isinstance(verbose_config, str):
+            verbose_list = OmegaConf.create([verbose_config])
+        else:
+            verbose_list = verbose_config
+        for logger in verbose_list:
+            logging.getLogger(logger).setLevel(logging.DEBUG)
+
+
+def _first_use(key: Hashable, log_config: DictConfig) -> Optional[Tuple[Any, List[_Path]]]:
+    template = OmegaConf.to_container(log_config, resolve=False)
+    paths: List[_Path] = []
+    _interpolating_leaves(template, (), paths)
+    conf = copy.deepcopy(template)
+    entry: Optional[Tuple[Any, List[_Path]]] = (template, paths)
+    try:
+        for path in paths:
+            _put(conf, path, _resolved(log_config, path))
+        if conf != OmegaConf.to_container(log_config, resolve=True):
+            entry = None
+    except Exception:  # stock raises its own error, on its own path
+        entry = None
+    with _lock:
+        _entries[key] = entry
+        if len(_entries) > _MAX_ENTRIES:
+            _entries.popitem(last=False)
+    return entry
+
+
+def _interpolating_leaves(data: Any, path: _Path, out: List[_Path]) -> None:
+    # "$" or "\\" anywhere: an interpolation, or an escape that resolving rewrites
+    if isinstance(data, dict):
+        for k, v in data.items():
+            _interpolating_leaves(v, (*path, k), out)
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _interpolating_leaves(v, (*path, i), out)
+    elif isinstance(data, str) and ("$" in data or "\\" in data):
+        out.append(path)
+
+
+def _resolved(node: Container, path: _Path) -> Any:
+    for part in path[:-1]:
+        node = node._get_node(part)  # type: ignore[assignment]
+    value = node[path[-1]]  # type: ignore[index]
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def _put(data: Any, path: _Path, value: Any) -> None:
+    for part in path[:-1]:
+        data = data[part]
+    data[path[-1]] = value
