@@ -9,8 +9,10 @@ accepted here is what Hydra accepts.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
+from collections import OrderedDict
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -163,13 +165,25 @@ def to_override_list(overrides: OverridesLike) -> List[str]:
     return out
 
 
+# Parsed override strings (a script calling hydra_run in a loop passes the same
+# ones every time); callers get copies. shuffle() is random per parse: never kept.
+_parsed: OrderedDict[str, List[Override]] = OrderedDict()
+_MAX_PARSED = 1024
+
+
 def parse_overrides(overrides: Sequence[str]) -> List[Override]:
     """Parse with Hydra's own grammar; a bad override is an :class:`OverrideError`."""
-    parser = OverridesParser.create()
+    parser = None
     parsed = []
     for text in overrides:
+        known = _parsed.get(text)
+        if known is not None:
+            _parsed.move_to_end(text)
+            parsed.extend(copy.copy(o) for o in known)
+            continue
         try:
-            parsed.extend(parser.parse_overrides([text]))
+            parser = parser or OverridesParser.create()
+            got = parser.parse_overrides([text])
         except OverrideParseException as e:
             detail = str(e).strip().splitlines()
             raise OverrideError(
@@ -178,6 +192,11 @@ def parse_overrides(overrides: Sequence[str]) -> List[Override]:
                 hint="Fix: write key=value (quote values with spaces or commas: key='a,b'); "
                 "see https://hydra.cc/docs/advanced/override_grammar/basic/",
             ) from None
+        if "shuffle" not in text:
+            _parsed[text] = [copy.copy(o) for o in got]
+            if len(_parsed) > _MAX_PARSED:
+                _parsed.popitem(last=False)
+        parsed.extend(got)
     return parsed
 
 
