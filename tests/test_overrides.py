@@ -146,3 +146,13 @@ def test_any_mapping_converts_or_is_an_override_error(mapping):
     # keys are the caller's to get right; a bad one is an OverrideError naming it
     with contextlib.suppress(OverrideError):
         parse_overrides(out)
+
+
+def test_parsed_overrides_are_kept_but_handed_out_as_copies():
+    from zenspec.launch.overrides import parse_overrides
+
+    first = parse_overrides(["a=1", "b=choice(1,2)"])
+    first[0].input_line = "changed by the caller"
+    again = parse_overrides(["a=1", "b=choice(1,2)"])
+    assert [o.input_line for o in again] == ["a=1", "b=choice(1,2)"]
+    assert again[1].is_sweep_override() and again[0] is not first[0]
