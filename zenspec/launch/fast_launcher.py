@@ -53,7 +53,6 @@ from hydra.core.utils import (
     JobStatus,
     _check_hydra_context,
     _flush_loggers,
-    _save_config,
     env_override,
     filter_overrides,
     setup_globals,
@@ -62,6 +61,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from zenspec.launch import fast_yaml
 from zenspec.launch.fast_logging import configure_log
 from zenspec.launch.fast_render import RenderHint, render_hydra_yaml
 from zenspec.launch.fast_snapshot import copy_without_hydra
@@ -207,9 +207,11 @@ def run_job(
 
         if config.hydra.output_subdir is not None:
             hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
-            _save_config(task_cfg, "config.yaml", hydra_output)
+            # stock's _save_config, each: OmegaConf.to_yaml's text (fast_yaml)
+            _save_text(fast_yaml.to_yaml(task_cfg), "config.yaml", hydra_output)
             _save_text(render_hydra_yaml(hydra_cfg, render_hint), "hydra.yaml", hydra_output)
-            _save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
+            overrides_yaml = fast_yaml.to_yaml(config.hydra.overrides.task)
+            _save_text(overrides_yaml, "overrides.yaml", hydra_output)
 
         with env_override(hydra_cfg.hydra.job.env_set):
             callbacks.on_job_start(config=config, task_function=task_function)

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
-import yaml
 from omegaconf import Container, DictConfig, OmegaConf, SCMode, ValueNode
-from omegaconf._utils import get_omega_conf_dumper
 from omegaconf.basecontainer import BaseContainer
+
+from zenspec.launch import fast_yaml
 
 __all__ = ["RenderHint", "render_hydra_yaml"]
 
@@ -112,13 +112,7 @@ def render_hydra_yaml(hydra_cfg: DictConfig, hint: Optional[RenderHint]) -> str:
 
 
 def _dump(data: Any) -> str:
-    return yaml.dump(  # type: ignore[no-any-return]
-        data,
-        default_flow_style=False,
-        allow_unicode=True,
-        sort_keys=False,
-        Dumper=get_omega_conf_dumper(),
-    )
+    return fast_yaml.dump(data)  # yaml.dump's text, as OmegaConf.to_yaml calls it
 
 
 def _one_line_or_mapping(child: Any) -> bool:

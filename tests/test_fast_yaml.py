@@ -1,0 +1,103 @@
+"""fast_yaml.dump writes what ``yaml.dump`` (as OmegaConf.to_yaml calls it) writes,
+byte for byte, for any config data: it lays out what it knows and leaves the rest
+to PyYAML."""
+
+from __future__ import annotations
+
+import math
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from omegaconf import OmegaConf
+from omegaconf._utils import get_omega_conf_dumper
+
+from zenspec.launch import fast_yaml
+
+TRICKY = [
+    "",
+    "true",
+    "null",
+    "~",
+    "1",
+    "1.5",
+    "1e3",
+    "0x1f",
+    "- a",
+    "a: b",
+    "a #b",
+    "#c",
+    "'q'",
+    '"d"',
+    "${a.b}",
+    "x" * 90,
+    "word " * 20,
+    "tab\there",
+    "üñí €",
+    "\x07bell",
+    "a\nb",
+    " lead",
+    "trail ",
+    "@at",
+    "`tick",
+    "%pct",
+    "!bang",
+    "&amp",
+    "*star",
+    "[x]",
+    "{y}",
+    "?q",
+    "yes",
+    "on",
+    ":",
+    "a=1,2",
+]
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.sampled_from([math.inf, -math.inf, 0.0, -0.0, 1e-05, 1e20])
+    | st.text(max_size=30)
+    | st.sampled_from(TRICKY)
+)
+keys = st.text(max_size=20) | st.sampled_from(TRICKY)
+data = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+    max_leaves=25,
+)
+
+
+def stock(value):
+    return yaml.dump(
+        value,
+        default_flow_style=False,
+        allow_unicode=True,
+        sort_keys=False,
+        Dumper=get_omega_conf_dumper(),
+    )
+
+
+@settings(max_examples=600, deadline=None)
+@given(data)
+def test_dump_is_yaml_dump(value):
+    assert fast_yaml.dump(value) == stock(value)
+
+
+def test_typical_configs_take_the_fast_layout(monkeypatch):
+    calls = []
+    monkeypatch.setattr(fast_yaml, "_yaml", lambda d: calls.append(d) or stock(d))
+    cfg = OmegaConf.create(
+        {
+            "model": {"layers": [64, 32], "act": "relu", "dropout": 0.1, "opts": {}},
+            "sources": [{"path": "pkg://x", "schema": "pkg"}, {}],
+            "tags": [],
+            "name": None,
+        }
+    )
+    first = fast_yaml.to_yaml(cfg)
+    assert first == OmegaConf.to_yaml(cfg)
+    calls.clear()
+    assert fast_yaml.to_yaml(cfg) == first
+    assert calls == []  # every scalar and key memoised: no PyYAML emitter at all

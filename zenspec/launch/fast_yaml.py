@@ -1,0 +1,155 @@
+"""``OmegaConf.to_yaml``'s text for plain config data, without a PyYAML emitter per call.
+
+Every job writes three YAML files (``config.yaml``, ``hydra.yaml``,
+``overrides.yaml``); PyYAML's pure-Python emitter costs ~0.3 ms a document
+before it writes a line, which made rendering the largest part of a trivial
+job. Config data is mostly block mappings and sequences of short scalars, whose
+layout is fixed: two spaces per level, sequences not indented under their key
+(PyYAML's default), ``{}``/``[]`` when empty. :func:`dump` writes that layout
+itself and leaves each *scalar* and each *key* to PyYAML, once per distinct
+value (memoised): quoting and escaping are PyYAML's own, with OmegaConf's
+string representer. Anything else (a long or multi-line string that could
+wrap, a non-string key PyYAML would write differently, a type other than
+str/int/float/bool/None) makes the whole document go through ``yaml.dump``
+as before. ``tests/test_fast_yaml.py`` checks the equality on generated data;
+``tests/differential`` on every file of the corpus.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf._utils import get_omega_conf_dumper
+
+__all__ = ["dump", "to_yaml"]
+
+# A line this long or shorter is never folded by PyYAML (best_width = 80).
+_MAX_LINE = 72
+_MAX_MEMO = 4096
+_lock = threading.Lock()
+_values: Dict[Tuple[type, Any], Optional[str]] = {}
+_keys: Dict[Tuple[type, Any], Optional[str]] = {}
+
+
+def _yaml(data: Any) -> str:
+    return yaml.dump(  # type: ignore[no-any-return]
+        data,
+        default_flow_style=False,
+        allow_unicode=True,
+        sort_keys=False,
+        Dumper=get_omega_conf_dumper(),
+    )
+
+
+def to_yaml(cfg: Any) -> str:
+    """``OmegaConf.to_yaml(cfg)`` (unresolved, keys in order)."""
+    return dump(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))
+
+
+def dump(data: Any) -> str:
+    """``yaml.dump(data, ...)`` exactly as ``OmegaConf.to_yaml`` calls it."""
+    out: List[str] = []
+    if isinstance(data, dict) and data:
+        done = _mapping(data, 0, out)
+    elif isinstance(data, list) and data:
+        done = _sequence(data, 0, out)
+    else:
+        done = False
+    return "".join(out) if done else _yaml(data)
+
+
+def _memo(table: Dict[Tuple[type, Any], Optional[str]], value: Any, as_key: bool) -> Optional[str]:
+    # floats by repr: 0.0 == -0.0 (and hash alike) but are written differently
+    memo_key = (float, repr(value)) if type(value) is float else (type(value), value)
+    try:
+        return table[memo_key]
+    except KeyError:
+        pass
+    text = _yaml({value: 1} if as_key else {"k": value})
+    head, tail = ("", ": 1\n") if as_key else ("k: ", "\n")
+    got: Optional[str] = None
+    if text.startswith(head) and text.endswith(tail) and text.count("\n") == 1:
+        got = text[len(head) : len(text) - len(tail)]
+        if as_key and (got.startswith("? ") or not got):
+            got = None
+    with _lock:
+        if len(table) >= _MAX_MEMO:
+            table.clear()
+        table[memo_key] = got
+    return got
+
+
+def _scalar(value: Any) -> Optional[str]:
+    kind = type(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is str:
+        if len(value) > _MAX_LINE or "\n" in value or "\r" in value:
+            return None
+        return _memo(_values, value, as_key=False)
+    if kind is float:
+        return _memo(_values, value, as_key=False)
+    return None
+
+
+def _key(key: Any) -> Optional[str]:
+    if type(key) is not str or len(key) > _MAX_LINE or "\n" in key:
+        return None
+    return _memo(_keys, key, as_key=True)
+
+
+def _mapping(data: Dict[Any, Any], indent: int, out: List[str]) -> bool:
+    pad = " " * indent
+    for key, value in data.items():
+        text = _key(key)
+        if text is None:
+            return False
+        head = f"{pad}{text}:"
+        if isinstance(value, dict):
+            if not value:
+                out.append(f"{head} {{}}\n")
+            else:
+                out.append(f"{head}\n")
+                if not _mapping(value, indent + 2, out):
+                    return False
+        elif isinstance(value, list):
+            if not value:
+                out.append(f"{head} []\n")
+            else:
+                out.append(f"{head}\n")
+                if not _sequence(value, indent, out):  # not indented under its key
+                    return False
+        else:
+            scalar = _scalar(value)
+            if scalar is None or len(head) + 1 + len(scalar) > _MAX_LINE:
+                return False
+            out.append(f"{head} {scalar}\n")
+    return True
+
+
+def _sequence(items: List[Any], indent: int, out: List[str]) -> bool:
+    pad = " " * indent
+    for item in items:
+        if isinstance(item, dict):
+            if not item:
+                out.append(f"{pad}- {{}}\n")
+                continue
+            start = len(out)
+            if not _mapping(item, indent + 2, out):
+                return False
+            out[start] = f"{pad}- {out[start][indent + 2 :]}"  # first key on the dash line
+        elif isinstance(item, list):
+            return False  # nested sequences: left to PyYAML
+        else:
+            scalar = _scalar(item)
+            if scalar is None or indent + 2 + len(scalar) > _MAX_LINE:
+                return False
+            out.append(f"{pad}- {scalar}\n")
+    return True
