@@ -4,8 +4,19 @@ The public API::
 
     from zenspec import builds, just, instantiate, hydra_run, hydra_multirun, multirun
     from zenspec import load_spec, validate, resume_sweep, load_results   # specs, records
+
+Names are imported on first use (PEP 562): a worker process that runs jobs
+imports the launch layer only, not the spec layer and its JSON Schema
+machinery, which matters when a parallel launcher starts its workers.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, List
+
+# eager: these names are also submodules' names (an import of zenspec.builds would
+# otherwise leave the module, not the function, as the package's attribute)
 from zenspec.builds import builds, just
 from zenspec.errors import (
     BuildsError,
@@ -17,13 +28,29 @@ from zenspec.errors import (
     ZenspecError,
 )
 from zenspec.instantiate import instantiate
-from zenspec.launch import JobResult, hydra_list, hydra_multirun, hydra_run, multirun
-from zenspec.records.table import SweepResults, load_results
-from zenspec.spec.api import load_spec, validate
-from zenspec.spec.model import Spec
-from zenspec.spec.resume import resume_sweep
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ below
+    from zenspec.launch import JobResult, hydra_list, hydra_multirun, hydra_run, multirun
+    from zenspec.records.table import SweepResults, load_results
+    from zenspec.spec.api import load_spec, validate
+    from zenspec.spec.model import Spec
+    from zenspec.spec.resume import resume_sweep
 
 __version__ = "0.1.0"
+
+_LAZY: Dict[str, str] = {
+    "JobResult": "zenspec.launch",
+    "hydra_list": "zenspec.launch",
+    "hydra_multirun": "zenspec.launch",
+    "hydra_run": "zenspec.launch",
+    "multirun": "zenspec.launch",
+    "SweepResults": "zenspec.records.table",
+    "load_results": "zenspec.records.table",
+    "load_spec": "zenspec.spec.api",
+    "validate": "zenspec.spec.api",
+    "Spec": "zenspec.spec.model",
+    "resume_sweep": "zenspec.spec.resume",
+}
 
 __all__ = [
     "BuildsError",
@@ -49,3 +76,16 @@ __all__ = [
     "resume_sweep",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zenspec' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # imported once
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))
