@@ -75,7 +75,10 @@ def hydra_run(
         ``{group: {option: config}}`` registered in the ConfigStore only for
         this call (``{"optim": {"sgd": SGDConf}}``).
     fast : bool, default True
-        Use zenspec's caching config loader where available.
+        Use zenspec's caching config loader and ``run_job`` (same config, same
+        files as stock). The loader outlives the call: calling ``hydra_run``
+        again with an equal config composes it from the cache (a change to the
+        config, a group, a config file or the version base is always seen).
     records : bool, default True
         Write the manifest and the job's result under ``<run dir>/.zenspec/``.
     metric : str, optional
