@@ -83,3 +83,17 @@ def test_the_version_base_is_part_of_what_is_cached(tmp_path):
     assert "version_base: '1.1'" in old[2] and "version_base: '1.3'" in new[2]
     assert old == stock_old
     assert _run(tmp_path / "new2", [], True, version_base="1.3")[1:] == new[1:]
+
+
+def test_a_config_file_created_between_calls_is_seen(tmp_path):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    cfg = {"defaults": [{"optional db": "mysql"}, "_self_"], "a": 1}
+    overrides = [f"hydra.searchpath=[file://{conf}]"]
+    for n in range(2):
+        assert _run(tmp_path / f"before{n}", overrides, True, config=cfg)[0] == {"a": 1}
+    (conf / "db").mkdir()
+    (conf / "db" / "mysql.yaml").write_text("host: localhost\n")
+    after = _run(tmp_path / "after", overrides, True, config=cfg)
+    assert after[0] == {"db": {"host": "localhost"}, "a": 1}
+    assert after == _run(tmp_path / "stock", overrides, False, config=cfg)

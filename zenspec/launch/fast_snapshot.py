@@ -135,19 +135,32 @@ def signature(node: Any) -> Any:
     return tuple(parts)
 
 
+_MAX_DIRS = 2000  # directories watched per loader; beyond, every call recomposes
+
+
 class SourceWatch:
     """What composed configs were read from, to tell when it changed.
 
     ConfigStore entries are compared by identity (``ConfigStore.store`` always
-    makes a new node); config files by mtime and size.
+    makes a new node); config files by mtime and size; the directories of file
+    sources (recursively) by mtime, which changes when an entry is added,
+    removed or renamed in them.
     """
 
     def __init__(self) -> None:
         self._store_nodes: Optional[List[Any]] = None
         self._files: Dict[str, Tuple[int, int]] = {}
+        self._dirs: Dict[str, int] = {}
+        self._too_many_dirs = False
 
     def track(self, repo: CachingConfigRepository) -> None:
-        """Remember the config files *repo* loaded (its cache says which)."""
+        """Remember the config files *repo* loaded (its cache says which), and the
+        directories of its file sources: a config file that appears later (an
+        ``optional`` default now present, a new group option) changes a directory's
+        mtime, so a composition made before it is not reused."""
+        for source in repo.get_sources():
+            if source.scheme() == "file":
+                self._track_dirs(source.path)
         for cache_key, result in repo.cache.items():
             if result is None or not result.path.startswith("file://"):
                 continue
@@ -160,9 +173,25 @@ class SourceWatch:
                 continue
             self._files[path] = (st.st_mtime_ns, st.st_size)
 
+    def _track_dirs(self, root: str) -> None:
+        for top, subdirs, _ in os.walk(root):
+            if len(self._dirs) >= _MAX_DIRS:  # a huge tree: never vouch for it
+                self._too_many_dirs = True
+                return
+            # (.git, .venv, caches: not where config groups live)
+            subdirs[:] = [d for d in subdirs if not d.startswith(".") and d != "__pycache__"]
+            try:
+                self._dirs[top] = os.stat(top).st_mtime_ns
+            except OSError:
+                subdirs.clear()
+        if not os.path.isdir(root):
+            self._dirs[root] = -1  # absent: its creation is a change too
+
     def forget_files(self) -> None:
         """Stop watching files (their compositions are gone); keep the store's state."""
         self._files.clear()
+        self._dirs.clear()
+        self._too_many_dirs = False
 
     def changed(self) -> bool:
         """Whether the store or a tracked file changed since the last call."""
@@ -173,12 +202,21 @@ class SourceWatch:
             len(nodes) != len(previous) or any(map(_differ, nodes, previous))
         ):
             return True
+        if self._too_many_dirs:
+            return True
         for path, (mtime, size) in self._files.items():
             try:
                 st = os.stat(path)
             except OSError:
                 return True
             if st.st_mtime_ns != mtime or st.st_size != size:
+                return True
+        for path, mtime in self._dirs.items():
+            try:
+                now = os.stat(path).st_mtime_ns
+            except OSError:
+                now = -1
+            if now != mtime:
                 return True
         return False
 
