@@ -36,13 +36,17 @@ def test_many_runs_in_one_process_each_get_their_own_config():
 
 
 def test_singletons_and_cwd_are_restored(tmp_path):
+    import omegaconf.base
+
     cwd = os.getcwd()
     base = VersionBase.instance().getbase()
+    parse = omegaconf.base.parse
     hydra_run(dict(a=1), echo, ["hydra.job.chdir=True"])
     assert os.getcwd() == cwd
     assert not GlobalHydra.instance().is_initialized()
     assert HydraConfig.instance().cfg is None
     assert VersionBase.instance().getbase() == base
+    assert omegaconf.base.parse is parse  # zenspec's parse memo is gone again
 
 
 def test_user_logging_handlers_survive_and_keep_working(caplog):

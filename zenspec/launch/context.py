@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections import OrderedDict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
 
@@ -26,6 +26,7 @@ from hydra.version import setbase
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from zenspec.errors import LaunchError, OverrideError, did_you_mean
+from zenspec.launch.fast_grammar import memoized_parse
 from zenspec.launch.isolation import hydra_isolation, scoped_store
 from zenspec.launch.overrides import (
     OverridesLike,
@@ -236,7 +237,9 @@ def launch_session(
         entries.extend((group, option, node) for option, node in options.items())
 
     # launcher_scope: hydra/launcher=ray for this call, and what launchers started, undone
-    with hydra_isolation(), launcher_scope(), scoped_store(entries):
+    # memoized_parse: OmegaConf parses each interpolation string once per call
+    grammar = memoized_parse() if fast else nullcontext()
+    with hydra_isolation(), launcher_scope(), scoped_store(entries), grammar:
         add_group_defaults(primary, referenced_groups(primary, parsed))
         with scoped_store([(None, config_name, primary)]):
             setbase(version_base)

@@ -207,11 +207,13 @@ def run_job(
 
         if config.hydra.output_subdir is not None:
             hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
-            # stock's _save_config, each: OmegaConf.to_yaml's text (fast_yaml)
-            _save_text(fast_yaml.to_yaml(task_cfg), "config.yaml", hydra_output)
-            _save_text(render_hydra_yaml(hydra_cfg, render_hint), "hydra.yaml", hydra_output)
+            # stock's three _save_config calls: the dir (made once), then each
+            # file with OmegaConf.to_yaml's text (fast_yaml)
+            hydra_output.mkdir(parents=True, exist_ok=True)
+            _write_text(fast_yaml.to_yaml(task_cfg), hydra_output / "config.yaml")
+            _write_text(render_hydra_yaml(hydra_cfg, render_hint), hydra_output / "hydra.yaml")
             overrides_yaml = fast_yaml.to_yaml(config.hydra.overrides.task)
-            _save_text(overrides_yaml, "overrides.yaml", hydra_output)
+            _write_text(overrides_yaml, hydra_output / "overrides.yaml")
 
         with env_override(hydra_cfg.hydra.job.env_set):
             callbacks.on_job_start(config=config, task_function=task_function)
@@ -235,10 +237,9 @@ def run_job(
             os.chdir(old_cwd)
 
 
-def _save_text(text: str, filename: str, output_dir: Path) -> None:
-    """``hydra.core.utils._save_config`` for text already rendered."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with open(str(output_dir / filename), "w", encoding="utf-8") as file:
+def _write_text(text: str, path: Path) -> None:
+    """The write of ``hydra.core.utils._save_config``, for text already rendered."""
+    with open(str(path), "w", encoding="utf-8") as file:
         file.write(text)
 
 

@@ -65,12 +65,14 @@ class RecordingTask:
     def __call__(self, cfg: Any) -> Any:
         start = time.time()
         tic = time.perf_counter()
-        _mark_running(self._where())
+        where = self._where()  # the job's own, read once: the task cannot change it
+        _mark_running(where)
         try:
             value = self.task(cfg)
         except BaseException as e:
             cause = _user_error(e)
             self._write(
+                where,
                 status="failed" if isinstance(e, Exception) else "interrupted",
                 started=start,
                 duration=time.perf_counter() - tic,
@@ -82,6 +84,7 @@ class RecordingTask:
             )
             raise
         self._write(
+            where,
             status="completed",
             started=start,
             duration=time.perf_counter() - tic,
@@ -103,8 +106,15 @@ class RecordingTask:
         root = Path(hc.sweep.dir if multirun else hc.run.dir)
         return hc, root, int(hc.job.get("num", 0) or 0) if multirun else 0
 
-    def _write(self, *, status: str, started: float, duration: float, **extra: Any) -> None:
-        where = self._where()
+    def _write(
+        self,
+        where: Optional[Tuple[Any, Path, int]],
+        *,
+        status: str,
+        started: float,
+        duration: float,
+        **extra: Any,
+    ) -> None:
         if where is None:
             return
         hc, root, num = where
