@@ -165,7 +165,11 @@ def run_job(
         ret.cfg = task_cfg
         # stock: a deepcopy kept live in every JobReturn; here an equal snapshot,
         # unpickled when read. Below, the job reads the (identical) masked config.
-        ret.hydra_cfg = snapshot(masked, render_hint.base if render_hint else None)
+        ret.hydra_cfg = snapshot(
+            masked,
+            render_hint.base if render_hint else None,
+            render_hint.per_job if render_hint else None,
+        )
         # Stock reads chdir and env_set from its copy, a root holding only
         # ``hydra``: an interpolation there must resolve (or fail) as in it.
         hydra_cfg = ret.hydra_cfg if _job_fields_interpolate(masked) else masked

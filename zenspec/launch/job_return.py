@@ -20,7 +20,9 @@ import copy
 import dataclasses
 import pickle
 import zlib
-from typing import Any, Optional, Set, Union
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Dict, FrozenSet, Optional, Set, Tuple, Union
 
 from hydra.core.utils import JobReturn
 from omegaconf import DictConfig
@@ -36,12 +38,53 @@ _proven: Set[int] = set()
 class _Blob(bytes):
     """A pickled, compressed Hydra config (a distinct type: never taken for user data)."""
 
+    def load(self) -> DictConfig:
+        return pickle.loads(zlib.decompress(self))  # type: ignore[no-any-return]
 
-def snapshot(hydra_cfg: DictConfig, serial: Optional[int]) -> Union[DictConfig, _Blob]:
+
+class _Delta:
+    """A Hydra config as the first job of its base (shared) plus this job's own keys."""
+
+    __slots__ = ("base", "own")
+
+    def __init__(self, base: _Blob, own: bytes) -> None:
+        self.base, self.own = base, own
+
+    def __reduce__(self) -> Any:
+        return (_Delta, (self.base, self.own))
+
+    def load(self) -> DictConfig:
+        root = self.base.load()
+        hydra = root._get_node("hydra")
+        content = hydra.__dict__["_content"]
+        for key, child in pickle.loads(zlib.decompress(self.own)):
+            content[key] = child  # same key, same place: the order is the base's
+            child._set_parent(hydra)
+        return root
+
+
+@dataclass
+class _First:
+    """The first snapshot of a base: what later jobs of the base share."""
+
+    keys: Tuple[Any, ...]
+    blob: _Blob
+    delta_proven: Optional[bool] = None  # None: not checked yet
+
+
+_firsts: OrderedDict[int, _First] = OrderedDict()
+_MAX_FIRSTS = 64
+
+
+def snapshot(
+    hydra_cfg: DictConfig, serial: Optional[int], own_keys: Optional[FrozenSet[str]] = None
+) -> Union[DictConfig, _Blob, _Delta]:
     """An independent copy of *hydra_cfg* as of now: pickled if proven, else a deepcopy.
 
     *serial* names the cached base the config was derived from (None: unknown,
-    checked on this config itself).
+    checked on this config itself); *own_keys* the ``hydra`` keys this job
+    writes (its render hint's): every other key is the base's, as in the
+    base's first job, so only these are pickled (checked on the second job).
     """
     # A shared ``hydra`` node (fast_launcher) has the job's whole config as its
     # parent; a deepcopy re-parents the copy to the copied root, pickle would
@@ -50,19 +93,56 @@ def snapshot(hydra_cfg: DictConfig, serial: Optional[int]) -> Union[DictConfig, 
     try:
         for node, _ in children:
             node._set_parent(hydra_cfg)
-        blob = pickle.dumps(hydra_cfg, protocol=pickle.HIGHEST_PROTOCOL)
-        if serial is None or serial not in _proven:
-            if signature(pickle.loads(blob)) != signature(hydra_cfg):
-                blob = None
-            elif serial is not None:
-                _proven.add(serial)
+        got = _pickled(hydra_cfg, serial, own_keys)
     except Exception:  # unpicklable content: deepcopy is always right
-        blob = None
+        got = None
     finally:
         for node, parent in children:
             node._set_parent(parent)
+    return copy.deepcopy(hydra_cfg) if got is None else got
+
+
+def _pickled(
+    hydra_cfg: DictConfig, serial: Optional[int], own_keys: Optional[FrozenSet[str]]
+) -> Union[_Blob, _Delta, None]:
+    node = hydra_cfg._get_node("hydra")
+    content = node.__dict__["_content"] if isinstance(node, DictConfig) else None
+    keys = tuple(content) if isinstance(content, dict) else ()
+    first = _firsts.get(serial) if serial is not None else None
+    if first is not None and own_keys is not None and first.keys == keys and first.delta_proven:
+        return _delta(first, content, own_keys)  # type: ignore[arg-type]
+
+    raw = pickle.dumps(hydra_cfg, protocol=pickle.HIGHEST_PROTOCOL)
+    if serial is None or serial not in _proven:
+        if signature(pickle.loads(raw)) != signature(hydra_cfg):
+            return None
+        if serial is not None:
+            _proven.add(serial)
     # compressed: ~11 KiB -> ~3 KiB held per finished job, for ~0.04 ms
-    return copy.deepcopy(hydra_cfg) if blob is None else _Blob(zlib.compress(blob, 1))
+    blob = _Blob(zlib.compress(raw, 1))
+    if serial is None or own_keys is None or not keys:
+        return blob
+    if first is None or first.keys != keys:
+        _firsts[serial] = _First(keys, blob)
+        if len(_firsts) > _MAX_FIRSTS:
+            _firsts.popitem(last=False)
+    elif first.delta_proven is None:  # the second job: does base + own keys give it?
+        delta = _delta(first, content, own_keys)  # type: ignore[arg-type]
+        first.delta_proven = signature(delta.load()) == signature(hydra_cfg)
+    return blob
+
+
+def _delta(first: _First, content: Dict[str, Any], own_keys: FrozenSet[str]) -> _Delta:
+    own = [(key, child) for key, child in content.items() if key in own_keys]
+    parents = [child._get_parent() for _, child in own]
+    try:
+        for _, child in own:  # each pickled alone, not with the tree around it
+            child._set_parent(None)
+        data = pickle.dumps(own, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        for (_, child), parent in zip(own, parents):
+            child._set_parent(parent)
+    return _Delta(first.blob, zlib.compress(data, 1))
 
 
 class SnapshotJobReturn(JobReturn):
@@ -75,8 +155,8 @@ class SnapshotJobReturn(JobReturn):
     @property  # type: ignore[override]
     def hydra_cfg(self) -> Optional[DictConfig]:
         value = self.__dict__.get("_hydra_cfg")
-        if isinstance(value, _Blob):
-            value = self.__dict__["_hydra_cfg"] = pickle.loads(zlib.decompress(value))
+        if isinstance(value, (_Blob, _Delta)):
+            value = self.__dict__["_hydra_cfg"] = value.load()
         return value
 
     @hydra_cfg.setter
