@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from pathlib import Path
 from typing import Any, List, Mapping, Optional, Union
@@ -131,26 +132,17 @@ def hydra_run(
         callbacks = Callbacks(cfg)
         callbacks.on_run_start(config=cfg, config_name=config_name)
         context = HydraContext(config_loader=session.hydra.config_loader, callbacks=callbacks)
+        # zenspec's run_job (tests/differential holds it to stock's), or stock's
+        run = functools.partial(fast_run_job, render_hint=hint) if fast else run_job
         try:
-            if fast:  # zenspec's run_job (tests/differential holds it to stock's)
-                ret = fast_run_job(
-                    hydra_context=context,
-                    task_function=task,
-                    config=cfg,
-                    job_dir_key="hydra.run.dir",
-                    job_subdir_key=None,
-                    configure_logging=with_log_configuration,
-                    render_hint=hint,
-                )
-            else:
-                ret = run_job(
-                    hydra_context=context,
-                    task_function=task,
-                    config=cfg,
-                    job_dir_key="hydra.run.dir",
-                    job_subdir_key=None,
-                    configure_logging=with_log_configuration,
-                )
+            ret = run(
+                hydra_context=context,
+                task_function=task,
+                config=cfg,
+                job_dir_key="hydra.run.dir",
+                job_subdir_key=None,
+                configure_logging=with_log_configuration,
+            )
         except BaseException as e:  # run_job keeps task errors; this is Ctrl-C or worse
             _finish(record, "interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
             raise
