@@ -54,14 +54,19 @@ def configure_log(
         entry = _first_use(key, log_config)
         if entry is None:
             return stock_configure_log(log_config, verbose_config)
+    _apply(_filled(entry, log_config), verbose_config)
+
+
+def _filled(entry: Tuple[Any, List[_Path]], log_config: DictConfig) -> Any:
+    """A fresh copy of the entry's dict, its interpolating leaves resolved from *log_config*."""
     template, paths = entry
     conf = copy.deepcopy(template)
     for path in paths:
         _put(conf, path, _resolved(log_config, path))
-    _apply(conf, log_config, verbose_config)
+    return conf
 
 
-def _apply(conf: Any, log_config: DictConfig, verbose_config: Any) -> None:
+def _apply(conf: Any, verbose_config: Any) -> None:
     """The rest of stock ``configure_log`` (hydra-core 1.3), on the dict it would make."""
     assert isinstance(verbose_config, (bool, str)) or OmegaConf.is_list(verbose_config)
     if conf["root"] is not None:
@@ -84,12 +89,11 @@ def _first_use(key: Hashable, log_config: DictConfig) -> Optional[Tuple[Any, Lis
     template = OmegaConf.to_container(log_config, resolve=False)
     paths: List[_Path] = []
     _interpolating_leaves(template, (), paths)
-    conf = copy.deepcopy(template)
     entry: Optional[Tuple[Any, List[_Path]]] = (template, paths)
     try:
-        for path in paths:
-            _put(conf, path, _resolved(log_config, path))
-        if conf != OmegaConf.to_container(log_config, resolve=True):
+        if _filled((template, paths), log_config) != OmegaConf.to_container(
+            log_config, resolve=True
+        ):
             entry = None
     except Exception:  # stock raises its own error, on its own path
         entry = None

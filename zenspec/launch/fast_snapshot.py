@@ -13,7 +13,7 @@ import os
 import pickle
 import sys
 from dataclasses import fields
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from hydra._internal.config_repository import CachingConfigRepository
 from hydra.core.config_store import ConfigStore
@@ -151,6 +151,7 @@ class SourceWatch:
         self._store_nodes: Optional[List[Any]] = None
         self._files: Dict[str, Tuple[int, int]] = {}
         self._dirs: Dict[str, int] = {}
+        self._roots: Set[str] = set()  # walked already (one walk per root, not per base)
         self._too_many_dirs = False
 
     def track(self, repo: CachingConfigRepository) -> None:
@@ -174,6 +175,9 @@ class SourceWatch:
             self._files[path] = (st.st_mtime_ns, st.st_size)
 
     def _track_dirs(self, root: str) -> None:
+        if root in self._roots:
+            return
+        self._roots.add(root)
         for top, subdirs, _ in os.walk(root):
             if len(self._dirs) >= _MAX_DIRS:  # a huge tree: never vouch for it
                 self._too_many_dirs = True
@@ -191,6 +195,7 @@ class SourceWatch:
         """Stop watching files (their compositions are gone); keep the store's state."""
         self._files.clear()
         self._dirs.clear()
+        self._roots.clear()
         self._too_many_dirs = False
 
     def changed(self) -> bool:

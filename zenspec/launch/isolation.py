@@ -158,19 +158,17 @@ def _own_node(node: Any) -> bool:
     return isinstance(node, type) and node.__module__.startswith("zenspec.")
 
 
-def _stored(cs: ConfigStore, groups: List[str], filename: str) -> Any:
-    holder: Any = cs.repo
+def _holder(cs: ConfigStore, groups: List[str]) -> Dict[str, Any]:
+    """The ConfigStore dict of a group (made, as ``ConfigStore.store`` makes it)."""
+    holder: Dict[str, Any] = cs.repo
     for g in groups:
-        holder = holder[g]
-    return holder[filename]
+        holder = holder.setdefault(g, {})
+    return holder
 
 
-def _reuse_stored(cs: ConfigStore, groups: List[str], filename: str) -> None:
+def _reuse_stored(holder: Dict[str, Any], groups: List[str], filename: str) -> None:
     from zenspec.launch.fast_snapshot import signature
 
-    holder: Any = cs.repo
-    for g in groups:
-        holder = holder[g]
     new = holder[filename]
     key = (tuple(groups), filename)
     try:
@@ -209,16 +207,14 @@ def scoped_store(entries: List[Tuple[Optional[str], str, Any]]) -> Iterator[None
             own = _own_node(node)
             cached = _own_nodes.get((group, name, node)) if own else None
             if cached is not None:
-                holder: Any = cs.repo
-                for g in groups:
-                    holder = holder.setdefault(g, {})
-                holder[filename] = cached  # what cs.store made of it last time
+                _holder(cs, groups)[filename] = cached  # what cs.store made of it last time
                 continue
             cs.store(group=group, name=name, node=node, provider="zenspec")
+            holder = _holder(cs, groups)
             if own:
-                _own_nodes[(group, name, node)] = _stored(cs, groups, filename)
+                _own_nodes[(group, name, node)] = holder[filename]
             else:
-                _reuse_stored(cs, groups, filename)
+                _reuse_stored(holder, groups, filename)
         yield
     finally:
         for groups, filename, old in reversed(previous):
