@@ -47,7 +47,6 @@ from hydra._internal.config_repository import CachingConfigRepository
 from hydra._internal.defaults_list import create_defaults_list
 from hydra.conf import ConfigSourceInfo
 from hydra.core.config_search_path import ConfigSearchPath
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.core.utils import JobRuntime
 from hydra.types import RunMode
@@ -55,6 +54,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from zenspec.launch.fast_render import RenderHint
 from zenspec.launch.fast_snapshot import SourceWatch, Template, copy_without_hydra
+from zenspec.launch.overrides import ParseCache
 
 __all__ = ["FastConfigLoader", "FastLoaderStats"]
 
@@ -162,8 +162,7 @@ class FastConfigLoader(ConfigLoaderImpl):
     def _reset_caches(self) -> None:
         self._last_hint: Optional[Tuple[Any, Optional[RenderHint]]] = None
         self._lock = threading.RLock()
-        self._parser = OverridesParser.create()
-        self._parsed: OrderedDict[str, Override] = OrderedDict()
+        self._parsed = ParseCache(self.max_parsed)  # override strings, read only here
         self._contexts: Dict[Tuple[Optional[str], Optional[str]], _Context] = {}
         self._bases: OrderedDict[Tuple[Any, ...], _Base] = OrderedDict()
         self._sources = SourceWatch()
@@ -174,7 +173,6 @@ class FastConfigLoader(ConfigLoaderImpl):
         state = dict(self.__dict__)
         for name in (
             "_lock",
-            "_parser",
             "_parsed",
             "_contexts",
             "_bases",
@@ -234,20 +232,7 @@ class FastConfigLoader(ConfigLoaderImpl):
         validate_batch(self, master_config, batch)
 
     def _parse(self, overrides: Sequence[str]) -> List[Override]:
-        out = []
-        for line in overrides:
-            parsed = self._parsed.get(line)
-            if parsed is None:
-                parsed = self._parser.parse_overrides([line])[0]
-                # shuffle() is random per parse in stock Hydra: never reuse one
-                if "shuffle" not in line:
-                    self._parsed[line] = parsed
-                    if len(self._parsed) > self.max_parsed:
-                        self._parsed.popitem(last=False)
-            else:
-                self._parsed.move_to_end(line)
-            out.append(parsed)
-        return out
+        return [self._parsed.parse(line) for line in overrides]
 
     def _derive(self, config_name: Optional[str], overrides: List[str]) -> DictConfig:
         self._check_sources()

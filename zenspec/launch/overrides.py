@@ -13,7 +13,7 @@ import copy
 import math
 import re
 from collections import OrderedDict
-from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
@@ -165,25 +165,50 @@ def to_override_list(overrides: OverridesLike) -> List[str]:
     return out
 
 
-# Parsed override strings (a script calling hydra_run in a loop passes the same
-# ones every time); callers get copies. shuffle() is random per parse: never kept.
-_parsed: OrderedDict[str, List[Override]] = OrderedDict()
-_MAX_PARSED = 1024
+class ParseCache:
+    """Override strings parsed with Hydra's grammar, the least recently used dropped.
+
+    ``shuffle(...)`` is never kept: stock Hydra draws a new order at each parse.
+    The parsed overrides are shared: callers that may change one copy it.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[str, Override] = OrderedDict()
+        self._parser: Optional[OverridesParser] = None
+
+    def parse(self, line: str) -> Override:
+        """*line* parsed (Hydra's ``OverrideParseException`` if it does not parse)."""
+        got = self._items.get(line)
+        if got is not None:
+            self._items.move_to_end(line)
+            return got
+        if self._parser is None:
+            self._parser = OverridesParser.create()
+        got = self._parser.parse_overrides([line])[0]
+        if "shuffle" not in line:
+            self._items[line] = got
+            if len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+        return got
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+
+# a script calling hydra_run in a loop passes the same strings every time
+_parsed = ParseCache(1024)
 
 
 def parse_overrides(overrides: Sequence[str]) -> List[Override]:
     """Parse with Hydra's own grammar; a bad override is an :class:`OverrideError`."""
-    parser = None
     parsed = []
     for text in overrides:
-        known = _parsed.get(text)
-        if known is not None:
-            _parsed.move_to_end(text)
-            parsed.extend(copy.copy(o) for o in known)
-            continue
         try:
-            parser = parser or OverridesParser.create()
-            got = parser.parse_overrides([text])
+            parsed.append(copy.copy(_parsed.parse(text)))  # a copy: callers' own
         except OverrideParseException as e:
             detail = str(e).strip().splitlines()
             raise OverrideError(
@@ -192,11 +217,6 @@ def parse_overrides(overrides: Sequence[str]) -> List[Override]:
                 hint="Fix: write key=value (quote values with spaces or commas: key='a,b'); "
                 "see https://hydra.cc/docs/advanced/override_grammar/basic/",
             ) from None
-        if "shuffle" not in text:
-            _parsed[text] = [copy.copy(o) for o in got]
-            if len(_parsed) > _MAX_PARSED:
-                _parsed.popitem(last=False)
-        parsed.extend(got)
     return parsed
 
 
