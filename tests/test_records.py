@@ -161,7 +161,14 @@ def test_single_run_has_a_manifest_and_a_record(tmp_path):
     manifest = read_manifest(job.output_dir)
     assert manifest["mode"] == "RUN" and manifest["status"] == "completed"
     assert manifest["task"] == "helpers.sweep_tasks:dies_at"
-    assert manifest["provenance"]["hydra_core"] and manifest["format_version"] == 1
+    assert manifest["format_version"] == 1
+    from importlib.metadata import version
+
+    # the versions are read from the imported modules: they must be the installed ones
+    got = manifest["provenance"]
+    assert got["hydra_core"] == version("hydra-core")
+    assert got["omegaconf"] == version("omegaconf")
+    assert got["zenspec"] == version("zenspec")
     (record,) = read_job_records(job.output_dir)
     assert record["metric"] == 2.0 and record["return_value"] == {"loss": 2.0, "sq": 16}
 
@@ -276,3 +283,28 @@ def test_a_claimed_dir_gives_the_files_an_explicit_override_would(tmp_path, mode
     assert files(job) == files(told_job)
     hydra_yaml = yaml.safe_load((job.output_dir / ".hydra" / "hydra.yaml").read_text())
     assert f"{key}={moved}" in hydra_yaml["hydra"]["overrides"]["hydra"]
+
+
+def test_records_land_in_the_sweep_dir_when_jobs_change_directory(tmp_path):
+    # version_base 1.1's default, and the reference documentation's Hydra
+    hydra_multirun(dict(a=0), dies_at, ["a=1,2", "hydra.job.chdir=True", "hydra.sweep.dir=out"])
+    assert [r["overrides"] for r in read_job_records(tmp_path / "out")] == [["a=1"], ["a=2"]]
+    assert not list((tmp_path / "out").glob("*/out"))  # nothing under the job dirs
+
+
+def _sees_its_marker(cfg):
+    from hydra.core.hydra_config import HydraConfig
+
+    from zenspec.records.jobs import running_jobs
+
+    hc = HydraConfig.get()
+    return running_jobs(Path(hc.runtime.cwd, hc.sweep.dir))
+
+
+def test_the_same_relative_sweep_dir_in_two_working_dirs_gets_markers_in_each(tmp_path):
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        os.chdir(tmp_path / name)
+        jobs = hydra_multirun(dict(a=0), _sees_its_marker, ["a=1,2", "hydra.sweep.dir=same"])
+        assert [j.return_value for j in jobs[0]] == [[0], [1]]
+        assert len(read_job_records(tmp_path / name / "same")) == 2

@@ -103,7 +103,9 @@ class RecordingTask:
         except ValueError:  # called outside a Hydra job: nothing to record against
             return None
         multirun = hc.mode == RunMode.MULTIRUN
-        root = Path(hc.sweep.dir if multirun else hc.run.dir)
+        # relative to where Hydra was started, not to the job's cwd (which
+        # hydra.job.chdir=True, the default of version_base 1.1, moves)
+        root = Path(hc.runtime.cwd, hc.sweep.dir if multirun else hc.run.dir)
         return hc, root, int(hc.job.get("num", 0) or 0) if multirun else 0
 
     def _write(
@@ -149,8 +151,8 @@ _made_dirs: Set[str] = set()  # jobs dirs known to exist (one mkdir per sweep, n
 
 
 def _ensure_dir(directory: Path) -> str:
-    """*directory*, made once per process (then remembered), as a string."""
-    where = str(directory)
+    """*directory*, made once per process (then remembered), as an absolute path."""
+    where = os.path.abspath(directory)
     if where not in _made_dirs:
         directory.mkdir(parents=True, exist_ok=True)
         _made_dirs.add(where)
@@ -210,8 +212,13 @@ def _mark_running(where: Optional[Tuple[Any, Path, int]]) -> None:
         return
     _, root, num = where
     with contextlib.suppress(OSError):
-        _ensure_dir(jobs_dir(root))
-        os.close(os.open(running_marker(root, num), os.O_WRONLY | os.O_CREAT, 0o644))
+        where_dir = _ensure_dir(jobs_dir(root))
+        try:
+            os.close(os.open(running_marker(root, num), os.O_WRONLY | os.O_CREAT, 0o644))
+        except FileNotFoundError:  # the directory went away since it was made: again
+            _made_dirs.discard(where_dir)
+            _ensure_dir(jobs_dir(root))
+            os.close(os.open(running_marker(root, num), os.O_WRONLY | os.O_CREAT, 0o644))
 
 
 def running_jobs(root: Path) -> List[int]:
