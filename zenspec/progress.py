@@ -96,6 +96,10 @@ class Progress:
         self.started = time.monotonic()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        # held while the thread polls: a launcher forking workers takes it, so
+        # the fork never copies a lock (stderr's, a file's) held mid-write
+        self._busy = threading.Lock()
+        self._parked: Optional[contextlib.ExitStack] = None
         self._baseline: set = set()
         self.running = 0  # jobs started, not ended (from their markers; live line only)
 
@@ -107,13 +111,20 @@ class Progress:
         # on resume, records already on disk are not this run's progress
         self._baseline = set(skip or ())
         self.started = time.monotonic()
+        from zenspec.launchers.forking import parkable
+
         self._thread = threading.Thread(target=self._loop, name="zenspec-progress", daemon=True)
+        self._parked = contextlib.ExitStack()
+        self._parked.enter_context(parkable(self._thread, self._busy))
         self._thread.start()
 
     def finished_sweep(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._parked is not None:
+            self._parked.close()
+            self._parked = None
         self.poll()
         if self.tty:
             self.stream.write("\n")
@@ -122,7 +133,8 @@ class Progress:
     # -- internals ----------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            self.poll()
+            with self._busy:
+                self.poll()
 
     def poll(self) -> None:
         if self.root is None:

@@ -36,7 +36,6 @@ from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 from hydra.core.plugins import Plugins
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, filter_overrides, setup_globals
-from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from omegaconf import DictConfig, open_dict
 from omegaconf.basecontainer import BaseContainer
@@ -115,29 +114,53 @@ class FastJoblibLauncher(JoblibLauncher):
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
         import cloudpickle
-        from joblib import Parallel, delayed
 
         from zenspec.launchers import begin_launch
+        from zenspec.launchers.forking import effective_workers, fork_blocker, run_forked
 
         sweep_dir = begin_launch(self)
         assert self.config is not None and self.hydra_context is not None
 
         joblib_cfg = dict(self.joblib)
         joblib_cfg["backend"] = "loky"  # as stock: threads are incompatible with Hydra
-        process_joblib_cfg(joblib_cfg)
-        log.info(
-            "Joblib.Parallel({}) is launching {} jobs".format(
-                ",".join(f"{k}={v}" for k, v in joblib_cfg.items()), len(job_overrides)
+        workers = effective_workers(joblib_cfg.get("n_jobs"))
+        why_not = "the launch is sequential (n_jobs=1)"
+        if workers is not None and workers > 1:
+            why_not = (
+                "joblib's timeout or require is set"
+                if (joblib_cfg.get("timeout") is not None or joblib_cfg.get("require") is not None)
+                else (fork_blocker() or "")
             )
-        )
+        fork = workers is not None and not why_not
+        if fork:
+            assert workers is not None
+            workers = min(workers, len(job_overrides))
+            log.info(
+                f"Forking {workers} workers from this process to launch {len(job_overrides)} "
+                "jobs (joblib settings: "
+                + ", ".join(f"{k}={v}" for k, v in joblib_cfg.items() if k != "backend")
+                + ")"
+            )
+        else:
+            # only here: importing joblib imports numpy, whose BLAS pool is a thread
+            from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+
+            process_joblib_cfg(joblib_cfg)
+            log.info(
+                "Joblib.Parallel({}) is launching {} jobs".format(
+                    ",".join(f"{k}={v}" for k, v in joblib_cfg.items()), len(job_overrides)
+                )
+            )
+            if workers is not None and workers > 1:
+                log.debug(f"Workers are fresh loky interpreters: {why_not}")
         log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
         loader = self.hydra_context.config_loader
 
         hint_for = getattr(loader, "render_hint", lambda cfg: None)
 
         def configs() -> Iterator[Tuple[DictConfig, Optional[RenderHint]]]:
-            # Composed as joblib asks for the next job (it keeps 2 * n_jobs in
-            # flight), so the first jobs start at once instead of after every
+            # Composed as the pool asks for the next job (joblib keeps 2 * n_jobs
+            # in flight), so the first jobs start at once instead of after every
             # job's composition; the sweeper validated the batch beforehand.
             for n, overrides in enumerate(job_overrides):
                 idx = initial_job_idx + n
@@ -150,11 +173,32 @@ class FastJoblibLauncher(JoblibLauncher):
                 yield sweep_config, hint
 
         key = uuid.uuid4().hex
-        blob = cloudpickle.dumps((self.hydra_context, self.task_function), protocol=5)
         state = cloudpickle.dumps(Singleton.get_state(), protocol=5)  # unpickled per job
+        parent = os.getpid()
+        if fork:
+            assert workers is not None
+            # forked workers inherit the shared part: nothing to pickle
+            _shared.clear()
+            _shared[key] = (self.hydra_context, self.task_function)
+            try:
+                return run_forked(
+                    execute_job,
+                    ((key, b"", state, parent, cfg, hint) for cfg, hint in configs()),
+                    workers,
+                    pre_dispatch=joblib_cfg.get("pre_dispatch", "2*n_jobs"),
+                    describe=lambda i: (
+                        f"job #{initial_job_idx + i} "
+                        f"({' '.join(filter_overrides(job_overrides[i]))})"
+                    ),
+                )
+            finally:
+                _shared.pop(key, None)
+
+        from joblib import Parallel, delayed
+
+        blob = cloudpickle.dumps((self.hydra_context, self.task_function), protocol=5)
         runs = Parallel(**joblib_cfg)(
-            delayed(execute_job)(key, blob, state, os.getpid(), cfg, hint)
-            for cfg, hint in configs()
+            delayed(execute_job)(key, blob, state, parent, cfg, hint) for cfg, hint in configs()
         )
         assert isinstance(runs, list)
         return runs

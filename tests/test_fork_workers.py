@@ -1,0 +1,213 @@
+"""Joblib sweeps on workers forked from a single-threaded parent, and when they are not.
+
+Each case runs in a fresh interpreter (the test process itself has threads:
+pytest plugins, earlier loky executors), which prints the launcher's log lines
+and a JSON line with what the sweep returned and recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+
+REPO = Path(__file__).resolve().parents[1]
+
+TASKS = """
+import os, random, sys, time
+
+def square(cfg):
+    time.sleep(0.05)
+    if cfg.a == cfg.get("die_at"):
+        os._exit(3)
+    return {"pid": os.getpid(), "sq": cfg.a * cfg.a}
+
+def draws(cfg):
+    import numpy
+    time.sleep(0.2)  # both workers take a job each
+    return {"pid": os.getpid(), "np": int(numpy.random.randint(1 << 30)),
+            "py": random.getrandbits(30)}
+"""
+
+SCRIPT = """
+import json, logging, os, sys, threading
+sys.path.insert(0, os.getcwd())
+from tasks import {task}
+from zenspec import hydra_multirun
+from zenspec.errors import JobFailedError
+from zenspec.records import read_job_records
+{before}
+try:
+    out = hydra_multirun({config}, {task}, {overrides})
+    result = {{"returns": [j.return_value for j in out[0]]}}
+except JobFailedError as e:
+    result = {{"error": type(e).__name__, "message": str(e)}}
+records = read_job_records("sweep")
+result["records"] = [
+    {{k: r.get(k) for k in ("num", "overrides", "status", "return_value", "pid")}}
+    for r in records
+]
+result["parent"] = os.getpid()
+print("RESULT " + json.dumps(result))
+"""
+
+
+def _sweep(
+    tmp_path: Path,
+    *,
+    task: str = "square",
+    jobs: str = "1,2,3,4,5,6",
+    config: str = "dict(a=0, die_at=None)",
+    before: str = "",
+    env: Dict[str, str] = {},  # noqa: B006
+) -> Dict[str, Any]:
+    (tmp_path / "tasks.py").write_text(TASKS)
+    overrides = [
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweep.dir=sweep",
+        f"a={jobs}",
+    ]
+    script = SCRIPT.format(
+        task=task, config=config, overrides=overrides, before=textwrap.dedent(before)
+    )
+    (tmp_path / "run.py").write_text(script)
+    full_env = dict(os.environ, PYTHONPATH=str(REPO))
+    full_env.pop("ZENSPEC_JOBLIB_START", None)
+    full_env.update(env)
+    proc = subprocess.run(
+        [sys.executable, "run.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    got = json.loads(line[len("RESULT ") :])
+    got["log"] = proc.stdout + proc.stderr
+    return got
+
+
+def _same_records(got: Dict[str, Any]) -> list:
+    """The records, less which process wrote them."""
+    return [
+        {**{k: v for k, v in r.items() if k != "pid"}, "return_value": r["return_value"]["sq"]}
+        for r in got["records"]
+    ]
+
+
+def test_workers_are_forked_from_a_single_threaded_parent_and_match_loky(tmp_path):
+    (tmp_path / "fork").mkdir()
+    forked = _sweep(tmp_path / "fork")
+    assert "Forking 2 workers from this process to launch 6 jobs" in forked["log"]
+    assert "Joblib.Parallel" not in forked["log"]
+    assert [r["sq"] for r in forked["returns"]] == [1, 4, 9, 16, 25, 36]
+    pids = {r["pid"] for r in forked["returns"]}
+    assert len(pids) == 2 and forked["parent"] not in pids  # two workers, not the parent
+    # each record was written by the process that ran its job
+    assert [r["pid"] for r in forked["records"]] == [r["pid"] for r in forked["returns"]]
+
+    (tmp_path / "loky").mkdir()
+    loky = _sweep(tmp_path / "loky", env={"ZENSPEC_JOBLIB_START": "loky"})
+    assert "Joblib.Parallel(n_jobs=2" in loky["log"] and "Forking" not in loky["log"]
+    assert [r["sq"] for r in loky["returns"]] == [r["sq"] for r in forked["returns"]]
+    assert _same_records(loky) == _same_records(forked)
+    assert loky["parent"] not in {r["pid"] for r in loky["returns"]}
+
+
+def test_a_thread_in_the_parent_sends_the_launch_to_loky(tmp_path):
+    got = _sweep(
+        tmp_path,
+        before="""
+        stop = threading.Event()
+        threading.Thread(target=stop.wait, name="users-thread", daemon=True).start()
+        logging.getLogger("hydra_plugins.hydra_joblib_launcher._core").setLevel(logging.DEBUG)
+        """,
+    )
+    assert "Forking" not in got["log"] and "Joblib.Parallel(n_jobs=2" in got["log"]
+    assert "other Python threads are running (users-thread)" in got["log"]
+    assert [r["sq"] for r in got["returns"]] == [1, 4, 9, 16, 25, 36]
+
+
+def test_forked_workers_draw_their_own_random_numbers(tmp_path):
+    # numpy loaded in the parent, with no BLAS thread: the parent stays single-threaded
+    got = _sweep(
+        tmp_path,
+        task="draws",
+        jobs="1,2",
+        before="import numpy; numpy.random.seed(0)",
+        env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+    )
+    assert "Forking 2 workers" in got["log"]
+    first, second = got["returns"]
+    assert first["pid"] != second["pid"]
+    # a fork copies the parent's generator state; each worker is reseeded, as a
+    # fresh interpreter would be
+    assert first["np"] != second["np"]
+    assert first["py"] != second["py"]
+
+
+def test_a_worker_that_dies_fails_the_sweep_clearly_and_finished_jobs_stay_recorded(tmp_path):
+    got = _sweep(tmp_path, jobs="1,2,3,4,5,6,7,8", config="dict(a=0, die_at=5)")
+    assert "Forking 2 workers" in got["log"]
+    assert got["error"] == "JobFailedError"
+    assert "a worker process died" in got["message"]
+    assert "zenspec resume" in got["message"] and "ZENSPEC_JOBLIB_START=loky" in got["message"]
+    done = {r["num"]: r for r in got["records"]}
+    # the jobs before the one that died finished and were recorded by their workers
+    assert {0, 1, 2} <= set(done) and 4 not in done
+    assert all(r["status"] == "completed" for r in done.values())
+
+
+def test_a_bad_start_method_is_a_clear_error(tmp_path, monkeypatch):
+    from zenspec.errors import LaunchError
+    from zenspec.launchers.forking import fork_blocker
+
+    monkeypatch.setenv("ZENSPEC_JOBLIB_START", "spawn")
+    with pytest.raises(LaunchError, match="ZENSPEC_JOBLIB_START='spawn': expected 'auto'"):
+        fork_blocker()
+    monkeypatch.setenv("ZENSPEC_JOBLIB_START", "loky")
+    assert fork_blocker() == "ZENSPEC_JOBLIB_START=loky"
+
+
+@pytest.mark.parametrize(
+    "pre_dispatch, expected",
+    [("2*n_jobs", 6), ("n_jobs", 3), ("all", sys.maxsize), (10, 10), ("1", 3), ("junk", 6)],
+)
+def test_pre_dispatch_is_read_as_joblib_reads_it(pre_dispatch, expected):
+    from zenspec.launchers.forking import _window
+
+    assert _window(pre_dispatch, 3) == expected
+
+
+def test_the_cli_forks_workers_beside_its_progress_thread(tmp_path):
+    # `zenspec run` reports progress from a thread; it is parked for the fork
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zenspec",
+            "run",
+            str(REPO / "specs" / "launchers_joblib.toml"),
+            "-v",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "ZENSPEC_JOBLIB_START"},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "Forking 2 workers from this process to launch 12 jobs" in out
+    assert "12 jobs: 12 completed" in out
