@@ -107,6 +107,7 @@ def test_each_sweep_config_equals_stock_node_for_node(configs):
     master_s, master_f = _master(stock), _master(fast)
     OmegaConf.select(master_s, "t"), OmegaConf.select(master_f, "t")  # fill ${now:} caches
     OmegaConf.set_cache(master_f, OmegaConf.get_cache(master_s))
+    _same(master_s, master_f)  # the primary (MULTIRUN) config comes from a cached base too
     for overrides in JOBS:
         _same(
             stock.load_sweep_config(master_s, overrides),
@@ -115,7 +116,7 @@ def test_each_sweep_config_equals_stock_node_for_node(configs):
     stats = fast.stats
     assert stats.fallbacks == 0, stats.reasons
     assert stats.misses == 4  # sgd, adam, rms, no optim: one composition each
-    assert stats.hits == len(JOBS) - 4
+    assert stats.hits == len(JOBS) + 1 - 4  # the primary config's base is a job's
 
 
 def test_returned_configs_are_independent(configs):
@@ -215,7 +216,8 @@ def test_compositions_that_warn_are_left_to_stock(configs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _same(stock.load_sweep_config(ms, ["a=3"]), fast_cfg)
-    assert fast.stats.reasons == {"warnings": 1}
+    _same(ms, mf)
+    assert fast.stats.reasons == {"warnings": 2}  # the primary config, then the job
 
 
 def test_fast_launcher_replaces_only_hydras_basic_launcher(configs):

@@ -50,7 +50,7 @@ from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.override_parser.types import Override
 from hydra.core.utils import JobRuntime
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from zenspec.launch.fast_render import RenderHint
 from zenspec.launch.fast_snapshot import SourceWatch, Template, copy_without_hydra
@@ -96,6 +96,8 @@ class _Base:
     config_sources: List[Tuple[str, str, str]]  # (path, scheme, provider)
     task: Optional[Template] = None  # the tree without ``hydra`` (batch validation)
     serial: int = field(default_factory=lambda: _new_serial())  # never reused
+    # ``preset`` with what every job of a sweep shares filled in too: see _job_preset
+    jobs: OrderedDict[Tuple[Any, ...], Template] = field(default_factory=OrderedDict)
 
 
 _serials = itertools.count()
@@ -202,17 +204,21 @@ class FastConfigLoader(ConfigLoaderImpl):
         from_shell: bool = True,
         validate_sweep_overrides: bool = True,
     ) -> DictConfig:
-        """Hydra's ``load_configuration``; in RUN mode from a cached base where proven equal.
+        """Hydra's ``load_configuration``, from a cached base where proven equal.
 
         Stock ``load_sweep_config`` composes each job of a sweep with this call
         in RUN mode (then copies the primary config's resolver cache, so
-        ``${now:...}`` agrees with it), and so does a single run; a sweep's
-        primary config (MULTIRUN) is left to stock.
+        ``${now:...}`` agrees with it), and so does a single run. A sweep's
+        primary config (MULTIRUN) is the same composition with its sweep
+        overrides left out (Hydra's ``Overrides`` and
+        ``_apply_overrides_to_config`` skip them) but listed in
+        ``hydra.overrides``: it shares the jobs' cached base when their group
+        choices agree, so its defaults tree is not built twice.
         """
-        if run_mode is RunMode.RUN and from_shell and validate_sweep_overrides:
+        if from_shell and validate_sweep_overrides and run_mode in (RunMode.RUN, RunMode.MULTIRUN):
             try:
                 with self._lock:
-                    return self._derive(config_name, list(overrides))
+                    return self._derive(config_name, list(overrides), run_mode)
             except Exception as e:  # stock composition decides: its error or its config
                 self._last_hint = None
                 why = type(e).__name__ if not isinstance(e, _Unproven) else str(e)
@@ -234,9 +240,11 @@ class FastConfigLoader(ConfigLoaderImpl):
     def _parse(self, overrides: Sequence[str]) -> List[Override]:
         return [self._parsed.parse(line) for line in overrides]
 
-    def _derive(self, config_name: Optional[str], overrides: List[str]) -> DictConfig:
+    def _derive(
+        self, config_name: Optional[str], overrides: List[str], run_mode: RunMode = RunMode.RUN
+    ) -> DictConfig:
         self._check_sources()
-        base, config_name, parsed, config_overrides = self._plan(config_name, overrides)
+        base, config_name, parsed, config_overrides = self._plan(config_name, overrides, run_mode)
         cfg = self._finish(base, config_name, parsed, config_overrides)
         on_hydra = [o.key_or_group for o in config_overrides if _touches_hydra(o.key_or_group)]
         self._last_hint = (weakref.ref(cfg), RenderHint.for_overrides(base.serial, on_hydra))
@@ -256,18 +264,26 @@ class FastConfigLoader(ConfigLoaderImpl):
             self.clear_cache()
 
     def _plan(
-        self, config_name: Optional[str], overrides: List[str]
+        self, config_name: Optional[str], overrides: List[str], run_mode: RunMode = RunMode.RUN
     ) -> Tuple[_Base, Optional[str], List[Override], List[Override]]:
-        """The call's parsed overrides, its value overrides and its (cached) base."""
+        """The call's parsed overrides, its value overrides and its (cached) base.
+
+        In MULTIRUN mode the value overrides leave out the sweeps, and the
+        base, composed as in RUN mode (``skip_missing=False``), is the same
+        tree: ``skip_missing`` only matters for a group left ``???``, where the
+        RUN composition raises and stock composes the primary config instead.
+        """
         parsed = self._parse(overrides)
-        # RUN mode: any sweep here is an error, raised by stock on the fallback
-        self.validate_sweep_overrides_legal(overrides=parsed, run_mode=RunMode.RUN, from_shell=True)
+        # an illegal sweep (any, in RUN mode) is an error, raised by stock on the fallback
+        self.validate_sweep_overrides_legal(overrides=parsed, run_mode=run_mode, from_shell=True)
 
         searchpath = next((o for o in parsed if o.get_key_element() == _SEARCHPATH), None)
         context = self._context(config_name, searchpath)
         group_lines: List[str] = []
         config_overrides: List[Override] = []
         for o in parsed:
+            if o.is_sweep_override():  # MULTIRUN: skipped by composition, as stock
+                continue
             # Hydra's own rule (defaults_list.Overrides): dict values and keys
             # that are not config groups are value overrides.
             is_group = context.is_group.get(o.key_or_group)
@@ -369,6 +385,12 @@ class FastConfigLoader(ConfigLoaderImpl):
         """Steps 6-12 of Hydra's ``_load_configuration_impl``, in its order."""
         from hydra import __version__
 
+        on_hydra = [o for o in config_overrides if _touches_hydra(o.key_or_group)]
+        if not any(_touches_runtime(o.key_or_group) for o in on_hydra):
+            shared = _job_preset(base, config_name, parsed, on_hydra)
+            if shared is not None:
+                own = [o for o in config_overrides if not _touches_hydra(o.key_or_group)]
+                return _finish_from_job_preset(shared, parsed, own)
         preset = not any(_touches_runtime(o.key_or_group) for o in config_overrides)
         cfg = (base.preset if preset else base.template).new()
         ConfigLoaderImpl._apply_overrides_to_config(config_overrides, cfg)
@@ -409,6 +431,87 @@ class FastConfigLoader(ConfigLoaderImpl):
         )
         job.config_name = config_name
         return cfg
+
+
+_MAX_JOB_PRESETS = 8
+
+
+def _job_preset(
+    base: _Base, config_name: Optional[str], parsed: List[Override], on_hydra: List[Override]
+) -> Optional[Template]:
+    """``base.preset`` with what every job of a sweep gets alike already written.
+
+    Hydra's steps 6-12 write, besides a job's own task overrides and
+    ``override_dirname``, only what is the same for every job of a sweep: the
+    value overrides of ``hydra`` (*on_hydra*: the primary config's
+    ``hydra.sweep.dir=...`` and the like), the ``hydra`` override lines, the
+    version base, the cwd, the job and config names. Stock applies every value
+    override first, then the rest; the ``hydra`` ones and the task's write
+    disjoint subtrees and read nothing else, so they commute, and the shared
+    part can be written once, in stock's order, and copied with the tree. The
+    key holds every input. None (the general path) for overrides of
+    ``hydra.runtime`` (the preset has filled it already), a failing override
+    (stock raises), ``hydra.job.env_copy`` set (the environment is read per
+    job), or an interpolation where a list is appended to.
+    """
+    job_name = JobRuntime().get("name")
+    hydra_lines = tuple(o.input_line for o in parsed if o.is_hydra_override())
+    key = (hydra_lines, config_name, os.getcwd(), str(hydra_version.getbase()), job_name)
+    found = base.jobs.get(key)
+    if found is not None:
+        base.jobs.move_to_end(key)
+        return found
+    cfg = base.preset.new()
+    try:
+        ConfigLoaderImpl._apply_overrides_to_config(on_hydra, cfg)
+    except Exception:
+        return None
+    hydra = cfg.hydra
+    job, overrides = hydra._get_node("job"), hydra._get_node("overrides")
+    if not isinstance(job, DictConfig) or not isinstance(overrides, DictConfig):
+        return None
+    env_copy = job._get_node("env_copy")
+    if not isinstance(env_copy, ListConfig) or env_copy._is_interpolation() or len(env_copy):
+        return None
+    for k in ("hydra", "task"):
+        node = overrides._get_node(k)
+        if not isinstance(node, ListConfig) or node._is_interpolation():
+            return None
+    for line in hydra_lines:
+        overrides.hydra.append(line)
+    runtime = hydra.runtime
+    runtime.version_base = hydra_version.getbase()
+    runtime.cwd = os.getcwd()
+    if "name" not in job:
+        job.name = job_name
+    job.config_name = config_name
+    found = base.jobs[key] = Template(cfg)
+    if len(base.jobs) > _MAX_JOB_PRESETS:
+        base.jobs.popitem(last=False)
+    return found
+
+
+def _finish_from_job_preset(
+    shared: Template, parsed: List[Override], config_overrides: List[Override]
+) -> DictConfig:
+    """Steps 6-12 from the sweep's shared part: the task's value overrides and lines."""
+    cfg = shared.new()
+    ConfigLoaderImpl._apply_overrides_to_config(config_overrides, cfg)
+    job = cfg.hydra.job
+    task_list = cfg.hydra.overrides.task
+    app_overrides = []
+    for override in parsed:
+        if not override.is_hydra_override():
+            task_list.append(override.input_line)
+            app_overrides.append(override)
+    dirname_conf = job.config.override_dirname
+    job.override_dirname = get_overrides_dirname(
+        overrides=app_overrides,
+        kv_sep=dirname_conf.kv_sep,
+        item_sep=dirname_conf.item_sep,
+        exclude_keys=dirname_conf.exclude_keys,
+    )
+    return cfg
 
 
 def _fill_runtime(
