@@ -51,6 +51,18 @@ TRICKY = [
     "on",
     ":",
     "a=1,2",
+    "/a/long/path/without/any/space/" + "d" * 60,
+    "https://example.org/" + "q" * 70 + "?x=1&y=2",
+    "x" * 75 + ": y",
+    "'" + "z" * 80,
+    "n" * 100 + "\u00e9",
+    "tab" * 30 + "\t",
+    "#" + "h" * 90,
+    "\x07" + "b" * 80,
+    "\x07" + "c" * 60,
+    "yes" + "\x00" * 30,
+    "\x07" * 36,
+    "\u00e9\x07" * 20,
 ]
 scalars = (
     st.none()
@@ -59,10 +71,12 @@ scalars = (
     | st.floats(allow_nan=False)
     | st.sampled_from([math.inf, -math.inf, 0.0, -0.0, 1e-05, 1e20])
     | st.text(max_size=30)
+    | st.text(st.characters(blacklist_categories=("Cs", "Zs", "Cc")), min_size=70, max_size=120)
     | st.sampled_from(TRICKY)
 )
 keys = st.text(max_size=20) | st.sampled_from(TRICKY)
-data = st.recursive(
+deep = st.sampled_from(TRICKY).map(lambda v: {"a": {"b": {"c": {"d": [v, {"e": v}]}}}})
+data = deep | st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
     max_leaves=25,

@@ -97,7 +97,7 @@ class _Base:
     task: Optional[Template] = None  # the tree without ``hydra`` (batch validation)
     serial: int = field(default_factory=lambda: _new_serial())  # never reused
     # ``preset`` with what every job of a sweep shares filled in too: see _job_preset
-    jobs: OrderedDict[Tuple[Any, ...], Template] = field(default_factory=OrderedDict)
+    jobs: OrderedDict[Tuple[Any, ...], Tuple[Template, int]] = field(default_factory=OrderedDict)
 
 
 _serials = itertools.count()
@@ -245,9 +245,10 @@ class FastConfigLoader(ConfigLoaderImpl):
     ) -> DictConfig:
         self._check_sources()
         base, config_name, parsed, config_overrides = self._plan(config_name, overrides, run_mode)
-        cfg = self._finish(base, config_name, parsed, config_overrides)
+        cfg, shared = self._finish(base, config_name, parsed, config_overrides)
         on_hydra = [o.key_or_group for o in config_overrides if _touches_hydra(o.key_or_group)]
-        self._last_hint = (weakref.ref(cfg), RenderHint.for_overrides(base.serial, on_hydra))
+        hint = RenderHint.for_overrides(base.serial, on_hydra, shared)
+        self._last_hint = (weakref.ref(cfg), hint)
         return cfg
 
     def render_hint(self, cfg: DictConfig) -> Optional[RenderHint]:
@@ -381,8 +382,11 @@ class FastConfigLoader(ConfigLoaderImpl):
         config_name: Optional[str],
         parsed: List[Override],
         config_overrides: List[Override],
-    ) -> DictConfig:
-        """Steps 6-12 of Hydra's ``_load_configuration_impl``, in its order."""
+    ) -> Tuple[DictConfig, Optional[int]]:
+        """Steps 6-12 of Hydra's ``_load_configuration_impl``, in its order.
+
+        Also the serial of the job preset the config was copied from, if any.
+        """
         from hydra import __version__
 
         on_hydra = [o for o in config_overrides if _touches_hydra(o.key_or_group)]
@@ -390,7 +394,7 @@ class FastConfigLoader(ConfigLoaderImpl):
             shared = _job_preset(base, config_name, parsed, on_hydra)
             if shared is not None:
                 own = [o for o in config_overrides if not _touches_hydra(o.key_or_group)]
-                return _finish_from_job_preset(shared, parsed, own)
+                return _finish_from_job_preset(shared[0], parsed, own), shared[1]
         preset = not any(_touches_runtime(o.key_or_group) for o in config_overrides)
         cfg = (base.preset if preset else base.template).new()
         ConfigLoaderImpl._apply_overrides_to_config(config_overrides, cfg)
@@ -430,7 +434,7 @@ class FastConfigLoader(ConfigLoaderImpl):
             exclude_keys=dirname_conf.exclude_keys,
         )
         job.config_name = config_name
-        return cfg
+        return cfg, None
 
 
 _MAX_JOB_PRESETS = 8
@@ -438,7 +442,7 @@ _MAX_JOB_PRESETS = 8
 
 def _job_preset(
     base: _Base, config_name: Optional[str], parsed: List[Override], on_hydra: List[Override]
-) -> Optional[Template]:
+) -> Optional[Tuple[Template, int]]:
     """``base.preset`` with what every job of a sweep gets alike already written.
 
     Hydra's steps 6-12 write, besides a job's own task overrides and
@@ -485,7 +489,7 @@ def _job_preset(
     if "name" not in job:
         job.name = job_name
     job.config_name = config_name
-    found = base.jobs[key] = Template(cfg)
+    found = base.jobs[key] = (Template(cfg), _new_serial())
     if len(base.jobs) > _MAX_JOB_PRESETS:
         base.jobs.popitem(last=False)
     return found

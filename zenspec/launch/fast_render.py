@@ -27,6 +27,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 from omegaconf import Container, DictConfig, OmegaConf, SCMode, ValueNode
 from omegaconf.basecontainer import BaseContainer
 
+from zenspec.launch import fast_skeleton as skeleton
 from zenspec.launch import fast_yaml
 
 __all__ = ["RenderHint", "render_hydra_yaml"]
@@ -43,9 +44,14 @@ class RenderHint:
 
     base: int  # the base's serial number (never reused in a process)
     per_job: FrozenSet[str]
+    # the serial of the sweep's job preset the config was copied from, if it
+    # was: then its hydra node is the preset's but for the fields in _HOLES
+    shared: Optional[int] = None
 
     @staticmethod
-    def for_overrides(base: int, hydra_keys: Any) -> Optional[RenderHint]:
+    def for_overrides(
+        base: int, hydra_keys: Any, shared: Optional[int] = None
+    ) -> Optional[RenderHint]:
         """The hint for a job whose value overrides touch *hydra_keys* (``hydra.x.y``...)."""
         own = set(_PER_JOB)
         for key in hydra_keys:
@@ -53,7 +59,7 @@ class RenderHint:
             if not rest:  # the whole hydra node
                 return None
             own.add(rest.split(".", 1)[0])
-        return RenderHint(base=base, per_job=frozenset(own))
+        return RenderHint(base=base, per_job=frozenset(own), shared=shared)
 
 
 _lock = threading.Lock()
@@ -83,6 +89,10 @@ def _block(node: DictConfig, key: str) -> Optional[str]:
 
 def render_hydra_yaml(hydra_cfg: DictConfig, hint: Optional[RenderHint]) -> str:
     """``OmegaConf.to_yaml(hydra_cfg)``, reusing the blocks shared by the base's jobs."""
+    if hint is not None and hint.shared is not None:
+        text = skeleton.render(hydra_cfg, hint.shared)
+        if text is not None:
+            return text
     content = hydra_cfg.__dict__["_content"]
     node = content.get("hydra") if isinstance(content, dict) else None
     if hint is None or list(content) != ["hydra"] or not isinstance(node, DictConfig):

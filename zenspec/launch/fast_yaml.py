@@ -17,6 +17,7 @@ as before. ``tests/test_fast_yaml.py`` checks the equality on generated data;
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -24,13 +25,14 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf._utils import get_omega_conf_dumper
 
-__all__ = ["dump", "to_yaml"]
+__all__ = ["MAX_LINE", "dump", "fits", "scalar", "to_yaml"]
 
 # A line this long or shorter is never folded by PyYAML (best_width = 80).
-_MAX_LINE = 72
+MAX_LINE = 72
 _MAX_MEMO = 4096
 _lock = threading.Lock()
 _values: Dict[Tuple[type, Any], Optional[str]] = {}
+_SPACE = re.compile(r"\s")
 _keys: Dict[Tuple[type, Any], Optional[str]] = {}
 
 
@@ -82,7 +84,8 @@ def _memo(table: Dict[Tuple[type, Any], Optional[str]], value: Any, as_key: bool
     return got
 
 
-def _scalar(value: Any) -> Optional[str]:
+def scalar(value: Any) -> Optional[str]:
+    """*value* as PyYAML writes it after ``key: `` or ``- ``; None if not a plain one-liner."""
     kind = type(value)
     if value is None:
         return "null"
@@ -91,7 +94,13 @@ def _scalar(value: Any) -> Optional[str]:
     if kind is int:
         return str(value)
     if kind is str:
-        if len(value) > _MAX_LINE or "\n" in value or "\r" in value:
+        if "\n" in value or "\r" in value:
+            return None
+        # long: only if PyYAML writes it plain (as is) with no space to fold
+        # at (a path, a URL): one line at any column
+        if len(value) > MAX_LINE and (
+            _SPACE.search(value) or _memo(_values, value, as_key=False) != value
+        ):
             return None
         return _memo(_values, value, as_key=False)
     if kind is float:
@@ -99,8 +108,18 @@ def _scalar(value: Any) -> Optional[str]:
     return None
 
 
+def fits(text: str, value: Any, column: int) -> bool:
+    """Whether *text* (:func:`scalar` of *value*) written from *column* stays one line in PyYAML.
+
+    A scalar that ends by column :data:`MAX_LINE` is never folded (PyYAML's
+    width is 80). Past it, only a plain one (written as is) with no space in
+    it: PyYAML folds plain scalars at spaces only (quoted ones anywhere).
+    """
+    return column + len(text) <= MAX_LINE or (text == value and not _SPACE.search(text))
+
+
 def _key(key: Any) -> Optional[str]:
-    if type(key) is not str or len(key) > _MAX_LINE or "\n" in key:
+    if type(key) is not str or len(key) > MAX_LINE or "\n" in key:
         return None
     return _memo(_keys, key, as_key=True)
 
@@ -127,10 +146,10 @@ def _mapping(data: Dict[Any, Any], indent: int, out: List[str]) -> bool:
                 if not _sequence(value, indent, out):  # not indented under its key
                     return False
         else:
-            scalar = _scalar(value)
-            if scalar is None or len(head) + 1 + len(scalar) > _MAX_LINE:
+            text = scalar(value)
+            if text is None or not fits(text, value, len(head) + 1):
                 return False
-            out.append(f"{head} {scalar}\n")
+            out.append(f"{head} {text}\n")
     return True
 
 
@@ -148,8 +167,8 @@ def _sequence(items: List[Any], indent: int, out: List[str]) -> bool:
         elif isinstance(item, list):
             return False  # nested sequences: left to PyYAML
         else:
-            scalar = _scalar(item)
-            if scalar is None or indent + 2 + len(scalar) > _MAX_LINE:
+            text = scalar(item)
+            if text is None or not fits(text, item, indent + 2):
                 return False
-            out.append(f"{pad}- {scalar}\n")
+            out.append(f"{pad}- {text}\n")
     return True
