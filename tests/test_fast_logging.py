@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 import zenspec.launch.fast_logging as fast_logging
@@ -82,3 +84,35 @@ def test_verbose_as_stock(handed, tmp_path):
     finally:
         root.setLevel(saved[0])
         named.setLevel(saved[1])
+
+
+def _containers(data, out):
+    if isinstance(data, (dict, list)):
+        out.append(id(data))
+        for v in data.values() if isinstance(data, dict) else data:
+            _containers(v, out)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+        max_leaves=20,
+    )
+)
+def test_fresh_is_a_deepcopy_sharing_no_container(data):
+    from zenspec.launch.fast_logging import _fresh
+
+    got = _fresh(data)
+    assert got == data
+    assert not set(_containers(got, [])) & set(_containers(data, []))
+
+
+def test_fresh_deep_copies_a_mutable_leaf():
+    from zenspec.launch.fast_logging import _fresh
+
+    leaf = {1, 2}
+    got = _fresh({"a": [leaf]})
+    assert got == {"a": [leaf]} and got["a"][0] is not leaf

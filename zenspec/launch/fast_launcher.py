@@ -147,15 +147,17 @@ def run_job(
         output_dir = os.path.join(output_dir, subdir)
 
     absolute = os.path.abspath(output_dir)
-    with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
-        config.hydra.runtime.output_dir = absolute
+    hydra = config.hydra  # the node itself: read once, not per field
+    runtime = hydra.runtime
+    with read_write(runtime), open_dict(runtime):
+        runtime.output_dir = absolute
     # Stock calls set_config(config) again here: a fresh masked copy that differs
     # from the first one in this field only. Set it on the first one instead
     # (a shared node has it already).
-    runtime = masked.hydra.runtime  # type: ignore[attr-defined]
-    if runtime is not config.hydra.runtime:
-        with read_write(runtime), open_dict(runtime):
-            runtime.output_dir = absolute
+    masked_runtime = masked.hydra.runtime  # type: ignore[attr-defined]
+    if masked_runtime is not runtime:
+        with read_write(masked_runtime), open_dict(masked_runtime):
+            masked_runtime.output_dir = absolute
 
     _chdir = None
     try:
@@ -174,13 +176,15 @@ def run_job(
         # ``hydra``: an interpolation there must resolve (or fail) as in it.
         hydra_cfg = ret.hydra_cfg if _job_fields_interpolate(masked) else masked
         assert isinstance(hydra_cfg, DictConfig)
-        overrides = OmegaConf.to_container(config.hydra.overrides.task)
+        task_overrides = hydra.overrides.task
+        overrides = OmegaConf.to_container(task_overrides)
         assert isinstance(overrides, list)
         ret.overrides = overrides
         # handle output directories here
         Path(str(output_dir)).mkdir(parents=True, exist_ok=True)
 
-        _chdir = hydra_cfg.hydra.job.chdir
+        job = hydra_cfg.hydra.job
+        _chdir = job.chdir
 
         if _chdir is None and version.base_at_least("1.2"):
             _chdir = False
@@ -207,19 +211,20 @@ def run_job(
             # the same node in every job of the base, unless the job's overrides touch it
             same = render_hint is not None and "job_logging" not in render_hint.per_job
             key = (render_hint.base, "job_logging") if same else None  # type: ignore[union-attr]
-            configure_log(config.hydra.job_logging, config.hydra.verbose, key=key)
+            configure_log(hydra.job_logging, hydra.verbose, key=key)
 
-        if config.hydra.output_subdir is not None:
-            hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
+        output_subdir = hydra.output_subdir
+        if output_subdir is not None:
+            hydra_output = Path(runtime.output_dir) / Path(output_subdir)
             # stock's three _save_config calls: the dir (made once), then each
             # file with OmegaConf.to_yaml's text (fast_yaml)
             hydra_output.mkdir(parents=True, exist_ok=True)
             _write_text(fast_yaml.to_yaml(task_cfg), hydra_output / "config.yaml")
             _write_text(render_hydra_yaml(hydra_cfg, render_hint), hydra_output / "hydra.yaml")
-            overrides_yaml = fast_yaml.to_yaml(config.hydra.overrides.task)
+            overrides_yaml = fast_yaml.to_yaml(task_overrides)
             _write_text(overrides_yaml, hydra_output / "overrides.yaml")
 
-        with env_override(hydra_cfg.hydra.job.env_set):
+        with env_override(job.env_set):
             callbacks.on_job_start(config=config, task_function=task_function)
             try:
                 ret.return_value = task_function(task_cfg)
@@ -260,8 +265,9 @@ class FastLauncher(BasicLauncher):
 
         # one node (the primary config's) for the whole launch
         hydra_logging = ("hydra_logging", next(_launches))
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose, key=hydra_logging)
-        sweep_dir = self.config.hydra.sweep.dir
+        primary = self.config.hydra
+        configure_log(primary.hydra_logging, primary.verbose, key=hydra_logging)
+        sweep_dir = primary.sweep.dir
         Path(str(sweep_dir)).mkdir(parents=True, exist_ok=True)
         log.info(f"Launching {len(job_overrides)} jobs locally")
         runs: List[JobReturn] = []
@@ -273,9 +279,10 @@ class FastLauncher(BasicLauncher):
             sweep_config = loader.load_sweep_config(self.config, list(overrides))
             hint_for = getattr(loader, "render_hint", None)
             hint = hint_for(sweep_config) if hint_for is not None else None
-            with open_dict(sweep_config):
-                sweep_config.hydra.job.id = idx
-                sweep_config.hydra.job.num = idx
+            job = sweep_config.hydra.job
+            with open_dict(job):  # stock opens the whole tree: the same writes
+                job.id = idx
+                job.num = idx
             ret = run_job(
                 hydra_context=self.hydra_context,
                 task_function=self.task_function,
@@ -285,9 +292,7 @@ class FastLauncher(BasicLauncher):
                 render_hint=hint,
             )
             runs.append(ret)
-            configure_log(
-                self.config.hydra.hydra_logging, self.config.hydra.verbose, key=hydra_logging
-            )
+            configure_log(primary.hydra_logging, primary.verbose, key=hydra_logging)
         return runs
 
 

@@ -167,9 +167,10 @@ class FastJoblibLauncher(JoblibLauncher):
                 log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
                 sweep_config = loader.load_sweep_config(self.config, list(overrides))
                 hint = hint_for(sweep_config)  # lets the worker reuse hydra.yaml blocks
-                with open_dict(sweep_config):
-                    sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
-                    sweep_config.hydra.job.num = idx
+                job = sweep_config.hydra.job
+                with open_dict(job):  # stock opens the whole tree: the same writes
+                    job.id = f"{job.name}_{idx}"
+                    job.num = idx
                 yield sweep_config, hint
 
         key = uuid.uuid4().hex
