@@ -171,6 +171,7 @@ def run_job(
             masked,
             render_hint.base if render_hint else None,
             render_hint.per_job if render_hint else None,
+            render_hint.shared if render_hint else None,
         )
         # Stock reads chdir and env_set from its copy, a root holding only
         # ``hydra``: an interpolation there must resolve (or fail) as in it.

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, Optional, Set, Tuple, Union
 
 from hydra.core.utils import JobReturn
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig, ValueNode, read_write
 
+from zenspec.launch.fast_skeleton import HOLES
 from zenspec.launch.fast_snapshot import signature
 
 __all__ = ["SnapshotJobReturn", "snapshot", "transfer"]
@@ -63,6 +64,61 @@ class _Delta:
         return root
 
 
+class _Holes:
+    """A Hydra config as the first job of its job preset, with this job's hole values.
+
+    Jobs copied from one job preset differ only in the fields of
+    :data:`zenspec.launch.fast_skeleton.HOLES` (checked on the preset's second
+    job), so only those values are kept: a few strings and ints per job.
+    """
+
+    __slots__ = ("base", "values")
+
+    def __init__(self, base: _Blob, values: Tuple[Any, ...]) -> None:
+        self.base, self.values = base, values
+
+    def __reduce__(self) -> Any:
+        return (_Holes, (self.base, self.values))
+
+    def load(self) -> DictConfig:
+        root = self.base.load()
+        hydra = root._get_node("hydra")
+        with read_write(hydra):
+            for (outer, inner), value in zip(HOLES, self.values):
+                node = hydra._get_node(outer)._get_node(inner)
+                node._set_value(list(value) if isinstance(value, tuple) else value)
+        return root
+
+
+def _hole_values(hydra_cfg: DictConfig) -> Optional[Tuple[Any, ...]]:
+    """The raw values in the holes (a list as a tuple), or None if one is not plain data."""
+    hydra = hydra_cfg._get_node("hydra")
+    if not isinstance(hydra, DictConfig):
+        return None
+    values = []
+    for outer, inner in HOLES:
+        parent = hydra._get_node(outer)
+        node = parent._get_node(inner) if isinstance(parent, DictConfig) else None
+        if isinstance(node, ListConfig):
+            items = node.__dict__["_content"]
+            if not isinstance(items, list) or not all(isinstance(i, ValueNode) for i in items):
+                return None
+            value: Any = tuple(i._value() for i in items)
+            if any(not isinstance(v, _PLAIN) for v in value):
+                return None
+        elif isinstance(node, ValueNode):
+            value = node._value()
+            if not isinstance(value, _PLAIN):
+                return None
+        else:
+            return None
+        values.append(value)
+    return tuple(values)
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
 @dataclass
 class _First:
     """The first snapshot of a base: what later jobs of the base share."""
@@ -74,17 +130,24 @@ class _First:
 
 _firsts: OrderedDict[int, _First] = OrderedDict()
 _MAX_FIRSTS = 64
+# job preset serial -> its first job's snapshot (delta_proven: holes checked)
+_preset_firsts: OrderedDict[int, _First] = OrderedDict()
 
 
 def snapshot(
-    hydra_cfg: DictConfig, serial: Optional[int], own_keys: Optional[FrozenSet[str]] = None
-) -> Union[DictConfig, _Blob, _Delta]:
+    hydra_cfg: DictConfig,
+    serial: Optional[int],
+    own_keys: Optional[FrozenSet[str]] = None,
+    shared: Optional[int] = None,
+) -> Union[DictConfig, _Blob, _Delta, _Holes]:
     """An independent copy of *hydra_cfg* as of now: pickled if proven, else a deepcopy.
 
     *serial* names the cached base the config was derived from (None: unknown,
     checked on this config itself); *own_keys* the ``hydra`` keys this job
     writes (its render hint's): every other key is the base's, as in the
-    base's first job, so only these are pickled (checked on the second job).
+    base's first job, so only these are pickled (checked on the second job);
+    *shared* the job preset it was copied from: then only the hole values are
+    kept (checked on the preset's second job).
     """
     # A shared ``hydra`` node (fast_launcher) has the job's whole config as its
     # parent; a deepcopy re-parents the copy to the copied root, pickle would
@@ -93,13 +156,31 @@ def snapshot(
     try:
         for node, _ in children:
             node._set_parent(hydra_cfg)
-        got = _pickled(hydra_cfg, serial, own_keys)
+        got = _from_preset(hydra_cfg, shared) if shared is not None else None
+        if got is None:
+            got = _pickled(hydra_cfg, serial, own_keys)
+            if shared is not None and isinstance(got, _Blob) and shared not in _preset_firsts:
+                _preset_firsts[shared] = _First((), got)
+                if len(_preset_firsts) > _MAX_FIRSTS:
+                    _preset_firsts.popitem(last=False)
     except Exception:  # unpicklable content: deepcopy is always right
         got = None
     finally:
         for node, parent in children:
             node._set_parent(parent)
     return copy.deepcopy(hydra_cfg) if got is None else got
+
+
+def _from_preset(hydra_cfg: DictConfig, shared: int) -> Optional[_Holes]:
+    """The job's hole values on its preset's first snapshot, once that is proven to give it."""
+    first = _preset_firsts.get(shared)
+    values = _hole_values(hydra_cfg) if first is not None else None
+    if first is None or values is None or first.delta_proven is False:
+        return None
+    held = _Holes(first.blob, values)
+    if first.delta_proven is None:  # the preset's second job
+        first.delta_proven = signature(held.load()) == signature(hydra_cfg)
+    return held if first.delta_proven else None
 
 
 def _pickled(
@@ -155,7 +236,7 @@ class SnapshotJobReturn(JobReturn):
     @property  # type: ignore[override]
     def hydra_cfg(self) -> Optional[DictConfig]:
         value = self.__dict__.get("_hydra_cfg")
-        if isinstance(value, (_Blob, _Delta)):
+        if isinstance(value, (_Blob, _Delta, _Holes)):
             value = self.__dict__["_hydra_cfg"] = value.load()
         return value
 
