@@ -33,6 +33,7 @@ _MAX_MEMO = 4096
 _lock = threading.Lock()
 _values: Dict[Tuple[type, Any], Optional[str]] = {}
 _SPACE = re.compile(r"\s")
+_BREAK = re.compile("[\n\r\x85\u2028\u2029]")
 _keys: Dict[Tuple[type, Any], Optional[str]] = {}
 
 
@@ -94,7 +95,7 @@ def scalar(value: Any) -> Optional[str]:
     if kind is int:
         return str(value)
     if kind is str:
-        if "\n" in value or "\r" in value:
+        if _BREAK.search(value):  # a line break to YAML: the text's layout depends on the column
             return None
         # long: only if PyYAML writes it plain (as is) with no space to fold
         # at (a path, a URL): one line at any column
@@ -119,7 +120,7 @@ def fits(text: str, value: Any, column: int) -> bool:
 
 
 def _key(key: Any) -> Optional[str]:
-    if type(key) is not str or len(key) > MAX_LINE or "\n" in key:
+    if type(key) is not str or len(key) > MAX_LINE or _BREAK.search(key):
         return None
     return _memo(_keys, key, as_key=True)
 

@@ -130,7 +130,7 @@ class RecordingTask:
             "duration_s": round(duration, 6),
             "job_dir": str(Path(hc.runtime.output_dir)),
             "pid": os.getpid(),
-            "choices": {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra/")},
+            "choices": _user_choices(hc.runtime.choices),
         }
         if "value" in extra:
             record["return_value"] = to_jsonable(extra["value"])
@@ -145,6 +145,15 @@ class RecordingTask:
             import warnings
 
             warnings.warn(f"zenspec could not write the record of job {num}: {e}", stacklevel=2)
+
+
+def _user_choices(choices: Any) -> Dict[str, Any]:
+    """The job's group choices but Hydra's own (``hydra/launcher``...)."""
+    from omegaconf import OmegaConf
+
+    every = OmegaConf.to_container(choices, resolve=True)  # ~2x quicker than .items()
+    assert isinstance(every, dict)
+    return {k: v for k, v in every.items() if not str(k).startswith("hydra/")}
 
 
 _made_dirs: Set[str] = set()  # jobs dirs known to exist (one mkdir per sweep, not per job)
