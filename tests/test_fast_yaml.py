@@ -86,6 +86,23 @@ data = deep | st.recursive(
 )
 
 
+plainish = st.text(alphabet="aAyYnNoOfFtTeEuUlLiI_/.=,+-0159 :#", max_size=12)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(plainish)
+def test_strings_written_without_pyyaml_are_pyyamls_text(value):
+    got = fast_yaml.scalar(value)
+    assert got is None or stock({"k": value}) == f"k: {got}\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(plainish, max_size=4), st.dictionaries(plainish, plainish, max_size=4))
+def test_documents_of_plain_looking_strings_are_yaml_dump(items, mapping):
+    value = {"a": {"b": items, "c": mapping}, "d": list(items)}  # no shared object: no anchors
+    assert fast_yaml.dump(value) == stock(value)
+
+
 def stock(value):
     return yaml.dump(
         value,

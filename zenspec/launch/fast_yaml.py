@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 from omegaconf import OmegaConf
-from omegaconf._utils import get_omega_conf_dumper
+from omegaconf._utils import YAML_BOOL_TYPES, get_omega_conf_dumper
 
 __all__ = ["MAX_LINE", "dump", "fits", "scalar", "to_yaml"]
 
@@ -34,6 +34,22 @@ _lock = threading.Lock()
 _values: Dict[Tuple[type, Any], Optional[str]] = {}
 _SPACE = re.compile(r"\s")
 _BREAK = re.compile("[\n\r\x85\u2028\u2029]")
+# Strings PyYAML writes plain (as is) and OmegaConf does not quote: no indicator
+# or space anywhere, a first character no YAML number, date or null starts with,
+# and not one of the words YAML 1.1 (or OmegaConf) reads as a bool or null, nor
+# anything ``float()`` reads (OmegaConf quotes "inf", "nan"...).
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_/.=,+\-]*\Z")
+_WORDS = frozenset(YAML_BOOL_TYPES) | {"null", "Null", "NULL"}
+
+
+def _floatish(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 _keys: Dict[Tuple[type, Any], Optional[str]] = {}
 
 
@@ -95,6 +111,8 @@ def scalar(value: Any) -> Optional[str]:
     if kind is int:
         return str(value)
     if kind is str:
+        if _PLAIN.match(value) and value not in _WORDS and not _floatish(value):
+            return value  # written as is: no PyYAML (a job's paths and overrides are new)
         if _BREAK.search(value):  # a line break to YAML: the text's layout depends on the column
             return None
         # long: only if PyYAML writes it plain (as is) with no space to fold
