@@ -39,7 +39,7 @@ import logging
 import os
 from pathlib import Path
 from textwrap import dedent
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from hydra import version
 from hydra._internal.callbacks import Callbacks
@@ -63,6 +63,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from zenspec.launch import fast_yaml
 from zenspec.launch.fast_logging import configure_log
+from zenspec.launch.fast_release import release
 from zenspec.launch.fast_render import RenderHint, render_hydra_yaml
 from zenspec.launch.fast_snapshot import copy_without_hydra
 from zenspec.launch.job_return import SnapshotJobReturn, snapshot
@@ -247,6 +248,14 @@ def run_job(
             os.chdir(old_cwd)
 
 
+def number_job(sweep_config: DictConfig, job_id: Any, num: int) -> None:
+    """``hydra.job.id`` and ``hydra.job.num``, as the launchers set them."""
+    job = sweep_config.hydra.job
+    with open_dict(job):  # stock opens the whole tree: the same writes
+        job.id = job_id
+        job.num = num
+
+
 def _write_text(text: str, path: Path) -> None:
     """The write of ``hydra.core.utils._save_config``, for text already rendered."""
     with open(str(path), "w", encoding="utf-8") as file:
@@ -280,10 +289,7 @@ class FastLauncher(BasicLauncher):
             sweep_config = loader.load_sweep_config(self.config, list(overrides))
             hint_for = getattr(loader, "render_hint", None)
             hint = hint_for(sweep_config) if hint_for is not None else None
-            job = sweep_config.hydra.job
-            with open_dict(job):  # stock opens the whole tree: the same writes
-                job.id = idx
-                job.num = idx
+            number_job(sweep_config, idx, idx)
             ret = run_job(
                 hydra_context=self.hydra_context,
                 task_function=self.task_function,
@@ -293,6 +299,7 @@ class FastLauncher(BasicLauncher):
                 render_hint=hint,
             )
             runs.append(ret)
+            release(sweep_config, 1)  # freed now, if nothing kept any of it
             configure_log(primary.hydra_logging, primary.verbose, key=hydra_logging)
         return runs
 

@@ -42,6 +42,7 @@ from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from zenspec.launch.fast_loader import _touches_hydra
+from zenspec.launch.fast_release import release
 
 if TYPE_CHECKING:
     from zenspec.launch.fast_loader import FastConfigLoader
@@ -110,6 +111,8 @@ def _proven_up_to(
             ConfigLoaderImpl._apply_overrides_to_config(
                 [o for o in config_overrides if not _touches_hydra(o.key_or_group)], task_cfg
             )
+            release(task_cfg, 1)  # a throwaway copy: freed now, not by the cyclic GC
+            del task_cfg
         except Exception:  # composed in full from here on: Hydra's own error, or none
             return i
     return len(batch)
