@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from helpers.sweep_tasks import dies_at, every_third_fails
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zenspec import hydra_multirun, hydra_run
 from zenspec.records import load_results, read_job_records, read_manifest, render
@@ -308,3 +310,30 @@ def test_the_same_relative_sweep_dir_in_two_working_dirs_gets_markers_in_each(tm
         jobs = hydra_multirun(dict(a=0), _sees_its_marker, ["a=1,2", "hydra.sweep.dir=same"])
         assert [j.return_value for j in jobs[0]] == [[0], [1]]
         assert len(read_job_records(tmp_path / name / "same")) == 2
+
+
+class _Odd:
+    def __str__(self):
+        return "odd \u00e9"
+
+
+_json_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.just(_Odd())
+_json_key = st.text() | st.integers() | st.booleans() | st.none() | st.floats()
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.recursive(
+        _json_leaf,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.tuples(inner, inner)
+            | st.dictionaries(_json_key, inner, max_size=4)
+        ),
+        max_leaves=25,
+    )
+)
+def test_record_json_is_the_json_modules_text(value):
+    from zenspec.records.store import dumps_indented
+
+    assert dumps_indented(value) == json.dumps(value, indent=2, sort_keys=False, default=str)

@@ -90,6 +90,7 @@ def execute_job(
 ) -> JobReturn:
     """In a worker: the batch's shared state, then ``run_job`` on the composed config."""
     from zenspec.launch.fast_launcher import run_job
+    from zenspec.launch.fast_release import release
 
     hydra_context, task_function = _load_shared(key, blob)
     setup_globals()
@@ -97,7 +98,7 @@ def execute_job(
         _set_singletons(pickle.loads(state))
     # Stock sets HydraConfig here too, a masked deep copy that run_job replaces
     # for the job and puts back after it: nothing reads it, so it is not made.
-    return run_job(
+    ret = run_job(
         hydra_context=hydra_context,
         task_function=task_function,
         config=sweep_config,
@@ -105,6 +106,9 @@ def execute_job(
         job_subdir_key="hydra.sweep.subdir",
         render_hint=hint,
     )
+    # held by this call and by the pool's call item (loky's or the forked pool's)
+    release(sweep_config, 2)
+    return ret
 
 
 class FastJoblibLauncher(JoblibLauncher):

@@ -9,7 +9,6 @@ sweep killed with SIGKILL keeps every finished job.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 import time
@@ -19,6 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from zenspec.records.store import (
     FORMAT_VERSION,
+    dumps_indented,
     jobs_dir,
     read_json,
     to_jsonable,
@@ -179,7 +179,7 @@ def _write_record(directory: Path, num: int, record: Dict[str, Any]) -> None:
     is the last records the OS had not flushed yet, never half a record that
     a reader would accept (a torn temp file keeps its temp name).
     """
-    text = json.dumps(record, indent=2, sort_keys=False, default=str) + "\n"
+    text = dumps_indented(record) + "\n"
     where = _ensure_dir(directory)
     path = os.path.join(where, f"{num}.json")
     tmp = os.path.join(where, f".{num}.json.{os.getpid()}.{threading.get_ident()}.tmp")

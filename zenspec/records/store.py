@@ -17,11 +17,12 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, List, Union
 
 __all__ = [
     "FORMAT_VERSION",
     "atomic_write_json",
+    "dumps_indented",
     "jobs_dir",
     "manifest_path",
     "read_json",
@@ -62,6 +63,66 @@ def atomic_write_json(path: Path, data: Dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+_compact = json.JSONEncoder(default=str)  # indent=None: CPython's C encoder
+
+
+def dumps_indented(data: Any) -> str:
+    """``json.dumps(data, indent=2, default=str)``, the same text, without its cyclic garbage.
+
+    With ``indent``, the json module encodes in Python with closures that refer
+    to each other: every call leaves a cycle for the garbage collector, and a
+    sweep writes a record per job. Here the layout is written directly and
+    every scalar goes through the C encoder.
+    """
+    out: List[str] = []
+    _indented(data, "\n", out)
+    return "".join(out)
+
+
+def _indented(value: Any, newline: str, out: List[str]) -> None:
+    if isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        first = True
+        for key, item in value.items():
+            out.append("{" + inner if first else "," + inner)
+            first = False
+            out.append(_compact.encode(_key(key)))
+            out.append(": ")
+            _indented(item, inner, out)
+        out.append(newline + "}")
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        for n, item in enumerate(value):
+            out.append("[" + inner if n == 0 else "," + inner)
+            _indented(item, inner, out)
+        out.append(newline + "]")
+    else:
+        out.append(_compact.encode(value))
+
+
+def _key(key: Any) -> str:
+    """A dict key as the json module writes it (``skipkeys=False``)."""
+    if isinstance(key, str):
+        return key
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    if isinstance(key, float):
+        return json.encoder.JSONEncoder(allow_nan=True).encode(key)
+    if isinstance(key, int):
+        return int.__repr__(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
 def read_json(path: Path) -> Dict[str, Any]:
