@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.utils import create_config_search_path
+from hydra.core.config_store import ConfigStore
 from hydra.core.utils import setup_globals
 from hydra.errors import ConfigCompositionException
 from hydra.types import RunMode
@@ -349,3 +350,26 @@ def test_public_multirun_uses_the_fast_launcher_and_validates_cheaply(tmp_path, 
     # the base was composed before the launcher ran (batch validation): every job
     # of the launch came from the cache, none from stock composition
     assert seen == [(0, 5, 0)]
+
+
+def test_the_store_watch_sees_new_entries_not_a_new_order():
+    from zenspec.launch.fast_snapshot import SourceWatch
+
+    cs = ConfigStore.instance()
+    watch = SourceWatch()
+    try:
+        cs.store(group="zz_watch", name="a", node={"x": 1})
+        cs.store(group="zz_watch", name="b", node={"x": 2})
+        assert not watch.changed()  # the first look
+        group = cs.repo["zz_watch"]
+        cs.repo["zz_watch"] = dict(reversed(list(group.items())))  # same entries, new order
+        assert not watch.changed()
+        cs.store(group="zz_watch", name="a", node={"x": 1})  # re-stored: a new node
+        assert watch.changed()
+        cs.store(group="zz_watch", name="c", node={"x": 3})
+        assert watch.changed()
+        del cs.repo["zz_watch"]["c.yaml"]
+        assert watch.changed()
+        assert not watch.changed()
+    finally:
+        cs.repo.pop("zz_watch", None)

@@ -232,9 +232,15 @@ def _differ(a: Any, b: Any) -> bool:
 
 
 def _store_nodes(repo: Dict[str, Any]) -> List[Any]:
-    """Every ConfigStore entry, in store order (identity marks a change)."""
+    """Every ConfigStore entry, by name (identity marks a change).
+
+    By name, not in store order: composition looks entries up by name, and the
+    order moves when nothing changed (Hydra's plugin scan stores the launcher
+    configs after zenspec's own on the first call of a process, before them on
+    the next), which would throw every cached base away once.
+    """
     out: List[Any] = []
-    for name, value in repo.items():
+    for name, value in sorted(repo.items(), key=lambda item: item[0]):
         out.append(name)
         if isinstance(value, dict):
             out.extend(_store_nodes(value))
