@@ -22,7 +22,16 @@ pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
 REPO = Path(__file__).resolve().parents[1]
 
 TASKS = """
-import os, random, sys, time
+import os, random, sys, threading, time
+
+def _make_locked():
+    lock = threading.Lock()  # cannot be pickled: a loky worker cannot get this task
+    def locked(cfg):
+        with lock:
+            return {"pid": os.getpid(), "sq": cfg.a * cfg.a}
+    return locked
+
+locked = _make_locked()
 
 def square(cfg):
     time.sleep(0.05)
@@ -42,13 +51,13 @@ import json, logging, os, sys, threading
 sys.path.insert(0, os.getcwd())
 from tasks import {task}
 from zenspec import hydra_multirun
-from zenspec.errors import JobFailedError
+from zenspec.errors import JobFailedError, LaunchError
 from zenspec.records import read_job_records
 {before}
 try:
     out = hydra_multirun({config}, {task}, {overrides})
     result = {{"returns": [j.return_value for j in out[0]]}}
-except JobFailedError as e:
+except (JobFailedError, LaunchError) as e:
     result = {{"error": type(e).__name__, "message": str(e)}}
 records = read_job_records("sweep")
 result["records"] = [
@@ -167,6 +176,21 @@ def test_a_worker_that_dies_fails_the_sweep_clearly_and_finished_jobs_stay_recor
     # the jobs before the one that died finished and were recorded by their workers
     assert {0, 1, 2} <= set(done) and 4 not in done
     assert all(r["status"] == "completed" for r in done.values())
+
+
+def test_a_task_that_cannot_be_pickled_runs_on_forked_workers(tmp_path):
+    (tmp_path / "fork").mkdir()
+    forked = _sweep(tmp_path / "fork", task="locked", jobs="1,2,3")
+    assert "Forking 2 workers" in forked["log"]
+    assert [r["sq"] for r in forked["returns"]] == [1, 4, 9]
+    # loky must pickle it: the clear error, before any job runs
+    (tmp_path / "loky").mkdir()
+    loky = _sweep(
+        tmp_path / "loky", task="locked", jobs="1,2,3", env={"ZENSPEC_JOBLIB_START": "loky"}
+    )
+    assert loky["error"] == "LaunchError"
+    assert "the task function cannot be sent" in loky["message"]
+    assert loky["records"] == []
 
 
 def test_a_bad_start_method_is_a_clear_error(tmp_path, monkeypatch):

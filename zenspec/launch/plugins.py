@@ -12,6 +12,7 @@ launchers (:func:`instantiate_launcher`): zenspec's Ray launcher lives in
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,13 @@ def instantiate_launcher(
         launcher = _by_target(launcher_cfg, classname, "launcher", Launcher, "launch jobs")
         launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
     if classname != _BASIC_LAUNCHER:
-        _prepare_payload(launcher, classname, hydra_context, task_function, config)
+        check = functools.partial(
+            _prepare_payload, launcher, classname, hydra_context, task_function, config
+        )
+        if getattr(launcher, "checks_payload_itself", False):
+            launcher.check_payload = check  # type: ignore[attr-defined]
+        else:
+            check()
     return launcher
 
 

@@ -114,6 +114,14 @@ def execute_job(
 class FastJoblibLauncher(JoblibLauncher):
     """``JoblibLauncher`` that composes in the parent and ships shared state once."""
 
+    # Forked workers get the task, the loader and the rest by inheritance: the
+    # payload is checked for pickling (and modules registered to be pickled by
+    # value) only where it is pickled, the loky path.
+    checks_payload_itself = True
+
+    def check_payload(self) -> None:
+        """Set by zenspec's ``instantiate_launcher``; nothing to check when built directly."""
+
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
@@ -178,7 +186,13 @@ class FastJoblibLauncher(JoblibLauncher):
                 yield sweep_config, hint
 
         key = uuid.uuid4().hex
-        state = cloudpickle.dumps(Singleton.get_state(), protocol=5)  # unpickled per job
+        if not fork:
+            self.check_payload()
+        try:
+            state = cloudpickle.dumps(Singleton.get_state(), protocol=5)  # unpickled per job
+        except Exception:
+            self.check_payload()  # names what cannot be pickled
+            raise
         parent = os.getpid()
         if fork:
             assert workers is not None
