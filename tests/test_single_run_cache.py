@@ -127,3 +127,20 @@ def test_sweep_results_keep_small_snapshots_that_read_back_as_stock(tmp_path, ex
         assert OmegaConf.to_container(
             f.hydra_cfg.hydra.job, resolve=True
         ) == OmegaConf.to_container(s.hydra_cfg.hydra.job, resolve=True)
+
+
+def _presets():
+    return [len(base.jobs) for loader in context._loaders.values() for base in loader._bases.values()]
+
+
+def test_runs_with_their_own_run_dir_build_no_job_preset(tmp_path):
+    from zenspec import hydra_multirun
+
+    for loader in context._loaders.values():  # what earlier tests cached
+        loader.clear_cache()
+    for i in range(4):  # a script calling hydra_run in a loop, each run its own dir
+        hydra_run(CONFIG, view, [f"hydra.run.dir={tmp_path}/run{i}"], groups=GROUPS)
+    assert sum(_presets()) == 0
+    # a sweep's jobs share their hydra lines: one preset for the sweep
+    hydra_multirun(CONFIG, view, ["a=1,2,3", f"hydra.sweep.dir={tmp_path}/s"], groups=GROUPS)
+    assert sum(_presets()) == 1

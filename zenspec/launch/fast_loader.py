@@ -98,6 +98,7 @@ class _Base:
     serial: int = field(default_factory=lambda: _new_serial())  # never reused
     # ``preset`` with what every job of a sweep shares filled in too: see _job_preset
     jobs: OrderedDict[Tuple[Any, ...], Tuple[Template, int]] = field(default_factory=OrderedDict)
+    once: OrderedDict[Tuple[Any, ...], None] = field(default_factory=OrderedDict)  # seen once
 
 
 _serials = itertools.count()
@@ -465,6 +466,14 @@ def _job_preset(
     if found is not None:
         base.jobs.move_to_end(key)
         return found
+    if key not in base.once:
+        # Built on a key's second job: a preset costs a copy and a proof, which
+        # a sweep repays from its third job on, and a run with its own
+        # hydra.run.dir (every call of a script looping over hydra_run) never.
+        base.once[key] = None
+        if len(base.once) > _MAX_JOB_PRESETS:
+            base.once.popitem(last=False)
+        return None
     cfg = base.preset.new()
     try:
         ConfigLoaderImpl._apply_overrides_to_config(on_hydra, cfg)
