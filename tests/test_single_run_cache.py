@@ -130,7 +130,9 @@ def test_sweep_results_keep_small_snapshots_that_read_back_as_stock(tmp_path, ex
 
 
 def _presets():
-    return [len(base.jobs) for loader in context._loaders.values() for base in loader._bases.values()]
+    return [
+        len(base.jobs) for loader in context._loaders.values() for base in loader._bases.values()
+    ]
 
 
 def test_runs_with_their_own_run_dir_build_no_job_preset(tmp_path):

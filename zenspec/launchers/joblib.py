@@ -37,7 +37,7 @@ from hydra.core.plugins import Plugins
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, filter_overrides, setup_globals
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 from omegaconf.basecontainer import BaseContainer
 
 from zenspec.launch.fast_render import RenderHint
@@ -111,6 +111,18 @@ def execute_job(
     return ret
 
 
+def _forked_workers(joblib_cfg: Dict[str, Any]) -> Tuple[Optional[int], str]:
+    """(workers, why not fork them: "" when they can be) for the user's joblib settings."""
+    from zenspec.launchers.forking import effective_workers, fork_blocker
+
+    workers = effective_workers(joblib_cfg.get("n_jobs"))
+    if workers is None or workers <= 1:
+        return workers, "the launch is sequential (n_jobs=1)"
+    if joblib_cfg.get("timeout") is not None or joblib_cfg.get("require") is not None:
+        return workers, "joblib's timeout or require is set (loky honours them)"
+    return workers, fork_blocker() or ""
+
+
 class FastJoblibLauncher(JoblibLauncher):
     """``JoblibLauncher`` that composes in the parent and ships shared state once."""
 
@@ -127,22 +139,16 @@ class FastJoblibLauncher(JoblibLauncher):
     ) -> Sequence[JobReturn]:
         import cloudpickle
 
+        from zenspec.launch.fast_launcher import number_job
         from zenspec.launchers import begin_launch
-        from zenspec.launchers.forking import effective_workers, fork_blocker, run_forked
+        from zenspec.launchers.forking import run_forked
 
         sweep_dir = begin_launch(self)
         assert self.config is not None and self.hydra_context is not None
 
         joblib_cfg = dict(self.joblib)
         joblib_cfg["backend"] = "loky"  # as stock: threads are incompatible with Hydra
-        workers = effective_workers(joblib_cfg.get("n_jobs"))
-        why_not = "the launch is sequential (n_jobs=1)"
-        if workers is not None and workers > 1:
-            why_not = (
-                "joblib's timeout or require is set"
-                if (joblib_cfg.get("timeout") is not None or joblib_cfg.get("require") is not None)
-                else (fork_blocker() or "")
-            )
+        workers, why_not = _forked_workers(joblib_cfg)
         fork = workers is not None and not why_not
         if fork:
             assert workers is not None
@@ -179,10 +185,7 @@ class FastJoblibLauncher(JoblibLauncher):
                 log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
                 sweep_config = loader.load_sweep_config(self.config, list(overrides))
                 hint = hint_for(sweep_config)  # lets the worker reuse hydra.yaml blocks
-                job = sweep_config.hydra.job
-                with open_dict(job):  # stock opens the whole tree: the same writes
-                    job.id = f"{job.name}_{idx}"
-                    job.num = idx
+                number_job(sweep_config, f"{sweep_config.hydra.job.name}_{idx}", idx)
                 yield sweep_config, hint
 
         key = uuid.uuid4().hex
