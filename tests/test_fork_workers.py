@@ -235,3 +235,26 @@ def test_the_cli_forks_workers_beside_its_progress_thread(tmp_path):
     out = proc.stdout + proc.stderr
     assert "Forking 2 workers from this process to launch 12 jobs" in out
     assert "12 jobs: 12 completed" in out
+
+
+def test_configs_made_by_builds_cross_to_forked_workers_and_back(tmp_path):
+    # the config's node types are dataclasses made at run time (builds()): the
+    # standard pickler cannot name them, so configs and results go by cloudpickle
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        '[experiment]\ntarget = "builtins:dict"\n[config]\na = 1\n'
+        '[sweep]\na = [1, 2, 3]\n[launcher]\nkind = "joblib"\nn_jobs = 2\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "zenspec", "run", str(spec), "-v"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "ZENSPEC_JOBLIB_START"},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "Forking 2 workers from this process to launch 3 jobs" in out
+    assert "3 jobs: 3 completed" in out
+    assert "{'a': 1}" in out and "{'a': 3}" in out

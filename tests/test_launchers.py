@@ -191,7 +191,9 @@ def test_a_task_from_the_test_module_runs_in_workers(kind, tmp_path, request):
     assert __name__ not in cloudpickle.list_registry_pickle_by_value()
 
 
-def test_an_unpicklable_task_is_a_clear_error_naming_what(tmp_path):
+def test_an_unpicklable_task_is_a_clear_error_naming_what(tmp_path, monkeypatch):
+    # loky's workers need the task pickled (forked ones inherit it: tests/test_fork_workers.py)
+    monkeypatch.setenv("ZENSPEC_JOBLIB_START", "loky")
     lock = threading.Lock()
 
     def locked(cfg):

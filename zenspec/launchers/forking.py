@@ -33,11 +33,14 @@ import contextlib
 import math
 import multiprocessing
 import os
+import pickle
 import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
+
+import cloudpickle
 
 from zenspec.errors import JobFailedError, LaunchError
 
@@ -176,15 +179,18 @@ def run_forked(
     )
     try:
         for i, args in enumerate(calls):
+            # cloudpickle both ways, as loky: a config may hold classes made at
+            # run time (builds()), which the pool's standard pickler cannot name
+            call = cloudpickle.dumps((fn, args), protocol=5)
             if i == 0:
                 with contextlib.ExitStack() as parked:
                     for lock in list(_parkable.values()):
                         parked.enter_context(lock)
                     # the first submit forks every worker (fork context), before
                     # the executor starts its own threads
-                    pending.append((i, pool.submit(fn, *args)))
+                    pending.append((i, pool.submit(_invoke, call)))
             else:
-                pending.append((i, pool.submit(fn, *args)))
+                pending.append((i, pool.submit(_invoke, call)))
             while len(pending) >= window:
                 results.append(_result(*pending.popleft(), describe))
         while pending:
@@ -196,9 +202,15 @@ def run_forked(
     return results
 
 
+def _invoke(call: bytes) -> bytes:
+    """In a worker: ``fn(*args)``, the result pickled by cloudpickle."""
+    fn, args = pickle.loads(call)
+    return cloudpickle.dumps(fn(*args), protocol=5)  # type: ignore[no-any-return]
+
+
 def _result(i: int, future: Future, describe: Callable[[int], str]) -> Any:
     try:
-        return future.result()
+        return pickle.loads(future.result())
     except BrokenProcessPool as e:
         raise JobFailedError(
             "a worker process died (killed, out of memory, a crash in native code or "
