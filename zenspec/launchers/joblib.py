@@ -31,7 +31,7 @@ import logging
 import os
 import pickle
 import uuid
-from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from hydra.core.plugins import Plugins
 from hydra.core.singleton import Singleton
@@ -123,6 +123,33 @@ def _forked_workers(joblib_cfg: Dict[str, Any]) -> Tuple[Optional[int], str]:
     return workers, fork_blocker() or ""
 
 
+# in the parent, inherited by forked workers: (primary config, the singletons
+# the loader's caches were made against) per launch
+_composing: Dict[str, Tuple[DictConfig, Dict[Any, Any]]] = {}
+
+
+def compose_and_execute(
+    key: str, state: bytes, parent: int, idx: int, overrides: List[str]
+) -> JobReturn:
+    """In a forked worker: compose job *idx* as the parent would, then run it.
+
+    The loader and Hydra's singletons are the parent's as of the fork; the
+    singletons a job runs with are fresh ones (``execute_job``), so each
+    composition first puts the fork-time ones back: the ConfigStore the
+    loader's cached bases were composed from, unchanged by earlier jobs.
+    """
+    from zenspec.launch.fast_launcher import number_job
+
+    hydra_context, _ = _shared[key]
+    primary, instances = _composing[key]
+    Singleton._instances = instances
+    loader = hydra_context.config_loader
+    sweep_config = loader.load_sweep_config(primary, overrides)
+    hint = getattr(loader, "render_hint", lambda cfg: None)(sweep_config)
+    number_job(sweep_config, f"{sweep_config.hydra.job.name}_{idx}", idx)
+    return execute_job(key, b"", state, parent, sweep_config, hint)
+
+
 class FastJoblibLauncher(JoblibLauncher):
     """``JoblibLauncher`` that composes in the parent and ships shared state once."""
 
@@ -199,13 +226,24 @@ class FastJoblibLauncher(JoblibLauncher):
         parent = os.getpid()
         if fork:
             assert workers is not None
-            # forked workers inherit the shared part: nothing to pickle
+            # Forked workers inherit the shared part (nothing to pickle) and the
+            # loader with its caches: each composes its own jobs' configs, so the
+            # parent only hands out override lines instead of composing every
+            # job and pickling ~300 nodes, CPU the workers' jobs would not get.
             _shared.clear()
             _shared[key] = (self.hydra_context, self.task_function)
+            _composing[key] = (self.config, dict(Singleton._instances))
+
+            def calls() -> Iterator[Tuple[Any, ...]]:
+                for n, overrides in enumerate(job_overrides):
+                    idx = initial_job_idx + n
+                    log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+                    yield (key, state, parent, idx, list(overrides))
+
             try:
                 return run_forked(
-                    execute_job,
-                    ((key, b"", state, parent, cfg, hint) for cfg, hint in configs()),
+                    compose_and_execute,
+                    calls(),
                     workers,
                     pre_dispatch=joblib_cfg.get("pre_dispatch", "2*n_jobs"),
                     describe=lambda i: (
@@ -215,6 +253,7 @@ class FastJoblibLauncher(JoblibLauncher):
                 )
             finally:
                 _shared.pop(key, None)
+                _composing.pop(key, None)
 
         from joblib import Parallel, delayed
 
