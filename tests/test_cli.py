@@ -333,3 +333,30 @@ def test_every_shipped_spec_is_run_by_some_test():
     sources = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     unrun = [p.name for p in sorted(SPECS.iterdir()) if p.is_file() and p.name not in sources]
     assert unrun == []
+
+
+# README's first command installs zenspec without extras: nothing on the basic
+# path may import an engine's package (they are the extras' and the examples').
+_NO_EXTRAS = """
+import sys
+for name in ("cloudpickle", "joblib", "submitit", "ray", "optuna", "psutil",
+             "hydra_plugins.hydra_joblib_launcher", "hydra_plugins.hydra_submitit_launcher"):
+    sys.modules[name] = None  # importing it raises ImportError, as when not installed
+from zenspec.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("spec", ["pow_partial.toml", "hello.toml"])
+def test_a_basic_spec_runs_without_the_optional_engines(spec, tmp_path):
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _NO_EXTRAS, "run", str(SPECS / spec)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "error" not in (proc.stdout + proc.stderr).lower()

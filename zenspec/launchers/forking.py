@@ -40,8 +40,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
-import cloudpickle
-
 from zenspec.errors import JobFailedError, LaunchError
 
 __all__ = ["cpu_count", "effective_workers", "fork_blocker", "parkable", "run_forked"]
@@ -170,6 +168,8 @@ def run_forked(
     :class:`JobFailedError` naming the first job without a result; the jobs
     that finished were recorded by their workers.
     """
+    import cloudpickle  # the joblib extra's (zenspec itself runs without it)
+
     window = _window(pre_dispatch, n_workers)
     ctx = multiprocessing.get_context("fork")
     results: List[Any] = []
@@ -204,6 +204,8 @@ def run_forked(
 
 def _invoke(call: bytes) -> bytes:
     """In a worker: ``fn(*args)``, the result pickled by cloudpickle."""
+    import cloudpickle
+
     fn, args = pickle.loads(call)
     return cloudpickle.dumps(fn(*args), protocol=5)  # type: ignore[no-any-return]
 
