@@ -214,25 +214,23 @@ def test_pre_dispatch_is_read_as_joblib_reads_it(pre_dispatch, expected):
     assert _window(pre_dispatch, 3) == expected
 
 
-def test_the_cli_forks_workers_beside_its_progress_thread(tmp_path):
-    # `zenspec run` reports progress from a thread; it is parked for the fork
+def _zenspec_run(spec: Path, cwd: Path) -> str:
+    """``zenspec run SPEC -v`` in a fresh interpreter (workers may fork); its output."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "zenspec",
-            "run",
-            str(REPO / "specs" / "launchers_joblib.toml"),
-            "-v",
-        ],
-        cwd=tmp_path,
+        [sys.executable, "-m", "zenspec", "run", str(spec), "-v"],
+        cwd=cwd,
         capture_output=True,
         text=True,
         env={k: v for k, v in os.environ.items() if k != "ZENSPEC_JOBLIB_START"},
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def test_the_cli_forks_workers_beside_its_progress_thread(tmp_path):
+    # `zenspec run` reports progress from a thread; it is parked for the fork
+    out = _zenspec_run(REPO / "specs" / "launchers_joblib.toml", tmp_path)
     assert "Forking 2 workers from this process to launch 12 jobs" in out
     assert "12 jobs: 12 completed" in out
 
@@ -245,16 +243,7 @@ def test_configs_made_by_builds_cross_to_forked_workers_and_back(tmp_path):
         '[experiment]\ntarget = "builtins:dict"\n[config]\na = 1\n'
         '[sweep]\na = [1, 2, 3]\n[launcher]\nkind = "joblib"\nn_jobs = 2\n'
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "zenspec", "run", str(spec), "-v"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={k: v for k, v in os.environ.items() if k != "ZENSPEC_JOBLIB_START"},
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout + proc.stderr
+    out = _zenspec_run(spec, tmp_path)
     assert "Forking 2 workers from this process to launch 3 jobs" in out
     assert "3 jobs: 3 completed" in out
     assert "{'a': 1}" in out and "{'a': 3}" in out

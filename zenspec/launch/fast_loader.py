@@ -427,13 +427,7 @@ class FastConfigLoader(ConfigLoaderImpl):
             ]
         if "name" not in job:
             job.name = JobRuntime().get("name")
-        dirname_conf = job.config.override_dirname
-        job.override_dirname = get_overrides_dirname(
-            overrides=app_overrides,
-            kv_sep=dirname_conf.kv_sep,
-            item_sep=dirname_conf.item_sep,
-            exclude_keys=dirname_conf.exclude_keys,
-        )
+        _set_override_dirname(job, app_overrides)
         job.config_name = config_name
         return cfg, None
 
@@ -517,6 +511,12 @@ def _finish_from_job_preset(
         if not override.is_hydra_override():
             task_list.append(override.input_line)
             app_overrides.append(override)
+    _set_override_dirname(job, app_overrides)
+    return cfg
+
+
+def _set_override_dirname(job: DictConfig, app_overrides: List[Override]) -> None:
+    """``hydra.job.override_dirname`` from the task's overrides, as Hydra writes it."""
     dirname_conf = job.config.override_dirname
     job.override_dirname = get_overrides_dirname(
         overrides=app_overrides,
@@ -524,7 +524,6 @@ def _finish_from_job_preset(
         item_sep=dirname_conf.item_sep,
         exclude_keys=dirname_conf.exclude_keys,
     )
-    return cfg
 
 
 def _fill_runtime(
