@@ -29,7 +29,7 @@ from omegaconf.basecontainer import BaseContainer
 
 from zenspec.launch import fast_yaml
 
-__all__ = ["HOLES", "render"]
+__all__ = ["HOLES", "hole_leaves", "render"]
 
 #: (``hydra`` key, child key): the fields two jobs of one job preset differ in
 HOLES: Tuple[Tuple[str, str], ...] = (
@@ -87,15 +87,11 @@ def _node(hydra_cfg: DictConfig, path: Tuple[str, str]) -> Any:
     return parent._get_node(path[1])
 
 
-def _plain(node: Any) -> Tuple[bool, Any]:
-    """(True, what ``to_container(resolve=False, enum_to_str=True)`` makes of it) for a leaf."""
-    if not isinstance(node, ValueNode):
-        return False, None
-    value = node._value()
-    return True, (value.name if isinstance(value, Enum) else value)
+def hole_leaves(hydra_cfg: DictConfig) -> Optional[List[Any]]:
+    """The raw values in the holes (the list hole as a list), in :data:`HOLES` order.
 
-
-def _hole_values(hydra_cfg: DictConfig) -> Optional[List[Any]]:
+    None when a hole is not a plain value node (the list hole: a list of them).
+    """
     values: List[Any] = []
     for path in HOLES:
         node = _node(hydra_cfg, path)
@@ -103,21 +99,29 @@ def _hole_values(hydra_cfg: DictConfig) -> Optional[List[Any]]:
             if not isinstance(node, ListConfig) or node._is_interpolation() or node._is_none():
                 return None
             content = node.__dict__["_content"]
-            if not isinstance(content, list):
+            if not isinstance(content, list) or not all(isinstance(i, ValueNode) for i in content):
                 return None
-            items = []
-            for item in content:
-                ok, value = _plain(item)
-                if not ok:
-                    return None
-                items.append(value)
-            values.append(items)
+            values.append([item._value() for item in content])
+        elif isinstance(node, ValueNode):
+            values.append(node._value())
         else:
-            ok, value = _plain(node)
-            if not ok:
-                return None
-            values.append(value)
+            return None
     return values
+
+
+def _hole_values(hydra_cfg: DictConfig) -> Optional[List[Any]]:
+    """The holes as ``to_container(resolve=False, enum_to_str=True)`` gives them."""
+    values = hole_leaves(hydra_cfg)
+    if values is None:
+        return None
+    return [
+        [_as_text(v) for v in value] if path == _LIST else _as_text(value)
+        for path, value in zip(HOLES, values)
+    ]
+
+
+def _as_text(value: Any) -> Any:
+    return value.name if isinstance(value, Enum) else value
 
 
 def _make(hydra_cfg: DictConfig) -> Optional[_Skeleton]:

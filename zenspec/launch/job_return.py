@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, Optional, Set, Tuple, Union
 
 from hydra.core.utils import JobReturn
-from omegaconf import DictConfig, ListConfig, ValueNode, read_write
+from omegaconf import DictConfig, read_write
 
-from zenspec.launch.fast_skeleton import HOLES
+from zenspec.launch.fast_skeleton import HOLES, hole_leaves
 from zenspec.launch.fast_snapshot import signature
 
 __all__ = ["SnapshotJobReturn", "snapshot", "transfer"]
@@ -92,28 +92,16 @@ class _Holes:
 
 def _hole_values(hydra_cfg: DictConfig) -> Optional[Tuple[Any, ...]]:
     """The raw values in the holes (a list as a tuple), or None if one is not plain data."""
-    hydra = hydra_cfg._get_node("hydra")
-    if not isinstance(hydra, DictConfig):
+    values = hole_leaves(hydra_cfg)
+    if values is None:
         return None
-    values = []
-    for outer, inner in HOLES:
-        parent = hydra._get_node(outer)
-        node = parent._get_node(inner) if isinstance(parent, DictConfig) else None
-        if isinstance(node, ListConfig):
-            items = node.__dict__["_content"]
-            if not isinstance(items, list) or not all(isinstance(i, ValueNode) for i in items):
-                return None
-            value: Any = tuple(i._value() for i in items)
-            if any(not isinstance(v, _PLAIN) for v in value):
-                return None
-        elif isinstance(node, ValueNode):
-            value = node._value()
-            if not isinstance(value, _PLAIN):
-                return None
-        else:
+    out = []
+    for value in values:
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, _PLAIN) for v in items):
             return None
-        values.append(value)
-    return tuple(values)
+        out.append(tuple(value) if isinstance(value, list) else value)
+    return tuple(out)
 
 
 _PLAIN = (str, int, float, bool, type(None))

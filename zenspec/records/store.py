@@ -119,7 +119,7 @@ def _key(key: Any) -> str:
     if key is None:
         return "null"
     if isinstance(key, float):
-        return json.encoder.JSONEncoder(allow_nan=True).encode(key)
+        return _compact.encode(key)  # float.__repr__, or NaN/Infinity
     if isinstance(key, int):
         return int.__repr__(key)
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
