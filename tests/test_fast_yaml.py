@@ -96,6 +96,13 @@ def test_strings_written_without_pyyaml_are_pyyamls_text(value):
     assert got is None or stock({"k": value}) == f"k: {got}\n"
 
 
+@settings(max_examples=3000, deadline=None)
+@given(plainish)
+def test_keys_written_without_pyyaml_are_pyyamls_text(key):
+    got = fast_yaml._key(key)
+    assert got is None or stock({key: 1}) == f"{got}: 1\n"
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(plainish, max_size=4), st.dictionaries(plainish, plainish, max_size=4))
 def test_documents_of_plain_looking_strings_are_yaml_dump(items, mapping):
@@ -135,3 +142,56 @@ def test_typical_configs_take_the_fast_layout(monkeypatch):
     calls.clear()
     assert fast_yaml.to_yaml(cfg) == first
     assert calls == []  # every scalar and key memoised: no PyYAML emitter at all
+
+
+# strings PyYAML may fold or break over lines: words, line breaks, long runs
+wrapping = st.lists(
+    st.sampled_from(["word", "w" * 30, " ", "  ", "\n", "\n\n", "'", "${a.b}", "é", "\t", "#"]),
+    max_size=40,
+).map("".join) | st.text(max_size=200)
+folded_docs = st.recursive(
+    wrapping | scalars,
+    lambda inner: st.dictionaries(keys, inner, max_size=4) | st.lists(inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(folded_docs)
+def test_documents_with_folding_strings_are_yaml_dump(value):
+    assert fast_yaml.dump(value) == stock(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(wrapping, st.integers(0, 5), keys)
+def test_a_folding_string_at_any_depth_is_yaml_dump(value, depth, key):
+    doc = {key: value, "after": 1}
+    for n in range(depth):
+        doc = {f"k{n}": doc, "next": [value, {"x": value}]}
+    assert fast_yaml.dump(doc) == stock(doc)
+
+
+def test_hydras_own_config_takes_the_fast_layout(monkeypatch):
+    """Hydra's help templates (multi-line, folded) no longer send the document to PyYAML."""
+    from hydra import compose, initialize
+
+    with initialize(version_base="1.3"):
+        cfg = compose(config_name=None, overrides=[], return_hydra_config=True)
+    calls = []
+    monkeypatch.setattr(fast_yaml, "_yaml", lambda d: calls.append(d) or stock(d))
+    assert fast_yaml.to_yaml(cfg) == OmegaConf.to_yaml(cfg)
+    whole = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
+    assert whole not in calls  # only scalars, keys and folded strings went to PyYAML
+    calls.clear()
+    assert fast_yaml.to_yaml(cfg) == OmegaConf.to_yaml(cfg)
+    assert calls == []
+
+
+def test_save_writes_omegaconf_saves_bytes(tmp_path):
+    from hydra import compose, initialize
+
+    with initialize(version_base="1.3"):
+        cfg = compose(config_name=None, overrides=["+a.b='é ü'"], return_hydra_config=True)
+    fast_yaml.save(cfg, tmp_path / "fast.yaml")
+    OmegaConf.save(cfg, tmp_path / "stock.yaml")
+    assert (tmp_path / "fast.yaml").read_bytes() == (tmp_path / "stock.yaml").read_bytes()

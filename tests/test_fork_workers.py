@@ -39,6 +39,10 @@ def square(cfg):
         os._exit(3)
     return {"pid": os.getpid(), "sq": cfg.a * cfg.a}
 
+def frozen(cfg):
+    import gc
+    return {"pid": os.getpid(), "sq": cfg.a * cfg.a, "frozen": gc.get_freeze_count()}
+
 def draws(cfg):
     import numpy
     time.sleep(0.2)  # both workers take a job each
@@ -47,7 +51,7 @@ def draws(cfg):
 """
 
 SCRIPT = """
-import json, logging, os, sys, threading
+import gc, json, logging, os, sys, threading
 sys.path.insert(0, os.getcwd())
 from tasks import {task}
 from zenspec import hydra_multirun
@@ -65,6 +69,7 @@ result["records"] = [
     for r in records
 ]
 result["parent"] = os.getpid()
+result["parent_frozen"] = gc.get_freeze_count()
 print("RESULT " + json.dumps(result))
 """
 
@@ -164,6 +169,14 @@ def test_forked_workers_draw_their_own_random_numbers(tmp_path):
     # fresh interpreter would be
     assert first["np"] != second["np"]
     assert first["py"] != second["py"]
+
+
+def test_forked_workers_freeze_what_they_inherit_and_the_parent_does_not(tmp_path):
+    """A full collection in a worker scans only its own objects; the caller's GC is as it was."""
+    got = _sweep(tmp_path, task="frozen", jobs="1,2,3,4")
+    assert "Forking 2 workers" in got["log"]
+    assert all(r["frozen"] > 10_000 for r in got["returns"])  # the interpreter, Hydra, zenspec
+    assert got["parent_frozen"] == 0
 
 
 def test_a_worker_that_dies_fails_the_sweep_clearly_and_finished_jobs_stay_recorded(tmp_path):

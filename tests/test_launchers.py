@@ -241,6 +241,30 @@ def test_joblib_jobs_get_fresh_singletons_but_one_plugin_scan_per_worker(tmp_pat
     assert jobs[0][0].hydra_cfg is not jobs[0][1].hydra_cfg
 
 
+def test_the_shipped_singleton_state_is_stocks_without_the_deep_copies(store):
+    """What joblib/Ray workers unpickle: the same state as Singleton.get_state(), and a copy."""
+    import cloudpickle
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.plugins import Plugins
+    from hydra.core.singleton import Singleton
+    from omegaconf import OmegaConf
+    from omegaconf.basecontainer import BaseContainer
+
+    from zenspec.launchers import singleton_state
+
+    store.store(group="probe", name="p", node={"x": 1})
+    Plugins.instance()
+    ours = cloudpickle.loads(cloudpickle.dumps(singleton_state()))
+    theirs = cloudpickle.loads(cloudpickle.dumps(Singleton.get_state()))
+    assert Plugins not in ours["instances"]
+    assert [c.__name__ for c in ours["instances"]] == [c.__name__ for c in theirs["instances"]]
+    assert set(ours["omegaconf_resolvers"]) == set(BaseContainer._resolvers)
+    copied = ours["instances"][ConfigStore].repo["probe"]["p.yaml"].node
+    assert OmegaConf.to_container(copied) == {"x": 1}
+    copied.x = 2  # the workers' copy, not the caller's store
+    assert ConfigStore.instance().repo["probe"]["p.yaml"].node.x == 1
+
+
 # -- SLURM: everything up to the sbatch script ---------------------------------------------
 
 

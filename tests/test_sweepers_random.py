@@ -187,3 +187,25 @@ def test_shipped_spec_through_the_cli_finds_the_optimum(capsys, tmp_path):
     assert study.best_value < 1.0
     assert study.summary() in out
     assert len(read_job_records(found.parent.parent)) == 40
+
+
+def test_a_grid_sweep_loads_no_optimising_sweeper(tmp_path):
+    """Every launch offers hydra/sweeper=zenspec_random|zenspec_optuna; only their configs load."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from examples.sleepy import task\n"
+        "from zenspec import hydra_multirun\n"
+        "out = hydra_multirun({'x': 0, 'y': 1}, task, ['x=1,2', 'hydra.sweep.dir=s'])\n"
+        "print(sorted(j.return_value['value'] for j in out[0]))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('zenspec.sweepers')))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    values, modules = proc.stdout.strip().splitlines()[-2:]
+    assert values == "[2, 5]"
+    assert modules == "['zenspec.sweepers', 'zenspec.sweepers.confs']"

@@ -11,12 +11,16 @@ value (memoised): quoting and escaping are PyYAML's own, with OmegaConf's
 string representer. Anything else (a long or multi-line string that could
 wrap, a non-string key PyYAML would write differently, a type other than
 str/int/float/bool/None) makes the whole document go through ``yaml.dump``
-as before. ``tests/test_fast_yaml.py`` checks the equality on generated data;
+as before. A string value that PyYAML may fold or break over lines (Hydra's
+help templates) is laid out by PyYAML too, once per (string, key, indent):
+in a mapping reached through mappings only, its text depends on nothing
+else (:func:`_folded`). ``tests/test_fast_yaml.py`` checks the equality on generated data;
 ``tests/differential`` on every file of the corpus.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from typing import Any, Dict, List, Optional, Tuple
@@ -25,7 +29,7 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf._utils import YAML_BOOL_TYPES, get_omega_conf_dumper
 
-__all__ = ["MAX_LINE", "dump", "fits", "scalar", "to_yaml"]
+__all__ = ["MAX_LINE", "dump", "fits", "save", "scalar", "to_yaml"]
 
 # A line this long or shorter is never folded by PyYAML (best_width = 80).
 MAX_LINE = 72
@@ -51,6 +55,8 @@ def _floatish(value: str) -> bool:
 
 
 _keys: Dict[Tuple[type, Any], Optional[str]] = {}
+# (string, key, indent) -> its text after "key: " (lines joined by "\n"), or None
+_foldeds: Dict[Tuple[str, str, int], Optional[str]] = {}
 
 
 def _yaml(data: Any) -> str:
@@ -68,11 +74,18 @@ def to_yaml(cfg: Any) -> str:
     return dump(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))
 
 
+def save(cfg: Any, path: Any) -> None:
+    """``OmegaConf.save(cfg, path)``: the same text, written the same way."""
+    text = to_yaml(cfg)
+    with open(os.path.abspath(path), "w", encoding="utf-8") as file:
+        file.write(text)
+
+
 def dump(data: Any) -> str:
     """``yaml.dump(data, ...)`` exactly as ``OmegaConf.to_yaml`` calls it."""
     out: List[str] = []
     if isinstance(data, dict) and data:
-        done = _mapping(data, 0, out)
+        done = _mapping(data, 0, out, True)
     elif isinstance(data, list) and data:
         done = _sequence(data, 0, out)
     else:
@@ -140,10 +153,44 @@ def fits(text: str, value: Any, column: int) -> bool:
 def _key(key: Any) -> Optional[str]:
     if type(key) is not str or len(key) > MAX_LINE or _BREAK.search(key):
         return None
+    if _PLAIN.match(key) and key not in _WORDS and not _floatish(key):
+        return key  # a simple key PyYAML writes as is, by the rule for values
     return _memo(_keys, key, as_key=True)
 
 
-def _mapping(data: Dict[Any, Any], indent: int, out: List[str]) -> bool:
+def _folded(value: str, key: str, indent: int) -> Optional[str]:
+    """*value*'s text after ``key: `` at *indent*, as PyYAML lays it out (maybe over lines).
+
+    PyYAML writes a scalar from where it starts (the column after ``key: ``)
+    with continuation lines at the mapping's indent + 2, folding at its width:
+    the text depends on the string, the key and the indent only. So it is
+    PyYAML's own, for *key* at that depth of plain mappings, cut out of the
+    document. The key is the whole document's last, so nothing follows.
+    """
+    memo_key = (value, key, indent)
+    if memo_key in _foldeds:
+        return _foldeds[memo_key]
+    depth, odd = divmod(indent, 2)
+    nest: Dict[Any, Any] = {key: value}
+    for _ in range(depth):
+        nest = {"a": nest}
+    text = _yaml(nest)
+    head = "".join(f"{' ' * (2 * n)}a:\n" for n in range(depth)) + f"{' ' * indent}{key}: "
+    got = text[len(head) : -1] if not odd and text.startswith(head) else None
+    inner = " " * (indent + 1)
+    if got is not None and not all(
+        not line or line.startswith(inner) for line in got.split("\n")[1:]
+    ):
+        got = None  # e.g. a document end marker ("...") after it: not a value's text
+    with _lock:
+        if len(_foldeds) >= _MAX_MEMO:
+            _foldeds.clear()
+        _foldeds[memo_key] = got
+    return got
+
+
+def _mapping(data: Dict[Any, Any], indent: int, out: List[str], free: bool) -> bool:
+    """*data* at *indent*; *free*: reached through mappings only (no ``- `` before it)."""
     pad = " " * indent
     for key, value in data.items():
         text = _key(key)
@@ -155,7 +202,7 @@ def _mapping(data: Dict[Any, Any], indent: int, out: List[str]) -> bool:
                 out.append(f"{head} {{}}\n")
             else:
                 out.append(f"{head}\n")
-                if not _mapping(value, indent + 2, out):
+                if not _mapping(value, indent + 2, out, free):
                     return False
         elif isinstance(value, list):
             if not value:
@@ -167,7 +214,9 @@ def _mapping(data: Dict[Any, Any], indent: int, out: List[str]) -> bool:
         else:
             text = scalar(value)
             if text is None or not fits(text, value, len(head) + 1):
-                return False
+                text = _folded(value, key, indent) if free and type(value) is str else None
+                if text is None:
+                    return False
             out.append(f"{head} {text}\n")
     return True
 
@@ -180,7 +229,7 @@ def _sequence(items: List[Any], indent: int, out: List[str]) -> bool:
                 out.append(f"{pad}- {{}}\n")
                 continue
             start = len(out)
-            if not _mapping(item, indent + 2, out):
+            if not _mapping(item, indent + 2, out, False):
                 return False
             out[start] = f"{pad}- {out[start][indent + 2 :]}"  # first key on the dash line
         elif isinstance(item, list):

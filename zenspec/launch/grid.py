@@ -14,12 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+
+from zenspec.launch import fast_yaml
+from zenspec.launch.fast_overrides import parse_lines
 
 __all__ = ["GridSweeper", "plan_grid"]
 
@@ -42,7 +44,7 @@ def count_grid(
     conf = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
     total = 1
     per_key: Dict[str, int] = {}
-    for o in OverridesParser.create(config_loader=config_loader).parse_overrides(conf):
+    for o in parse_lines(conf, config_loader):
         n = 1
         if o.is_discrete_sweep():
             value = o._value
@@ -71,7 +73,7 @@ def _float_range_len(sweep: Any) -> int:
 def plan_grid(arguments: Sequence[str], params: Optional[Dict[str, str]] = None) -> List[List[str]]:
     """Every job's override list, in the order the basic sweeper launches them."""
     conf = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
-    return _split_arguments(OverridesParser.create().parse_overrides(conf))
+    return _split_arguments(parse_lines(conf))
 
 
 def _is_fast(hydra_context: HydraContext) -> bool:
@@ -164,12 +166,11 @@ class GridSweeper(Sweeper):
     def sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None and self.launcher is not None
         params_conf = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
-        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        jobs = _split_arguments(parser.parse_overrides(params_conf))
+        jobs = _split_arguments(parse_lines(params_conf, self.hydra_context.config_loader))
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        fast_yaml.save(self.config, sweep_dir / "multirun.yaml")  # OmegaConf.save's text
 
         wanted = range(len(jobs)) if self.only_jobs is None else sorted(self.only_jobs)
         size = self._batch_size()

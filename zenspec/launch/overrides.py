@@ -20,6 +20,7 @@ from hydra.core.override_parser.types import Override
 from hydra.errors import OverrideParseException
 
 from zenspec.errors import OverrideError
+from zenspec.launch.fast_overrides import parse_line
 
 __all__ = [
     "OverridesLike",
@@ -183,9 +184,11 @@ class ParseCache:
         if got is not None:
             self._items.move_to_end(line)
             return got
-        if self._parser is None:
-            self._parser = OverridesParser.create()
-        got = self._parser.parse_overrides([line])[0]
+        got = parse_line(line)  # the simple forms without ANTLR
+        if got is None:
+            if self._parser is None:
+                self._parser = OverridesParser.create()
+            got = self._parser.parse_overrides([line])[0]
         if "shuffle" not in line:
             self._items[line] = got
             if len(self._items) > self.max_entries:

@@ -162,9 +162,7 @@ def _prepare_payload(
 ) -> None:
     import contextlib
 
-    from hydra.core.singleton import Singleton
-
-    from zenspec.launchers import current_scope
+    from zenspec.launchers import current_scope, singleton_state
     from zenspec.launchers.pickling import prepare_for_workers
 
     shared = getattr(launcher, "workers_share_sys_path", None)
@@ -177,7 +175,7 @@ def _prepare_payload(
             ("the config", config),
             ("the config loader", hydra_context.config_loader),
             ("the callbacks", hydra_context.callbacks),
-            ("Hydra's global state (ConfigStore)", Singleton.get_state()),
+            ("Hydra's global state (ConfigStore)", singleton_state()),
         ],
         # outside a zenspec launch, registrations last for the process
         stack=scope if scope is not None else contextlib.ExitStack(),

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import math
 import multiprocessing
 import os
@@ -123,6 +124,12 @@ def cpu_count() -> int:
 
 
 def _child_init(n_workers: int) -> None:
+    # Everything inherited from the parent (modules, caches, the sweep's
+    # configs) lives as long as the worker: a full collection scanning it all
+    # cost each worker ~17 ms, on the critical path of its next job. Frozen,
+    # collections scan only what the worker itself makes (as the gc docs
+    # advise for fork without exec).
+    gc.freeze()
     threads = str(max(cpu_count() // n_workers, 1))
     for var in THREAD_VARS:
         os.environ.setdefault(var, threads)

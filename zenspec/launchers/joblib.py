@@ -167,7 +167,7 @@ class FastJoblibLauncher(JoblibLauncher):
         import cloudpickle
 
         from zenspec.launch.fast_launcher import number_job
-        from zenspec.launchers import begin_launch
+        from zenspec.launchers import begin_launch, singleton_state
         from zenspec.launchers.forking import run_forked
 
         sweep_dir = begin_launch(self)
@@ -219,7 +219,7 @@ class FastJoblibLauncher(JoblibLauncher):
         if not fork:
             self.check_payload()
         try:
-            state = cloudpickle.dumps(Singleton.get_state(), protocol=5)  # unpickled per job
+            state = cloudpickle.dumps(singleton_state(), protocol=5)  # unpickled per job
         except Exception:
             self.check_payload()  # names what cannot be pickled
             raise

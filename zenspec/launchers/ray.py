@@ -75,9 +75,9 @@ def _execute_job(
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.utils import run_job
 
-    hydra_context, config, task_function, singleton_state = shared
+    hydra_context, config, task_function, state = shared
     setup_globals()
-    Singleton.set_state(singleton_state)
+    Singleton.set_state(state)
     sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = job_id or f"{sweep_config.hydra.job.name}_{idx}"
@@ -165,7 +165,7 @@ class RayLauncher(Launcher):
     ) -> Sequence[JobReturn]:
         import ray
 
-        from zenspec.launchers import begin_launch, current_scope
+        from zenspec.launchers import begin_launch, current_scope, singleton_state
 
         sweep_dir = begin_launch(self)
 
@@ -180,9 +180,7 @@ class RayLauncher(Launcher):
         for idx, overrides in enumerate(job_overrides):
             log.info(f"\t#{initial_job_idx + idx} : {' '.join(filter_overrides(overrides))}")
 
-        shared = ray.put(
-            (self.hydra_context, self.config, self.task_function, Singleton.get_state())
-        )
+        shared = ray.put((self.hydra_context, self.config, self.task_function, singleton_state()))
         remote = ray.remote(_execute_job)
         if self.remote:
             remote = remote.options(**self.remote)

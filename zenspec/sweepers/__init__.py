@@ -10,9 +10,10 @@ Optuna is imported only when an Optuna study starts.
 
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+from typing import TYPE_CHECKING, Any, List, Tuple
 
-from zenspec.sweepers.results import StudyResult, TrialResult, read_study
+if TYPE_CHECKING:
+    from zenspec.sweepers.results import StudyResult, TrialResult, read_study
 
 __all__ = ["StudyResult", "TrialResult", "read_study", "store_entries"]
 
@@ -22,10 +23,18 @@ def store_entries() -> List[Tuple[str, str, Any]]:
 
     A launch registers them for its own duration only (``hydra/sweeper=zenspec_random``).
     """
-    from zenspec.sweepers.optuna import OptunaSweeperConf
-    from zenspec.sweepers.random import RandomSearchSweeperConf
+    from zenspec.sweepers.confs import OptunaSweeperConf, RandomSearchSweeperConf
 
     return [
         ("hydra/sweeper", "zenspec_random", RandomSearchSweeperConf),
         ("hydra/sweeper", "zenspec_optuna", OptunaSweeperConf),
     ]
+
+
+def __getattr__(name: str) -> Any:
+    # the results module only when asked for: every launch imports this package
+    if name in ("StudyResult", "TrialResult", "read_study"):
+        from zenspec.sweepers import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

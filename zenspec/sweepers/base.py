@@ -20,6 +20,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from zenspec.errors import JobFailedError, LaunchError
+from zenspec.launch import fast_yaml
 from zenspec.records.jobs import RecordingTask, extract_metric
 from zenspec.sweepers.results import StudyResult, TrialResult
 
@@ -153,7 +154,7 @@ class StudySweeper(Sweeper):
         """Save ``multirun.yaml`` as Hydra's sweepers do."""
         assert self.config is not None
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        fast_yaml.save(self.config, sweep_dir / "multirun.yaml")  # OmegaConf.save's text
 
     def launch(self, batch: List[List[str]]) -> Sequence[JobReturn]:
         """Launch one batch of jobs, numbered on from the previous batch."""

@@ -16,12 +16,12 @@ only when a study starts.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from zenspec.errors import LaunchError
 from zenspec.sweepers.base import Metric, StudySweeper
+from zenspec.sweepers.confs import OptunaSweeperConf
 from zenspec.sweepers.results import StudyResult, TrialResult
 from zenspec.sweepers.space import Axis, SearchSpace
 
@@ -37,25 +37,6 @@ SAMPLERS = {
 }
 _INTERRUPTED = "zenspec_interrupted"
 _PRIMITIVE = (type(None), bool, int, float, str)
-
-
-@dataclass
-class OptunaSweeperConf:
-    """The config of ``hydra/sweeper=zenspec_optuna`` (every field settable by override)."""
-
-    _target_: str = "zenspec.sweepers.optuna.OptunaSweeper"
-    sampler: str = "tpe"
-    seed: Optional[int] = 0
-    n_trials: int = 20
-    metric: Any = None
-    direction: str = "minimize"
-    directions: Optional[List[str]] = None
-    batch_size: Optional[int] = None
-    max_failures: Optional[int] = None
-    storage: Optional[str] = None
-    study_name: Optional[str] = None
-    sampler_kwargs: Any = None  # Any: `hydra.sweeper.sampler_kwargs={n_startup_trials:5}` sets it
-    params: Any = None
 
 
 def _import_optuna() -> Any:

@@ -9,28 +9,14 @@ runs the same trials, to the last digit, in-process or under joblib.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from zenspec.sweepers.base import Metric, StudySweeper
+from zenspec.sweepers.confs import RandomSearchSweeperConf
 from zenspec.sweepers.results import StudyResult
 from zenspec.sweepers.space import SearchSpace
 
 __all__ = ["RandomSearchSweeper", "RandomSearchSweeperConf", "draw_trials"]
-
-
-@dataclass
-class RandomSearchSweeperConf:
-    """The config of ``hydra/sweeper=zenspec_random`` (every field settable by override)."""
-
-    _target_: str = "zenspec.sweepers.random.RandomSearchSweeper"
-    max_trials: int = 10
-    seed: Optional[int] = 0
-    metric: Any = None
-    direction: str = "minimize"
-    batch_size: Optional[int] = None
-    max_failures: Optional[int] = None
-    params: Any = None  # Any, not Optional[Dict]: a dict override must replace the None
 
 
 def draw_trials(space: SearchSpace, seed: int, n: int) -> List[Dict[str, Any]]:

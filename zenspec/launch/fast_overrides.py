@@ -1,0 +1,135 @@
+"""Hydra override lines of the common simple forms, parsed without ANTLR.
+
+Hydra parses each override line with its ANTLR grammar: ~0.4 ms a line, and
+several ms for each of a process's first lines while the lexer builds its
+DFA (~15 ms before the first job of a fresh process). A sweep's parent parses
+every job's lines. :func:`parse_line` parses the forms below itself, into the
+:class:`Override` Hydra's parser returns for them, and returns None for any
+other line (Hydra's parser then decides: its result or its error).
+``tests/test_fast_overrides.py`` holds the two parsers equal on generated lines.
+
+* ``key=value``, ``+key=value``, ``++key=value``; the key a dot path
+  (``a.b.c``, ``a.0``) or a group path (``hydra/launcher``), no ``@package``;
+* the value: empty; or one *primitive* of unquoted characters (letters,
+  digits and ``_-/.+:%*@?|``: no whitespace, quote, escape, bracket, comma,
+  ``$`` or ``=``); or a simple choice sweep ``a,b,c`` of primitives; or
+  ``range(...)`` of one to three integers.
+
+A primitive is one token of Hydra's lexer or several. The lexer takes the
+longest match, earlier rules winning ties (FLOAT, INT, BOOL, NULL,
+UNQUOTED_CHAR, ID): one token that spans the text is converted by its type
+(``int``, ``float``, ``bool``, ``None``, ``str``); several are joined, which
+gives back the text, a ``str``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, List, Optional, Sequence, Tuple
+
+from hydra.core.config_loader import ConfigLoader
+from hydra.core.override_parser.overrides_parser import OverridesParser, create_functions
+from hydra.core.override_parser.types import (
+    ChoiceSweep,
+    Override,
+    OverrideType,
+    ValueType,
+)
+
+__all__ = ["parse_line", "parse_lines"]
+
+_ID = r"[A-Za-z_][A-Za-z0-9_-]*"
+_UINT = r"(?:0|[1-9](?:_?[0-9])*)"
+_POINT = rf"(?:{_UINT}\.|(?:{_UINT})?\.[0-9](?:_?[0-9])*)"
+_LINE = re.compile(
+    rf"(\+\+|\+)?((?:{_ID}|{_UINT})(?:\.(?:{_ID}|{_UINT}))+|{_ID}(?:/{_ID})*)=(.*)\Z", re.DOTALL
+)
+_SAFE = re.compile(r"[A-Za-z0-9_\-/.+:%*@?|]+\Z")
+_FLOAT = re.compile(
+    rf"[+-]?(?:(?:{_UINT}|{_POINT})[eE][+-]?[0-9](?:_?[0-9])*|{_POINT}|[Ii][Nn][Ff]|[Nn][Aa][Nn])\Z"
+)
+_INT = re.compile(rf"[+-]?{_UINT}\Z")
+_BOOL = re.compile(r"(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\Z")
+_NULL = re.compile(r"[Nn][Uu][Ll][Ll]\Z")
+_RANGE = re.compile(rf"range\(([+-]?{_UINT}(?:,[+-]?{_UINT}){{0,2}})\)\Z")
+_TYPES = {None: OverrideType.CHANGE, "+": OverrideType.ADD, "++": OverrideType.FORCE_ADD}
+_functions = create_functions()
+
+
+def _primitive(text: str) -> Any:
+    """The value of *text* (characters of :data:`_SAFE`) as Hydra's ``primitive`` rule."""
+    if _FLOAT.match(text):
+        return float(text)
+    if _INT.match(text):
+        return int(text)
+    if _BOOL.match(text):
+        return text.lower() == "true"
+    if _NULL.match(text):
+        return None
+    return text  # an ID, an UNQUOTED_CHAR or COLON alone, or several tokens joined
+
+
+def _value(text: str) -> Optional[Tuple[Any, ValueType]]:
+    """(value, value type) of the text after ``=``; None if not one of the simple forms."""
+    if text == "":
+        return "", ValueType.ELEMENT
+    if _SAFE.match(text):
+        return _primitive(text), ValueType.ELEMENT
+    if "," in text and "(" not in text:
+        items = text.split(",")
+        if all(_SAFE.match(item) for item in items):
+            return ChoiceSweep(simple_form=True, list=[_primitive(i) for i in items]), (
+                ValueType.SIMPLE_CHOICE_SWEEP
+            )
+        return None
+    match = _RANGE.match(text)
+    if match is None:
+        return None
+    from hydra._internal.grammar.functions import FunctionCall
+
+    args = [int(a) for a in match.group(1).split(",")]
+    try:
+        return _functions.eval(FunctionCall(name="range", args=args, kwargs={})), (
+            ValueType.RANGE_SWEEP
+        )
+    except Exception:  # Hydra's parser words the error
+        return None
+
+
+def parse_line(line: str, config_loader: Optional[ConfigLoader] = None) -> Optional[Override]:
+    """*line* as ``OverridesParser.create(config_loader).parse_overrides([line])[0]``, or None."""
+    match = _LINE.match(line)
+    if match is None:
+        return None
+    prefix, key, rest = match.groups()
+    got = _value(rest)
+    if got is None:
+        return None
+    value, value_type = got
+    override = Override(
+        type=_TYPES[prefix],
+        key_or_group=key,
+        _value=value,
+        value_type=value_type,
+        package=None,
+    )
+    override.input_line = line
+    override.validate()
+    override.config_loader = config_loader
+    return override
+
+
+def parse_lines(
+    lines: Sequence[str], config_loader: Optional[ConfigLoader] = None
+) -> List[Override]:
+    """``OverridesParser.create(config_loader).parse_overrides(lines)``, simple lines parsed here."""
+    parser: Optional[OverridesParser] = None
+    parsed: List[Override] = []
+    for line in lines:
+        got = parse_line(line, config_loader)
+        if got is None:
+            if parser is None:
+                parser = OverridesParser.create(config_loader=config_loader)
+            got = parser.parse_overrides([line])[0]
+        parsed.append(got)
+    return parsed
