@@ -27,7 +27,7 @@ Variants:
 
 Usage::
 
-    python bench/bench_parallel.py             # every variant, 3 repeats, best of
+    python bench/bench_parallel.py             # every variant, 3 repeats: best and median
     python bench/bench_parallel.py --repeat 1 --no-ray
 """
 
@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -190,19 +191,19 @@ def main(argv: List[str]) -> None:
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray variant")
     args = parser.parse_args(argv)
     variants = ["hydra-joblib", "zenspec-joblib"] + ([] if args.no_ray else ["zenspec-ray"])
-    best: Dict[str, Dict[str, float]] = {}
+    runs: Dict[str, Dict[str, List[float]]] = {}
     for _ in range(args.repeat):
         for v in variants:
-            got = measure(v)
-            for k, val in got.items():
-                best.setdefault(v, {})[k] = min(val, best.get(v, {}).get(k, float("inf")))
+            for k, val in measure(v).items():
+                runs.setdefault(v, {}).setdefault(k, []).append(val)
+    best = {v: {k: min(vals) for k, vals in got.items()} for v, got in runs.items()}
     print(
         f"{JOBS} jobs x {SECONDS} s CPU-bound on {WORKERS} workers; ideal {IDEAL:.1f} s; "
         f"best of {args.repeat}; cpus here: {os.cpu_count()}"
     )
     header = (
         f"{'variant':<16}{'phase':<7}{'wall s':>8}{'ideal s':>9}{'efficiency':>12}{'vs stock':>10}"
-        f"{'CPU s':>8}{'CPU eff.':>10}"
+        f"{'CPU s':>8}{'CPU eff.':>10}{'median eff.':>13}"
     )
     print(header)
     print("-" * len(header))
@@ -211,14 +212,17 @@ def main(argv: List[str]) -> None:
             wall = best[v][phase]
             stock = best["hydra-joblib"][phase]
             cpu = best[v][f"{phase}_cpu"]
+            median = statistics.median(runs[v][phase])
             print(
                 f"{v:<16}{phase:<7}{wall:>8.2f}{IDEAL:>9.1f}{IDEAL / wall:>11.0%}"
                 f"{stock / wall:>9.2f}x{cpu:>8.2f}{JOBS * SECONDS / cpu:>9.0%}"
+                f"{IDEAL / median:>12.0%}"
             )
     print(
         f"CPU s: CPU time of the process tree during the sweep (the useful work is "
         f"{JOBS * SECONDS:.1f} s); CPU eff. = useful / CPU s. Wall times need an otherwise idle "
-        f"machine (1-min load average now: {os.getloadavg()[0]:.1f}); CPU times much less so."
+        f"machine (1-min load average now: {os.getloadavg()[0]:.1f}); CPU times much less so. "
+        f"Wall, CPU and efficiency: the best of {args.repeat} runs; median eff.: of their median."
     )
     if "zenspec-ray" in best:
         print(f"(Ray start-up, not counted above: {best['zenspec-ray']['ray_start']:.1f} s)")

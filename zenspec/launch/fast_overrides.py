@@ -53,7 +53,7 @@ _BOOL = re.compile(r"(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\Z")
 _NULL = re.compile(r"[Nn][Uu][Ll][Ll]\Z")
 _RANGE = re.compile(rf"range\(([+-]?{_UINT}(?:,[+-]?{_UINT}){{0,2}})\)\Z")
 _TYPES = {None: OverrideType.CHANGE, "+": OverrideType.ADD, "++": OverrideType.FORCE_ADD}
-_functions = create_functions()
+_functions: List[Any] = []  # Hydra's grammar functions, made at the first range(...)
 
 
 def _primitive(text: str) -> Any:
@@ -88,8 +88,10 @@ def _value(text: str) -> Optional[Tuple[Any, ValueType]]:
     from hydra._internal.grammar.functions import FunctionCall
 
     args = [int(a) for a in match.group(1).split(",")]
+    if not _functions:
+        _functions.append(create_functions())
     try:
-        return _functions.eval(FunctionCall(name="range", args=args, kwargs={})), (
+        return _functions[0].eval(FunctionCall(name="range", args=args, kwargs={})), (
             ValueType.RANGE_SWEEP
         )
     except Exception:  # Hydra's parser words the error
