@@ -54,6 +54,11 @@ def _floatish(value: str) -> bool:
     return True
 
 
+def _as_is(text: str) -> bool:
+    """Whether PyYAML writes *text* plain, unchanged (as a value or a simple key)."""
+    return bool(_PLAIN.match(text)) and text not in _WORDS and not _floatish(text)
+
+
 _keys: Dict[Tuple[type, Any], Optional[str]] = {}
 # (string, key, indent) -> its text after "key: " (lines joined by "\n"), or None
 _foldeds: Dict[Tuple[str, str, int], Optional[str]] = {}
@@ -124,7 +129,7 @@ def scalar(value: Any) -> Optional[str]:
     if kind is int:
         return str(value)
     if kind is str:
-        if _PLAIN.match(value) and value not in _WORDS and not _floatish(value):
+        if _as_is(value):
             return value  # written as is: no PyYAML (a job's paths and overrides are new)
         if _BREAK.search(value):  # a line break to YAML: the text's layout depends on the column
             return None
@@ -153,7 +158,7 @@ def fits(text: str, value: Any, column: int) -> bool:
 def _key(key: Any) -> Optional[str]:
     if type(key) is not str or len(key) > MAX_LINE or _BREAK.search(key):
         return None
-    if _PLAIN.match(key) and key not in _WORDS and not _floatish(key):
+    if _as_is(key):
         return key  # a simple key PyYAML writes as is, by the rule for values
     return _memo(_keys, key, as_key=True)
 
