@@ -108,7 +108,7 @@ def _comparable(root: Path):
     ]
 
 
-def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
+def test_a_job_that_kills_zenspec_is_recorded_by_resume_and_the_rest_run(tmp_path):
     killed = _child(SWEEP, {"DIE_AT": "5", "DIE_SIGNAL": "SIGKILL"}, tmp_path)
     assert killed.returncode == -9, killed.stderr
     root = tmp_path / "sweep"
@@ -120,7 +120,16 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert done.returncode == 0, done.stderr
     records = read_job_records(root)
     assert [r["num"] for r in records] == list(range(12))  # every job exactly once
+    crashed = records[5]
+    assert crashed["status"] == "failed"
+    assert "the zenspec process running it died" in crashed["cause"]
+    assert [r["num"] for r in records if r["status"] == "completed"] == [
+        n for n in range(12) if n != 5
+    ]
 
+    # the job that took zenspec down runs again only when asked
+    retry = resume.replace("resume='sweep')", "resume='sweep', retry_failed=True)")
+    assert _child(retry, {}, tmp_path).returncode == 0
     clean = tmp_path / "clean"
     clean.mkdir()
     assert _child(SWEEP, {}, clean).returncode == 0

@@ -255,6 +255,19 @@ EXAMPLES: Dict[str, List[Example]] = {
             "Pick a job number `zenspec plan spec.toml` lists.",
         ),
     ],
+    "SweepLockedError": [
+        Example(
+            "Resuming a sweep that another zenspec process is still running",
+            {
+                "spec.toml": _DICT_SPEC
+                + '\n[sweep]\nbar = ["a", "b"]\n\n[hydra]\nsweep.dir = "sweep"\n'
+            },
+            "zenspec resume sweep    # while `zenspec run spec.toml` still runs it",
+            lambda: _while_locked("sweep", _cli("run", "spec.toml"), _cli("resume", "sweep")),
+            "Wait for the other run to end (or stop it), then resume. To start a separate "
+            "sweep, give it its own `hydra.sweep.dir`.",
+        ),
+    ],
     "JobFailedError": [
         Example(
             "Some jobs of a sweep failed (the others ran; exit code 1)",
@@ -270,6 +283,24 @@ EXAMPLES: Dict[str, List[Example]] = {
         ),
     ],
 }
+
+
+def _while_locked(root: str, before: Callable[[], object], then: Callable[[], object]) -> None:
+    """Run *before*, then *then* while a (pretend) other process holds *root*'s lock."""
+    import fcntl
+    import json
+
+    from zenspec.records.lock import lock_path
+
+    before()
+    fd = os.open(lock_path(root), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        holder = {"pid": 4242, "host": "login1", "command": "zenspec run", "since": 1.8e9}
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        then()
+    finally:
+        os.close(fd)
 
 
 def _import_all() -> None:
@@ -351,7 +382,11 @@ def render(classes: Optional[List[type]] = None) -> str:
         "| 0 | success |",
         "| 1 | a job (or a sweep's sampling) failed; the other jobs ran and their results are kept |",
         "| 2 | bad input: spec, overrides, command-line usage; nothing was run |",
-        "| 130 | interrupted (Ctrl-C) |",
+        "| 130 | interrupted (Ctrl-C): running jobs recorded `interrupted`, `zenspec resume` runs them |",
+        "| 143 | terminated (SIGTERM: `scancel`, preemption, `docker stop`, `timeout`), as Ctrl-C |",
+        "| other | a job crashed the in-process launcher and zenspec with it: the job's own exit "
+        "status (`os._exit(3)`: 3; a segfault: 139 in a shell); `zenspec resume` records the "
+        "job as failed with its cause and runs the rest |",
         "",
         "## Classes",
         "",

@@ -10,13 +10,24 @@ clean message with its exit code (2: bad input, 1: a job failed);
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
 import traceback
-from typing import IO, Any, Optional, Sequence
+from typing import IO, Any, Iterator, Optional, Sequence
 
 from zenspec.cli_parser import build_parser, parse_args
-from zenspec.errors import EXIT_BAD_INPUT, EXIT_JOB_FAILED, EXIT_OK, JobFailedError, ZenspecError
+from zenspec.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_JOB_FAILED,
+    EXIT_OK,
+    JobFailedError,
+    Terminated,
+    ZenspecError,
+)
 
 __all__ = ["build_parser", "execute", "main", "parse_args"]
 
@@ -243,31 +254,36 @@ def _results(args: argparse.Namespace, out: IO[str]) -> int:
     out.write(render(results, args.format, sort=sort, maximize=maximize))
     counts = results.counts
     root = results.root.resolve()
+    status = results.status
     if args.format == "table" and counts.get("missing"):
-        status = results.manifest.get("status")
-        out.write(f"the sweep is {status}; to run what is missing: zenspec resume {root}\n")
+        if status == "running":
+            out.write(f"the sweep is running; its missing jobs are still to come ({root})\n")
+        else:
+            out.write(f"the sweep is {status}; to run what is missing: zenspec resume {root}\n")
     elif args.format == "table" and counts.get("failed"):
         out.write(f"to re-run the failed jobs: zenspec resume {root} --retry-failed\n")
-    return EXIT_JOB_FAILED if counts.get("failed") and args.check else EXIT_OK
+    unfinished = sum(n for s, n in counts.items() if s != "completed")
+    return EXIT_JOB_FAILED if unfinished and args.check else EXIT_OK
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``zenspec`` console script; returns the exit code."""
     args = parse_args(argv)
     try:
-        return execute(args, sys.stdout, sys.stderr)
+        with terminate_as_interrupt():
+            return execute(args, sys.stdout, sys.stderr)
     except ZenspecError as e:
         if args.traceback:
             traceback.print_exc(file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.write(f"error: {e.format_message()}\n")
         return e.exit_code
-    except KeyboardInterrupt as e:
+    except KeyboardInterrupt as e:  # Ctrl-C; SIGTERM/SIGHUP as Terminated
         from zenspec.report import interrupted_message
 
         sys.stdout.flush()
         sys.stderr.write(interrupted_message(e))
-        return 130
+        return getattr(e, "exit_code", EXIT_INTERRUPTED)
     except Exception as e:
         # not one of zenspec's errors: most likely Hydra refusing an input zenspec
         # does not pre-check; the message is Hydra's, the traceback on request
@@ -277,6 +293,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f"error: {type(e).__name__}: {e}\n(run with --traceback for the traceback)\n"
         )
         return EXIT_BAD_INPUT if _is_input_error(e) else EXIT_JOB_FAILED
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the command as Ctrl-C does (as :class:`Terminated`).
+
+    What SLURM preemption, ``scancel``, ``docker stop``, ``timeout`` and a
+    closed terminal send: the sweep is recorded interrupted, running jobs are
+    stopped and recorded, the resume line printed; the exit code is 128 + the
+    signal (143 for SIGTERM). The previous handlers come back afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        # once: a second signal must not cut short the recording of the first
+        for sig in caught:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    caught = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, handler) for sig in caught}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _is_input_error(e: BaseException) -> bool:

@@ -83,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     direction.add_argument("--maximize", action="store_true", help="higher metric is better")
     direction.add_argument("--minimize", action="store_true", help="lower metric is better")
     res.add_argument("--format", choices=("table", "csv", "json", "markdown"), default="table")
-    res.add_argument("--check", action="store_true", help="exit 1 if any job is recorded as failed")
+    res.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 unless every job completed (failed, interrupted or missing jobs)",
+    )
 
     resume = sub.add_parser(
         "resume",

@@ -17,11 +17,14 @@ from typing import Iterable, Optional, Sequence
 
 __all__ = [
     "BuildsError",
+    "JobDiedError",
     "JobFailedError",
     "LaunchError",
     "OverrideError",
     "Problem",
     "SpecError",
+    "SweepLockedError",
+    "Terminated",
     "ZenspecError",
     "did_you_mean",
     "render_location",
@@ -30,6 +33,8 @@ __all__ = [
 EXIT_OK = 0
 EXIT_JOB_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM (scancel, preemption, docker stop, timeout)
 
 
 def render_location(
@@ -163,6 +168,10 @@ class LaunchError(ZenspecError):
     """A launch was misconfigured (sweeper, launcher, run/multirun mismatch)."""
 
 
+class SweepLockedError(LaunchError):
+    """Another live zenspec process is writing this sweep directory (one writer per sweep)."""
+
+
 class JobFailedError(ZenspecError):
     """One or more jobs of a run failed; the others' results are kept.
 
@@ -178,3 +187,41 @@ class JobFailedError(ZenspecError):
     def __init__(self, message: str, *, results: object = None, **kw) -> None:
         self.results = results
         super().__init__(message, **kw)
+
+
+class JobDiedError(Exception):
+    """A job ended without a Python exception: a signal, ``os._exit``, OOM, a time limit.
+
+    It stands in a failed ``JobReturn`` for the exception the job never raised.
+
+    Attributes
+    ----------
+    cause : str
+        What ended it, as recorded: ``killed by SIGSEGV``, ``exit code 3``,
+        ``out of memory (SIGKILL)``, ``SLURM: TIMEOUT``, ``PREEMPTED``...
+    """
+
+    def __init__(self, cause: str, detail: str = "") -> None:
+        self.cause = cause
+        self.detail = detail
+        super().__init__(f"{cause}{': ' + detail if detail else ''}")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.cause, self.detail))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) received: handled as Ctrl-C is, with exit code 143.
+
+    zenspec's command turns the signal into this exception in the main thread,
+    so every ``except KeyboardInterrupt`` that records a sweep as interrupted
+    handles it too.
+    """
+
+    def __init__(self, signum: int = 15) -> None:
+        self.signum = signum
+        super().__init__(f"received signal {signum}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

@@ -124,9 +124,10 @@ def report_result(result: Any, out: IO[str], quiet: bool = False, maximize: bool
 
 def interrupted_message(e: BaseException) -> str:
     """What to say after Ctrl-C: where the finished jobs are and how to go on."""
+    what = "interrupted" if not hasattr(e, "signum") else f"terminated (signal {e.signum})"
     where = getattr(e, "zenspec_sweep_dir", None)
     if not where:
-        return "interrupted\n"
+        return f"{what}\n"
     root = Path(where).resolve()
     done = "its finished jobs are recorded"
     try:
@@ -136,4 +137,4 @@ def interrupted_message(e: BaseException) -> str:
         done = f"{counts.get('completed', 0)} job(s) completed and recorded"
     except Exception:  # the records are best effort here; the hint is what matters
         pass
-    return f"interrupted: {done} in {root}\nto run the rest: {resume_hint(root)}\n"
+    return f"{what}: {done} in {root}\nto run the rest: {resume_hint(root)}\n"

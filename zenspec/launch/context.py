@@ -7,6 +7,8 @@ config, and claims the output directory; on exit everything is put back.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import re
 from collections import OrderedDict
@@ -138,6 +140,8 @@ class LaunchSession:
     with_log_configuration: bool
     cfg: Optional[DictConfig] = None
     output_dir: Optional[str] = None
+    # what the session holds until it ends (the sweep dir's write lock)
+    holds: contextlib.ExitStack = dataclasses.field(default_factory=contextlib.ExitStack)
 
     def compose(self) -> DictConfig:
         try:
@@ -170,8 +174,13 @@ class LaunchSession:
             return []
         return [str(k) for k in parent] if isinstance(parent, DictConfig) else []
 
-    def claim_output_dir(self, resume: bool = False) -> str:
-        """Resolve and claim the run/sweep dir; recompose if it had to move."""
+    def claim_output_dir(self, resume: bool = False, lock: bool = True) -> str:
+        """Resolve and claim the run/sweep dir; recompose if it had to move.
+
+        With *lock*, the directory's records are locked for this session (one
+        writer per sweep dir: :mod:`zenspec.records.lock`), and only then are an
+        earlier run's records in a reused directory moved aside.
+        """
         assert self.cfg is not None
         key = "hydra.run.dir" if self.mode is RunMode.RUN else "hydra.sweep.dir"
         # A literal path is the user's to reuse, as Hydra would; a template such
@@ -179,6 +188,14 @@ class LaunchSession:
         explicit = any(o.key_or_group == key and "${" not in str(o.value()) for o in self.parsed)
         directory = str(OmegaConf.select(self.cfg, key))  # caches ${now:...} in cfg
         moved = claim_output_dir(directory, explicit=explicit, resume=resume)
+        if lock:
+            from zenspec.records.lock import sweep_lock
+            from zenspec.records.session import archive_old_records
+
+            claimed = moved or directory
+            self.holds.enter_context(sweep_lock(claimed))
+            if explicit and not resume:
+                archive_old_records(claimed)
         launcher = OmegaConf.select(self.cfg, "hydra.launcher._target_", default=None)
         if launcher != _BASIC_LAUNCHER and not os.path.isabs(moved or directory):
             # Worker processes are reused across calls (loky) and keep the cwd they
@@ -246,7 +263,7 @@ def launch_session(
             loader = _make_loader(create_config_search_path(None), fast)
             hydra = Hydra(task_name=name, config_loader=loader)
             GlobalHydra.instance().initialize(hydra)
-            yield LaunchSession(
+            session = LaunchSession(
                 hydra=hydra,
                 job_name=name,
                 config_name=config_name,
@@ -255,3 +272,5 @@ def launch_session(
                 mode=mode,
                 with_log_configuration=with_log_configuration,
             )
+            with session.holds:
+                yield session

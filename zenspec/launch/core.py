@@ -35,6 +35,7 @@ from zenspec.records.session import RecordSession
 __all__ = ["hydra_multirun", "hydra_run"]
 
 _BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+_BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 
 def hydra_run(
@@ -125,7 +126,7 @@ def hydra_run(
         hint_for = getattr(session.hydra.config_loader, "render_hint", None)
         hint = hint_for(cfg) if hint_for is not None else None
         claimed = len(session.overrides)
-        session.claim_output_dir()
+        session.claim_output_dir(lock=records)
         if len(session.overrides) != claimed:  # hydra.run.dir was moved: render it all
             hint = None
         record = _start_records(session, records, task_function, None, provenance, metric)
@@ -135,14 +136,15 @@ def hydra_run(
         # zenspec's run_job (tests/differential holds it to stock's), or stock's
         run = functools.partial(fast_run_job, render_hint=hint) if fast else run_job
         try:
-            ret = run(
-                hydra_context=context,
-                task_function=task,
-                config=cfg,
-                job_dir_key="hydra.run.dir",
-                job_subdir_key=None,
-                configure_logging=with_log_configuration,
-            )
+            with _crash_log(session, records):
+                ret = run(
+                    hydra_context=context,
+                    task_function=task,
+                    config=cfg,
+                    job_dir_key="hydra.run.dir",
+                    job_subdir_key=None,
+                    configure_logging=with_log_configuration,
+                )
         except BaseException as e:  # run_job keeps task errors; this is Ctrl-C or worse
             _finish(record, "interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
             raise
@@ -249,7 +251,7 @@ def hydra_multirun(
         assert isinstance(arguments, list)
         planned = _plan_grid(session, arguments, max_jobs) if grid else None
         # only now, with the inputs known to be good, is a directory claimed
-        session.claim_output_dir(resume=resume is not None)
+        session.claim_output_dir(resume=resume is not None, lock=records or resume is not None)
         cfg = session.cfg
 
         only_jobs = None
@@ -284,7 +286,8 @@ def hydra_multirun(
             done_before = None if only_jobs is None else set(range(len(planned or []))) - only_jobs
             progress.started_sweep(Path(session.output_dir), total or None, skip=done_before)
         try:
-            ret = sweeper.sweep(arguments=arguments)
+            with _crash_log(session, records or resume is not None):
+                ret = sweeper.sweep(arguments=arguments)
         except ConfigCompositionException as e:
             _finish(record, "failed")
             raise explain_composition_error(e, session.overrides) from e
@@ -302,6 +305,16 @@ def hydra_multirun(
     if grid and on_error == "raise" and sweeper.failures:
         _raise_first_failure(sweeper.failures, results, session.output_dir)
     return results
+
+
+def _crash_log(session: LaunchSession, records: bool) -> Any:
+    """faulthandler's traceback on disk if a job crashes this process (in-process jobs only)."""
+    launcher = OmegaConf.select(session.cfg, "hydra.launcher._target_", default=None)
+    if not records or session.output_dir is None or launcher != _BASIC_LAUNCHER:
+        return contextlib.nullcontext()
+    from zenspec.records.crashlog import crash_log
+
+    return crash_log(Path(session.output_dir))
 
 
 def _plan_grid(

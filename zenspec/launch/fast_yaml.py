@@ -81,9 +81,10 @@ def to_yaml(cfg: Any) -> str:
 
 def save(cfg: Any, path: Any) -> None:
     """``OmegaConf.save(cfg, path)``: the same text, written the same way."""
-    text = to_yaml(cfg)
-    with open(os.path.abspath(path), "w", encoding="utf-8") as file:
-        file.write(text)
+    from zenspec.records.store import write_text_nofollow
+
+    # a temp file and a rename: never written through a link planted at *path*
+    write_text_nofollow(os.path.abspath(path), to_yaml(cfg))
 
 
 def dump(data: Any) -> str:

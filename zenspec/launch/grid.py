@@ -175,7 +175,11 @@ class GridSweeper(Sweeper):
         wanted = range(len(jobs)) if self.only_jobs is None else sorted(self.only_jobs)
         size = self._batch_size()
         returns: List[Sequence[JobReturn]] = []
-        for run in _runs(n for n in wanted if 0 <= n < len(jobs)):
+        # a launcher that numbers jobs freely (SLURM arrays) gets every wanted job
+        # in one batch, however scattered; others get contiguous runs of numbers
+        numbered = getattr(self.launcher, "launches_any_numbers", False)
+        valid = [n for n in wanted if 0 <= n < len(jobs)]
+        for run in [valid] if numbered and valid else _runs(valid):
             step = size or len(run)
             for i in range(0, len(run), step):
                 nums = run[i : i + step]
@@ -184,7 +188,10 @@ class GridSweeper(Sweeper):
                     # (a launcher that composes every job before dispatching any checks
                     # the same thing; composing twice is serial time the workers wait on)
                     self.validate_batch_is_legal(batch)
-                results = self.launcher.launch(batch, initial_job_idx=nums[0])
+                if numbered:
+                    results = self.launcher.launch_numbered(batch, nums)  # type: ignore[attr-defined]
+                else:
+                    results = self.launcher.launch(batch, initial_job_idx=nums[0])
                 returns.append(results)
                 self.failures.extend(r for r in results if r.status == JobStatus.FAILED)
                 if self.fail_fast and self.failures:

@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zenspec.errors import LaunchError
 from zenspec.records.jobs import read_job_records
+from zenspec.records.lost import reap_dead_markers
 from zenspec.records.manifest import canonical_hash, job_id, read_manifest
 from zenspec.records.session import RecordSession
 
@@ -43,6 +44,11 @@ def jobs_to_resume(
             hint="Fix: resume with the same config and overrides the sweep started with, "
             "or pass force=True (CLI: --force) to resume anyway.",
         )
+    # jobs that died with an earlier zenspec process (a crash in-process, a
+    # kill -9) left a marker and no record: recorded now, with their cause
+    launchers = [(manifest.get("provenance") or {}).get("pid")]
+    launchers += [h.get("pid") for h in manifest.get("history") or [] if isinstance(h, dict)]
+    reap_dead_markers(root, current_plan, [p for p in launchers if isinstance(p, int)])
     done = {}
     for r in read_job_records(root):
         done[r["num"]] = r

@@ -22,6 +22,7 @@ __all__ = [
     "current_scope",
     "launcher_configs",
     "launcher_scope",
+    "lost_job_return",
     "singleton_state",
 ]
 
@@ -46,6 +47,42 @@ def begin_launch(launcher: Any) -> Path:
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     return sweep_dir
+
+
+def lost_job_return(
+    sweep_dir: Any,
+    num: int,
+    overrides: Any,
+    cause: str,
+    *,
+    status: str = "failed",
+    engine: Optional[Dict[str, Any]] = None,
+    task_name: Optional[str] = None,
+    detail: str = "",
+) -> Any:
+    """A FAILED ``JobReturn`` for job *num*, which died without a Python exception.
+
+    Its record is written too (:func:`zenspec.records.lost.record_lost_job`),
+    unless the job wrote its own. The return value is a
+    :class:`~zenspec.errors.JobDiedError` carrying *cause*, so sweepers see a
+    failed job like any other and the sweep goes on.
+    """
+    import os
+
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from zenspec.errors import JobDiedError
+    from zenspec.records.lost import record_lost_job
+
+    overrides = [str(o) for o in overrides]
+    record_lost_job(sweep_dir, num, overrides, cause, status=status, engine=engine, detail=detail)
+    ret = JobReturn()
+    ret.overrides = overrides
+    ret.working_dir = os.getcwd()
+    ret.task_name = task_name
+    ret.status = JobStatus.FAILED
+    ret.return_value = JobDiedError(cause)
+    return ret
 
 
 def singleton_state() -> Dict[str, Any]:

@@ -28,20 +28,20 @@ after a fork).
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import gc
 import math
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
+from multiprocessing.connection import Connection, wait
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from zenspec.errors import JobFailedError, LaunchError
+from zenspec.records.lost import describe_exit
 
 __all__ = ["cpu_count", "effective_workers", "fork_blocker", "parkable", "run_forked"]
 
@@ -123,7 +123,12 @@ def cpu_count() -> int:
     return max(1, n)
 
 
-def _child_init(n_workers: int) -> None:
+def _child_init(n_workers: int, parent: int) -> None:
+    # Die with the parent: a killed zenspec must leave no worker behind to run
+    # queued jobs a second time beside a `zenspec resume`. SIGTERM, not SIGKILL,
+    # so the running job is recorded interrupted (and resume runs it again).
+    _die_with_parent(parent)
+    _interrupt_once()
     # Everything inherited from the parent (modules, caches, the sweep's
     # configs) lives as long as the worker: a full collection scanning it all
     # cost each worker ~17 ms, on the critical path of its next job. Frozen,
@@ -141,22 +146,100 @@ def _child_init(n_workers: int) -> None:
         torch.seed()
 
 
-def _window(pre_dispatch: Any, n_workers: int) -> int:
-    """joblib's ``pre_dispatch`` ("2*n_jobs", "all", an int) as a count of jobs in flight."""
-    if isinstance(pre_dispatch, int):
-        return max(pre_dispatch, n_workers)
-    text = str(pre_dispatch).replace(" ", "")
-    if text == "all":
-        return sys.maxsize
-    factor, star, name = text.partition("*")
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGTERM this process when its parent dies; exit now if it already has."""
+    with contextlib.suppress(Exception):  # no libc, another OS: the pipe's EOF still ends us
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the prctl: nobody to work for
+        os._exit(1)
+
+
+def _interrupt_once() -> None:
+    """SIGINT and SIGTERM raise in the running job once; later ones cannot cut its record short.
+
+    Ctrl-C reaches every process of the terminal's group (the parent and each
+    worker) and the parent forwards the interrupt to its busy workers too: the
+    job must see one ``KeyboardInterrupt`` (``Terminated`` for SIGTERM), record
+    itself interrupted and return.
+    """
+    from zenspec.errors import Terminated
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signum)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _worker_main(conn: Connection, n_workers: int, parent: int) -> None:
+    """A forked worker: run the calls the parent sends, one at a time, until told to stop."""
+    import cloudpickle
+
     try:
-        if star and name == "n_jobs":
-            return max(int(float(factor) * n_workers), n_workers)
-        if not star and text == "n_jobs":
-            return n_workers
-        return max(int(text), n_workers)
-    except ValueError:
-        return 2 * n_workers
+        _child_init(n_workers, parent)
+        while True:
+            message = conn.recv_bytes()
+            if not message:  # the parent's "no more work"
+                break
+            try:
+                fn, args = pickle.loads(message)
+                reply = cloudpickle.dumps(("ok", fn(*args)), protocol=5)
+            except KeyboardInterrupt:  # (Terminated too) the job recorded itself interrupted
+                conn.send_bytes(pickle.dumps(("interrupted", None)))
+                break
+            except Exception as e:
+                try:
+                    reply = cloudpickle.dumps(("error", e), protocol=5)
+                except Exception:
+                    reply = pickle.dumps(("error", RuntimeError(f"{type(e).__name__}: {e}")))
+            conn.send_bytes(reply)
+    except (EOFError, OSError, KeyboardInterrupt):
+        pass  # the parent went away, or interrupted us while idle
+    finally:
+        conn.close()
+    os._exit(0)  # nothing of the parent's (atexit, finalizers) runs in a fork
+
+
+class _Worker:
+    """One forked process, its end of the pipe, and the call it runs (None: idle)."""
+
+    def __init__(self, ctx: Any, n_workers: int) -> None:
+        ours, theirs = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(
+            target=_worker_main, args=(theirs, n_workers, os.getpid()), daemon=True
+        )
+        with contextlib.ExitStack() as parked:  # zenspec's own threads hold still
+            for lock in list(_parkable.values()):
+                parked.enter_context(lock)
+            self.process.start()
+        theirs.close()
+        self.conn: Connection = ours
+        self.job: Optional[int] = None
+
+    def stop(self, timeout: float) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send_bytes(b"")
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        self.conn.close()
+
+
+LostJob = Callable[[int, str, str], Any]
+
+#: how long busy workers get to record their interrupted jobs after Ctrl-C/SIGTERM
+INTERRUPT_GRACE_S = 10.0
 
 
 def run_forked(
@@ -165,70 +248,164 @@ def run_forked(
     n_workers: int,
     pre_dispatch: Any = "2*n_jobs",
     describe: Callable[[int], str] = lambda i: f"job #{i}",
+    on_lost: Optional[LostJob] = None,
 ) -> List[Any]:
     """``[fn(*args) for args in calls]``, run on *n_workers* forked processes, in order.
 
-    *calls* is consumed lazily, at most ``pre_dispatch`` ahead of the results,
-    so producing the arguments overlaps the running jobs. All workers are
-    forked at the first call, with zenspec's own threads parked. A worker
-    that dies (killed, segfault, ``os._exit``) breaks the pool, as in loky: a
-    :class:`JobFailedError` naming the first job without a result; the jobs
-    that finished were recorded by their workers.
+    *calls* is consumed lazily, one call per idle worker, so producing the
+    arguments overlaps the running jobs and nothing is queued to a worker
+    ahead of time: after an interrupt no new job starts. (*pre_dispatch* is
+    accepted for joblib's settings; the parent dispatches to idle workers only.)
+
+    A worker that dies (a signal, ``os._exit``, the OOM killer) takes only its
+    own job: ``on_lost(i, cause, "failed")`` gives that job's result (a failed
+    job, recorded), a fresh worker is forked in its place and the rest run.
+    On Ctrl-C or SIGTERM in the parent, no new job starts, busy workers get
+    the signal once (their jobs record themselves interrupted), jobs that did
+    not answer within :data:`INTERRUPT_GRACE_S` are killed and given to
+    ``on_lost(i, cause, "interrupted")``, and the interrupt propagates.
+    Without *on_lost*, a dead worker is a :class:`JobFailedError`.
     """
-    import cloudpickle  # the joblib extra's (zenspec itself runs without it)
-
-    window = _window(pre_dispatch, n_workers)
     ctx = multiprocessing.get_context("fork")
-    results: List[Any] = []
-    pending: Deque[Tuple[int, Future]] = collections.deque()
-    pool = ProcessPoolExecutor(
-        max_workers=n_workers, mp_context=ctx, initializer=_child_init, initargs=(n_workers,)
-    )
-    try:
-        for i, args in enumerate(calls):
-            # cloudpickle both ways, as loky: a config may hold classes made at
-            # run time (builds()), which the pool's standard pickler cannot name
-            call = cloudpickle.dumps((fn, args), protocol=5)
-            if i == 0:
-                with contextlib.ExitStack() as parked:
-                    for lock in list(_parkable.values()):
-                        parked.enter_context(lock)
-                    # the first submit forks every worker (fork context), before
-                    # the executor starts its own threads
-                    pending.append((i, pool.submit(_invoke, call)))
-            else:
-                pending.append((i, pool.submit(_invoke, call)))
-            while len(pending) >= window:
-                results.append(_result(*pending.popleft(), describe))
-        while pending:
-            results.append(_result(*pending.popleft(), describe))
-    finally:
-        for _, future in pending:
-            future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
-    return results
-
-
-def _invoke(call: bytes) -> bytes:
-    """In a worker: ``fn(*args)``, the result pickled by cloudpickle."""
+    results: Dict[int, Any] = {}
+    source = enumerate(calls)
+    exhausted = False
+    workers: List[_Worker] = []
     import cloudpickle
 
-    fn, args = pickle.loads(call)
-    return cloudpickle.dumps(fn(*args), protocol=5)  # type: ignore[no-any-return]
+    def dispatch(worker: _Worker) -> None:
+        nonlocal exhausted
+        if exhausted:
+            return
+        try:
+            i, args = next(source)
+        except StopIteration:
+            exhausted = True
+            return
+        # cloudpickle both ways, as loky: a config may hold classes made at
+        # run time (builds()), which the standard pickler cannot name
+        worker.conn.send_bytes(cloudpickle.dumps((fn, args), protocol=5))
+        worker.job = i
 
-
-def _result(i: int, future: Future, describe: Callable[[int], str]) -> Any:
     try:
-        return pickle.loads(future.result())
-    except BrokenProcessPool as e:
-        raise JobFailedError(
-            "a worker process died (killed, out of memory, a crash in native code or "
-            f"os._exit in a task) before {describe(i)} and the jobs after it had returned; "
-            "the pool cannot go on. The jobs that finished are recorded: `zenspec resume "
-            "<sweep dir>` runs the rest (a job's .running marker without a record shows "
-            f"which ran when it died). Set {START_ENV}=loky to start workers as fresh "
-            "interpreters instead of forking them."
-        ) from e
+        for _ in range(n_workers):
+            if exhausted:
+                break
+            worker = _Worker(ctx, n_workers)
+            workers.append(worker)
+            dispatch(worker)
+        while True:
+            busy = [w for w in workers if w.job is not None]
+            if not busy:
+                break
+            by_handle: Dict[Any, _Worker] = {}
+            for w in busy:
+                by_handle[w.conn] = w
+                by_handle[w.process.sentinel] = w
+            for handle in wait(list(by_handle)):
+                worker = by_handle[handle]
+                if worker.job is None:
+                    continue  # its pipe and its sentinel both fired
+                i = worker.job
+                reply = _receive(worker)
+                if reply is None:  # died without answering
+                    worker.process.join()
+                    cause = describe_exit(worker.process.exitcode)
+                    workers.remove(worker)
+                    worker.conn.close()
+                    worker.job = None
+                    if on_lost is None:
+                        raise JobFailedError(_died(describe(i), cause))
+                    results[i] = on_lost(i, cause, "failed")
+                    if not exhausted:  # a fresh worker takes its place
+                        replacement = _Worker(ctx, n_workers)
+                        workers.append(replacement)
+                        dispatch(replacement)
+                    continue
+                worker.job = None
+                dispatch(worker)  # the next job first: unpickling overlaps it
+                kind, value = pickle.loads(reply)
+                if kind == "error":
+                    raise value
+                if kind == "interrupted":  # Ctrl-C reached the worker before us
+                    raise KeyboardInterrupt
+                results[i] = value
+    except KeyboardInterrupt as e:
+        _interrupt(workers, results, e, on_lost, describe)
+        raise
+    finally:
+        for worker in workers:
+            worker.stop(timeout=5)
+    return [results[i] for i in sorted(results)]
+
+
+def _receive(worker: _Worker) -> Optional[bytes]:
+    """The worker's reply, or None if it died without one."""
+    try:
+        # its sentinel may fire first: a reply it sent before dying is still read
+        if worker.conn.poll() or (worker.process.is_alive() and worker.conn.poll(1)):
+            return worker.conn.recv_bytes()
+    except (EOFError, OSError):
+        pass
+    return None
+
+
+def _interrupt(
+    workers: List[_Worker],
+    results: Dict[int, Any],
+    error: BaseException,
+    on_lost: Optional[LostJob],
+    describe: Callable[[int], str],
+) -> None:
+    """Stop at an interrupt: busy workers told once, given time to record, then killed."""
+    import time
+
+    from zenspec.errors import Terminated
+
+    signum = signal.SIGTERM if isinstance(error, Terminated) else signal.SIGINT
+    busy = [w for w in workers if w.job is not None]
+    for w in busy:
+        with contextlib.suppress(OSError):
+            os.kill(w.process.pid, signum)
+    deadline = time.monotonic() + INTERRUPT_GRACE_S
+    while any(w.job is not None for w in busy) and time.monotonic() < deadline:
+        pending = {w.conn: w for w in busy if w.job is not None}
+        pending.update({w.process.sentinel: w for w in busy if w.job is not None})
+        for handle in wait(list(pending), timeout=max(0.0, deadline - time.monotonic())):
+            worker = pending[handle]
+            if worker.job is None:
+                continue
+            reply = _receive(worker)
+            if reply is not None:
+                with contextlib.suppress(Exception):
+                    kind, value = pickle.loads(reply)
+                    if kind == "ok":
+                        results[worker.job] = value
+            elif worker.process.is_alive():
+                continue
+            if worker.job not in results and on_lost is not None:
+                on_lost(worker.job, f"interrupted ({signal.Signals(signum).name})", "interrupted")
+            worker.job = None
+    for w in busy:
+        if w.job is not None:  # did not stop in time: killed, recorded interrupted
+            w.process.kill()
+            w.process.join(5)
+            if on_lost is not None:
+                on_lost(
+                    w.job,
+                    f"interrupted ({signal.Signals(signum).name}; killed after "
+                    f"{INTERRUPT_GRACE_S:g} s)",
+                    "interrupted",
+                )
+            w.job = None
+
+
+def _died(what: str, cause: str) -> str:
+    return (
+        f"a worker process died ({cause}) while running {what}; the pool cannot go on. "
+        "The jobs that finished are recorded: `zenspec resume <sweep dir>` runs the rest. "
+        f"Set {START_ENV}=loky to start workers as fresh interpreters instead of forking them."
+    )
 
 
 def effective_workers(n_jobs: Any) -> Optional[int]:

@@ -108,7 +108,40 @@ def execute_job(
     )
     # held by this call and by the pool's call item (loky's or the forked pool's)
     release(sweep_config, 2)
+    if os.getpid() != parent:
+        _check_sendable(ret)
     return ret
+
+
+def _check_sendable(ret: JobReturn) -> None:
+    """A return value that cannot be pickled back fails its job, not the whole sweep.
+
+    Pickled as the pool will pickle it (cloudpickle); on failure the job is
+    FAILED with the reason, and its record (written ``completed`` by the job)
+    says so too.
+    """
+    from hydra.core.utils import JobStatus
+
+    if ret.status is not JobStatus.COMPLETED:
+        return
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(ret._return_value, protocol=5)
+    except Exception as e:
+        from zenspec.records.lost import fail_record
+
+        error = TypeError(
+            f"the job's return value ({type(ret._return_value).__name__}) cannot be sent "
+            f"back to the zenspec process: {type(e).__name__}: {e}. Fix: return plain data "
+            "(numbers, strings, lists, dicts), or save the object in the job's directory."
+        )
+        ret.status = JobStatus.FAILED
+        ret._return_value = error
+        hc = ret.hydra_cfg.hydra if ret.hydra_cfg is not None else None
+        if hc is not None:
+            root = os.path.join(hc.runtime.cwd, hc.sweep.dir)
+            fail_record(root, int(hc.job.num), error)
 
 
 def _forked_workers(joblib_cfg: Dict[str, Any]) -> Tuple[Optional[int], str]:
@@ -167,8 +200,9 @@ class FastJoblibLauncher(JoblibLauncher):
         import cloudpickle
 
         from zenspec.launch.fast_launcher import number_job
-        from zenspec.launchers import begin_launch, singleton_state
+        from zenspec.launchers import begin_launch, lost_job_return, singleton_state
         from zenspec.launchers.forking import run_forked
+        from zenspec.launchers.loky import run_loky
 
         sweep_dir = begin_launch(self)
         assert self.config is not None and self.hydra_context is not None
@@ -203,11 +237,12 @@ class FastJoblibLauncher(JoblibLauncher):
 
         hint_for = getattr(loader, "render_hint", lambda cfg: None)
 
-        def configs() -> Iterator[Tuple[DictConfig, Optional[RenderHint]]]:
+        def configs(only: Sequence[int]) -> Iterator[Tuple[DictConfig, Optional[RenderHint]]]:
             # Composed as the pool asks for the next job (joblib keeps 2 * n_jobs
             # in flight), so the first jobs start at once instead of after every
             # job's composition; the sweeper validated the batch beforehand.
-            for n, overrides in enumerate(job_overrides):
+            for n in only:
+                overrides = job_overrides[n]
                 idx = initial_job_idx + n
                 log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
                 sweep_config = loader.load_sweep_config(self.config, list(overrides))
@@ -240,6 +275,18 @@ class FastJoblibLauncher(JoblibLauncher):
                     log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
                     yield (key, state, parent, idx, list(overrides))
 
+            def lost(i: int, cause: str, status: str) -> JobReturn:
+                # a worker died under job i (or was stopped by an interrupt)
+                log.error(f"\t#{initial_job_idx + i} {status}: {cause}")
+                return lost_job_return(
+                    sweep_dir,
+                    initial_job_idx + i,
+                    job_overrides[i],
+                    cause,
+                    status=status,
+                    task_name=str(self.config.hydra.job.name),
+                )
+
             try:
                 return run_forked(
                     compose_and_execute,
@@ -250,16 +297,19 @@ class FastJoblibLauncher(JoblibLauncher):
                         f"job #{initial_job_idx + i} "
                         f"({' '.join(filter_overrides(job_overrides[i]))})"
                     ),
+                    on_lost=lost,
                 )
             finally:
                 _shared.pop(key, None)
                 _composing.pop(key, None)
 
-        from joblib import Parallel, delayed
-
         blob = cloudpickle.dumps((self.hydra_context, self.task_function), protocol=5)
-        runs = Parallel(**joblib_cfg)(
-            delayed(execute_job)(key, blob, state, parent, cfg, hint) for cfg, hint in configs()
+        return run_loky(
+            joblib_cfg,
+            job_overrides,
+            initial_job_idx,
+            configs,
+            lambda cfg, hint: (key, blob, state, parent, cfg, hint),
+            sweep_dir,
+            str(self.config.hydra.job.name),
         )
-        assert isinstance(runs, list)
-        return runs

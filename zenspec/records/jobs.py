@@ -17,14 +17,24 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from zenspec.records.store import (
+    _CLOEXEC,
+    _NOFOLLOW,
     FORMAT_VERSION,
     dumps_indented,
     jobs_dir,
     read_json,
+    safe_dir,
     to_jsonable,
 )
 
-__all__ = ["RecordingTask", "extract_metric", "read_job_records"]
+__all__ = [
+    "RecordingTask",
+    "extract_metric",
+    "read_job_records",
+    "running_jobs",
+    "running_marker",
+    "write_record",
+]
 
 
 def extract_metric(value: Any, metric: Optional[str]) -> Optional[float]:
@@ -138,7 +148,7 @@ class RecordingTask:
         if "error" in extra:
             record["error"] = extra["error"]
         try:
-            _write_record(jobs_dir(root), num, record)
+            write_record(jobs_dir(root), num, record)
             with contextlib.suppress(OSError):
                 os.unlink(running_marker(root, num))
         except OSError as e:  # a full disk must not turn a finished job into a failed one
@@ -163,32 +173,38 @@ def _ensure_dir(directory: Path) -> str:
     """*directory*, made once per process (then remembered), as an absolute path."""
     where = os.path.abspath(directory)
     if where not in _made_dirs:
-        directory.mkdir(parents=True, exist_ok=True)
+        safe_dir(directory.parent)  # .zenspec: a planted link must not redirect the records
+        safe_dir(directory)
         _made_dirs.add(where)
     return where
 
 
-def _write_record(directory: Path, num: int, record: Dict[str, Any]) -> None:
+def write_record(directory: Path, num: int, record: Dict[str, Any]) -> None:
     """One small atomic write: the whole record appears under its name, or nothing.
 
     Serialised first (an unserialisable record leaves no file), written to a
-    temp name unique to this process and job, then renamed over
-    ``<num>.json``. A killed process leaves every finished job's record
-    complete. No fsync per job (it costs milliseconds on a journaling file
-    system, more than the rest of a trivial job); what a *power loss* may lose
-    is the last records the OS had not flushed yet, never half a record that
-    a reader would accept (a torn temp file keeps its temp name).
+    temp name unique to this process and job (``O_EXCL | O_NOFOLLOW``: never
+    through a planted link), then renamed over ``<num>.json``. A killed
+    process leaves every finished job's record complete. No fsync per job (it
+    costs milliseconds on a journaling file system, more than the rest of a
+    trivial job); what a *power loss* may lose is the last records the OS had
+    not flushed yet, never half a record that a reader would accept (a torn
+    temp file keeps its temp name).
     """
     text = dumps_indented(record) + "\n"
     where = _ensure_dir(directory)
     path = os.path.join(where, f"{num}.json")
     tmp = os.path.join(where, f".{num}.json.{os.getpid()}.{threading.get_ident()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(tmp, flags, 0o666)
     except FileNotFoundError:  # the directory went away (e.g. the sweep dir was moved)
         _made_dirs.discard(where)
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        _ensure_dir(directory)
+        fd = os.open(tmp, flags, 0o666)
+    except FileExistsError:  # the temp of a killed process that had our pid: stale
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -214,20 +230,53 @@ def running_marker(root: Path, num: int) -> str:
 
 
 def _mark_running(where: Optional[Tuple[Any, Path, int]]) -> None:
-    # for progress under every launcher: which jobs run now, written by the
-    # process that runs them; removed when the record lands (a killed job's
-    # marker stays, and only a live progress line ever reads markers)
+    # Which jobs run now, written by the process that runs them and removed
+    # when the record lands. It names that process (host, pid and the pid's
+    # start time, so a reused pid is not taken for it): a marker whose process
+    # is gone is a job that died without a record (zenspec.records.lost).
     if where is None:
         return
     _, root, num = where
     with contextlib.suppress(OSError):
         where_dir = _ensure_dir(jobs_dir(root))
+        text = marker_text().encode()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW | _CLOEXEC
         try:
-            os.close(os.open(running_marker(root, num), os.O_WRONLY | os.O_CREAT, 0o644))
+            fd = os.open(running_marker(root, num), flags, 0o666)
         except FileNotFoundError:  # the directory went away since it was made: again
             _made_dirs.discard(where_dir)
             _ensure_dir(jobs_dir(root))
-            os.close(os.open(running_marker(root, num), os.O_WRONLY | os.O_CREAT, 0o644))
+            fd = os.open(running_marker(root, num), flags, 0o666)
+        try:
+            os.write(fd, text)
+        finally:
+            os.close(fd)
+
+
+_marker_text: Dict[int, str] = {}  # pid -> its marker's text (forked children differ)
+
+
+def marker_text() -> str:
+    """``{"pid": ..., "host": ..., "ppid": ..., "start": ...}`` of this process, as JSON."""
+    pid = os.getpid()
+    text = _marker_text.get(pid)
+    if text is None:
+        import json
+        import socket
+
+        from zenspec.records.lost import process_start_time
+
+        text = json.dumps(
+            {
+                "pid": pid,
+                "ppid": os.getppid(),
+                "host": socket.gethostname(),
+                "start": process_start_time(pid),
+            }
+        )
+        _marker_text.clear()
+        _marker_text[pid] = text
+    return text
 
 
 def running_jobs(root: Path) -> List[int]:
@@ -247,7 +296,7 @@ def read_job_records(root: Path) -> List[Dict[str, Any]]:
         return records
     for path in directory.glob("*.json"):
         try:
-            data = read_json(path)
+            data = read_json(path)  # a planted symlink is refused (ELOOP): not a record
         except (OSError, ValueError):
             continue  # a torn file cannot exist (atomic writes); a foreign one is ignored
         if data.get("format_version") == FORMAT_VERSION and isinstance(data.get("num"), int):

@@ -19,7 +19,7 @@ from zenspec.records.jobs import read_job_records
 from zenspec.records.manifest import canonical_hash, finish_manifest, new_manifest, now_iso
 from zenspec.records.store import records_dir
 
-__all__ = ["RecordSession", "claim_output_dir", "task_path"]
+__all__ = ["RecordSession", "archive_old_records", "claim_output_dir", "task_path"]
 
 
 def task_path(task: Any) -> Optional[str]:
@@ -47,10 +47,6 @@ def claim_output_dir(directory: str, explicit: bool, resume: bool = False) -> Op
         return None
     if explicit:
         path.mkdir(parents=True, exist_ok=True)
-        old = records_dir(path)
-        if old.exists():
-            stamp = now_iso().replace(":", "-")
-            shutil.move(str(old), str(path / f".zenspec-{stamp}"))
         return None
     for attempt in range(10_000):
         candidate = path if attempt == 0 else path.with_name(f"{path.name}_{attempt}")
@@ -60,6 +56,24 @@ def claim_output_dir(directory: str, explicit: bool, resume: bool = False) -> Op
             continue
         return None if attempt == 0 else str(candidate)
     raise RuntimeError(f"could not claim an output directory next to {path}")
+
+
+def archive_old_records(directory: str) -> Optional[Path]:
+    """Move an earlier run's records in *directory* aside (``.zenspec-<time>``); never delete.
+
+    Called with the directory's lock held (its ``lock`` file stays): a
+    directory the user named explicitly is reused as Hydra would reuse it,
+    and a run that still writes there was refused before this.
+    """
+    old = records_dir(directory)
+    entries = [e for e in old.iterdir() if e.name != "lock"] if old.is_dir() else []
+    if not entries:
+        return None
+    aside = Path(directory) / f".zenspec-{now_iso().replace(':', '-')}"
+    aside.mkdir()
+    for entry in entries:
+        shutil.move(str(entry), str(aside / entry.name))
+    return aside
 
 
 class RecordSession:
@@ -111,6 +125,7 @@ class RecordSession:
                 "at": now_iso(),
                 "previous_status": manifest.get("status"),
                 "jobs": jobs,
+                "pid": os.getpid(),
             }
         )
         self.manifest.update(status="running", ended_at=None, history=history)

@@ -15,7 +15,7 @@ import contextlib
 import json
 import math
 import os
-import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
@@ -25,9 +25,12 @@ __all__ = [
     "dumps_indented",
     "jobs_dir",
     "manifest_path",
+    "open_nofollow",
     "read_json",
     "records_dir",
+    "safe_dir",
     "to_jsonable",
+    "write_text_nofollow",
 ]
 
 FORMAT_VERSION = 1
@@ -48,21 +51,74 @@ def jobs_dir(root: PathLike) -> Path:
     return records_dir(root) / "jobs"
 
 
-def atomic_write_json(path: Path, data: Dict[str, Any]) -> None:
-    """Write JSON to *path* via a temp file + rename: readers see all of it or none."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+# O_NOFOLLOW where the platform has it: a planted symlink at a path zenspec
+# writes is refused (ELOOP) instead of followed out of the sweep dir
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+class UnsafePathError(OSError):
+    """A path zenspec writes under a sweep dir is a symlink (or not what it should be)."""
+
+
+def safe_dir(directory: PathLike) -> Path:
+    """Make *directory* (and its parents) and check it is a real directory, not a symlink.
+
+    A sweep dir on shared scratch may be writable by others: a ``.zenspec`` or
+    ``jobs`` planted as a link to somewhere else must not redirect the records.
+    """
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink():
+        raise UnsafePathError(
+            f"{path} is a symbolic link; zenspec writes records into real directories only"
+        )
+    return path
+
+
+def write_text_nofollow(path: PathLike, text: str, *, fsync: bool = False) -> None:
+    """Write *text* to *path* atomically, never through a symlink.
+
+    The text goes to a temp name created with ``O_EXCL | O_NOFOLLOW`` (a
+    planted link there is refused, not followed), then ``os.replace`` puts it
+    at *path*: a link planted at *path* itself is replaced, its target untouched.
+    The file gets the umask's permissions (``0o666 & ~umask``), like any file a
+    user creates, so a teammate on shared scratch reads what the user's umask allows.
+    """
+    where = os.fspath(path)
+    tmp = os.path.join(
+        os.path.dirname(where) or ".",
+        f".{os.path.basename(where)}.{os.getpid()}.{threading.get_ident()}.tmp",
+    )
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+    try:
+        fd = os.open(tmp, flags, 0o666)
+    except FileExistsError:  # a stale temp of a killed writer with our pid: ours to remove
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=False, default=str)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+            f.write(text)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, where)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def open_nofollow(path: PathLike) -> int:
+    """A read-only descriptor of *path*; ``OSError`` (ELOOP) if it is a symlink."""
+    return os.open(os.fspath(path), os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+
+
+def atomic_write_json(path: Path, data: Dict[str, Any]) -> None:
+    """Write JSON to *path* via a temp file + rename: readers see all of it or none."""
+    safe_dir(path.parent)
+    text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+    write_text_nofollow(path, text, fsync=True)
 
 
 _compact = json.JSONEncoder(default=str)  # indent=None: CPython's C encoder
@@ -126,7 +182,8 @@ def _key(key: Any) -> str:
 
 
 def read_json(path: Path) -> Dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
+    """The JSON object in *path*, which must not be a symlink (a planted link is refused)."""
+    with os.fdopen(open_nofollow(path), encoding="utf-8") as f:
         data = json.load(f)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object")

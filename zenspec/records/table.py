@@ -41,6 +41,15 @@ class JobRow:
     job_dir: Optional[str] = None
     return_value: Any = None
     error: Optional[Dict[str, Any]] = None
+    #: why a job that died without a Python exception ended (``killed by SIGSEGV``...)
+    cause: Optional[str] = None
+    #: the engine's id of the job (``{"kind": "slurm", "job_id": "123_4"}``)
+    engine: Optional[Dict[str, Any]] = None
+
+    @property
+    def status_text(self) -> str:
+        """``failed (killed by SIGSEGV)``: the status, with the cause where there is one."""
+        return f"{self.status} ({self.cause})" if self.cause else self.status
 
 
 @dataclass
@@ -50,6 +59,22 @@ class SweepResults:
     root: Path
     manifest: Dict[str, Any]
     rows: List[JobRow] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """The sweep's status; ``running`` only while its writer is alive.
+
+        A sweep whose process was killed (SIGKILL, a crash, a lost node) never
+        got to write its end: its manifest still says ``running``, but nobody
+        holds its lock.
+        """
+        status = str(self.manifest.get("status"))
+        if status == "running":
+            from zenspec.records.lock import holder
+
+            if holder(self.root) is None:
+                return "interrupted (its zenspec process is gone)"
+        return status
 
     @property
     def counts(self) -> Dict[str, int]:
@@ -110,6 +135,8 @@ def load_results(root: Path) -> SweepResults:
                 job_dir=rec.get("job_dir"),
                 return_value=rec.get("return_value"),
                 error=rec.get("error"),
+                cause=rec.get("cause"),
+                engine=rec.get("engine"),
             )
         )
     return SweepResults(root=root, manifest=manifest, rows=rows)
@@ -134,7 +161,9 @@ def _param_cell(text: str, fmt: str) -> str:
 
 
 def _outcome(row: JobRow, width: int = 60) -> str:
-    if row.status == "failed" and row.error:
+    if row.cause:
+        text = row.cause
+    elif row.status == "failed" and row.error:
         kind = str(row.error.get("type", "")).rsplit(".", 1)[-1]
         text = " ".join(f"{kind}: {row.error.get('message', '')}".split())
     elif row.status == "completed":
@@ -162,7 +191,7 @@ def render(
         return json.dumps(
             {
                 "dir": str(results.root),
-                "status": results.manifest.get("status"),
+                "status": results.status,
                 "counts": results.counts,
                 "best": None if best is None else best.num,
                 "jobs": [asdict(r) for r in rows],
@@ -179,7 +208,7 @@ def render(
         [
             f"{r.num}" + ("*" if best is not None and r.num == best.num else ""),
             *(_param_cell(r.params.get(k, ""), fmt) for k in keys),
-            r.status,
+            r.status_text if fmt != "csv" else r.status,
             _cell(r.metric),
             _cell(r.duration_s),
             *([_outcome(r)] if outcome else []),

@@ -198,6 +198,9 @@ def run_spec(
         provenance = {
             "spec": {
                 "path": spec.file,
+                # resume works from any directory: the absolute path, and the
+                # recorded cwd (provenance.cwd) for the relative one
+                "abspath": os.path.abspath(spec.file) if spec.file else None,
                 "hash": canonical_hash(spec.parsed.data),
                 "overrides": list(overrides or []),
                 # as written: interpolations such as ${oc.env:...} stay unresolved

@@ -63,7 +63,7 @@ def resume_sweep(
             f"{root}: this is a single run, not a sweep; there is nothing to resume.",
             hint="Fix: run the spec again with `zenspec run`.",
         )
-    path = Path(spec_path) if spec_path is not None else recorded.get("path")
+    path = Path(spec_path) if spec_path is not None else _recorded_spec(manifest)
     if not path:
         raise LaunchError(
             f"{root}: this sweep was not started from a spec file, so `zenspec resume` "
@@ -93,3 +93,17 @@ def resume_sweep(
         force=force,
         **launch_kwargs,
     )
+
+
+def _recorded_spec(manifest: Any) -> Optional[Path]:
+    """The sweep's spec file as recorded: absolute, else relative to the recorded cwd."""
+    recorded = manifest.get("spec") or {}
+    relative = recorded.get("path")
+    cwd = (manifest.get("provenance") or {}).get("cwd")
+    candidates = [recorded.get("abspath")]
+    if relative:
+        candidates += [os.path.join(cwd, relative) if cwd else None, relative]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return Path(relative) if relative else None
