@@ -25,6 +25,7 @@ from zenspec.launch.context import (
 )
 from zenspec.launch.fast_launcher import run_job as fast_run_job
 from zenspec.launch.grid import GridSweeper, count_grid, plan_grid
+from zenspec.launch.job_dirs import check_job_dirs
 from zenspec.launch.overrides import OverridesLike, value_to_override
 from zenspec.launch.plugins import JobResult, instantiate_sweeper, wrap_job_returns
 from zenspec.launch.resume import jobs_to_resume
@@ -250,6 +251,8 @@ def hydra_multirun(
         arguments = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
         assert isinstance(arguments, list)
         planned = _plan_grid(session, arguments, max_jobs) if grid else None
+        if planned is not None:  # each job's directory inside the sweep's, before any exists
+            check_job_dirs(cfg, session.hydra.config_loader, enumerate(planned))
         # only now, with the inputs known to be good, is a directory claimed
         session.claim_output_dir(resume=resume is not None, lock=records or resume is not None)
         cfg = session.cfg

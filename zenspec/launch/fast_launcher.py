@@ -61,11 +61,13 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from zenspec.errors import LaunchError
 from zenspec.launch import fast_yaml
 from zenspec.launch.fast_logging import configure_log
 from zenspec.launch.fast_release import release
 from zenspec.launch.fast_render import RenderHint, render_hydra_yaml
 from zenspec.launch.fast_snapshot import copy_without_hydra
+from zenspec.launch.job_dirs import JOB_DIR_HINT, job_dir_refusal
 from zenspec.launch.job_return import SnapshotJobReturn, snapshot
 from zenspec.records.store import write_text_nofollow
 
@@ -146,6 +148,10 @@ def run_job(
     output_dir = str(OmegaConf.select(config, job_dir_key))
     if job_subdir_key is not None:
         subdir = str(OmegaConf.select(config, job_subdir_key))
+        refusal = job_dir_refusal(output_dir, subdir, config.hydra.job.name)
+        if refusal is not None:  # before the job makes or writes anything
+            HydraConfig.instance().cfg = orig_hydra_cfg
+            raise LaunchError(refusal, hint=JOB_DIR_HINT)
         output_dir = os.path.join(output_dir, subdir)
 
     absolute = os.path.abspath(output_dir)

@@ -161,6 +161,8 @@ class GridSweeper(Sweeper):
         if self.max_batch_size or not self.fail_fast:
             return self.max_batch_size
         n_jobs = OmegaConf.select(self.config, "hydra.launcher.n_jobs", default=None)
+        if n_jobs is None:  # a SLURM array: its parallelism, one sbatch per batch
+            n_jobs = OmegaConf.select(self.config, "hydra.launcher.array_parallelism", default=None)
         return n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else 1
 
     def sweep(self, arguments: List[str]) -> Any:

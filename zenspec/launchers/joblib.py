@@ -87,10 +87,21 @@ def execute_job(
     parent: int,
     sweep_config: DictConfig,
     hint: Optional[RenderHint] = None,
+    gpus: Optional[Tuple[str, List[str]]] = None,
 ) -> JobReturn:
-    """In a worker: the batch's shared state, then ``run_job`` on the composed config."""
+    """In a worker: the batch's shared state, then ``run_job`` on the composed config.
+
+    *gpus*: (records dir, each worker slot's ``CUDA_VISIBLE_DEVICES``) with ``gpus_per_job``.
+    """
     from zenspec.launch.fast_launcher import run_job
     from zenspec.launch.fast_release import release
+
+    if gpus is not None:
+        from pathlib import Path
+
+        from zenspec.launchers.gpus import claim_gpu_slot
+
+        claim_gpu_slot(Path(gpus[0]), gpus[1])
 
     hydra_context, task_function = _load_shared(key, blob)
     setup_globals()
@@ -162,7 +173,12 @@ _composing: Dict[str, Tuple[DictConfig, Dict[Any, Any]]] = {}
 
 
 def compose_and_execute(
-    key: str, state: bytes, parent: int, idx: int, overrides: List[str]
+    key: str,
+    state: bytes,
+    parent: int,
+    idx: int,
+    overrides: List[str],
+    gpus: Optional[Tuple[str, List[str]]] = None,
 ) -> JobReturn:
     """In a forked worker: compose job *idx* as the parent would, then run it.
 
@@ -180,7 +196,7 @@ def compose_and_execute(
     sweep_config = loader.load_sweep_config(primary, overrides)
     hint = getattr(loader, "render_hint", lambda cfg: None)(sweep_config)
     number_job(sweep_config, f"{sweep_config.hydra.job.name}_{idx}", idx)
-    return execute_job(key, b"", state, parent, sweep_config, hint)
+    return execute_job(key, b"", state, parent, sweep_config, hint, gpus)
 
 
 class FastJoblibLauncher(JoblibLauncher):
@@ -190,6 +206,11 @@ class FastJoblibLauncher(JoblibLauncher):
     # payload is checked for pickling (and modules registered to be pickled by
     # value) only where it is pickled, the loky path.
     checks_payload_itself = True
+
+    def __init__(self, gpus_per_job: Optional[int] = None, **kwargs: Any) -> None:
+        # zenspec's own key: each worker its slice of the machine's GPUs (launchers.gpus)
+        super().__init__(**kwargs)
+        self.gpus_per_job = gpus_per_job
 
     def check_payload(self) -> None:
         """Set by zenspec's ``instantiate_launcher``; nothing to check when built directly."""
@@ -234,6 +255,14 @@ class FastJoblibLauncher(JoblibLauncher):
                 log.debug(f"Workers are fresh loky interpreters: {why_not}")
         log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
         loader = self.hydra_context.config_loader
+        gpus = None
+        if self.gpus_per_job is not None:
+            from zenspec.launchers.gpus import gpu_slices
+            from zenspec.records.store import records_dir
+
+            slices = gpu_slices(self.gpus_per_job, min(workers or 1, len(job_overrides)))
+            gpus = (str(records_dir(sweep_dir.resolve())), slices)
+            log.info(f"GPUs per worker (CUDA_VISIBLE_DEVICES): {' | '.join(slices)}")
 
         hint_for = getattr(loader, "render_hint", lambda cfg: None)
 
@@ -273,7 +302,7 @@ class FastJoblibLauncher(JoblibLauncher):
                 for n, overrides in enumerate(job_overrides):
                     idx = initial_job_idx + n
                     log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
-                    yield (key, state, parent, idx, list(overrides))
+                    yield (key, state, parent, idx, list(overrides), gpus)
 
             def lost(i: int, cause: str, status: str) -> JobReturn:
                 # a worker died under job i (or was stopped by an interrupt)
@@ -309,7 +338,7 @@ class FastJoblibLauncher(JoblibLauncher):
             job_overrides,
             initial_job_idx,
             configs,
-            lambda cfg, hint: (key, blob, state, parent, cfg, hint),
+            lambda cfg, hint: (key, blob, state, parent, cfg, hint, gpus),
             sweep_dir,
             str(self.config.hydra.job.name),
         )

@@ -188,6 +188,11 @@ def run_spec(
     from zenspec.launch import hydra_multirun, hydra_run
     from zenspec.records.manifest import canonical_hash
     from zenspec.spec.compile import compile_spec
+    from zenspec.spec.paths import override_problems
+
+    problems = override_problems(overrides)
+    if problems:  # a job name or output path that leaves its directory: nothing runs
+        raise SpecError(problems[0].message, problems=problems)
 
     with search_path(spec.experiment.search_path):
         if imports:

@@ -53,6 +53,10 @@ class Compiled:
     job_name: str
 
 
+# keys zenspec adds to a Hydra launcher's config (not in the plugin's dataclass)
+ZENSPEC_LAUNCHER_KEYS = {"joblib": ("gpus_per_job",)}
+
+
 def convert_value(value: Any) -> Any:
     """Spec value -> config value: ``_ref_`` nodes to ``just`` nodes, ``_target_`` dotted."""
     if isinstance(value, dict):
@@ -100,7 +104,11 @@ def spec_overrides(spec: Spec) -> List[str]:
         for path, leaf in _flatten(dict(spec.launcher.params), ""):
             # entries of a table (additional_parameters, runtime_env, remote) may be keys
             # the plugin's dict does not have yet: `++` adds or sets; the schema checks them
-            force = "++" if "." in path else ""
+            force = (
+                "++"
+                if "." in path or path in ZENSPEC_LAUNCHER_KEYS.get(spec.launcher.kind, ())
+                else ""
+            )
             out.append(f"{force}hydra.launcher.{path}={value_to_override(convert_value(leaf))}")
     if not spec.sweeper.is_grid:
         out.append(f"hydra/sweeper={SWEEPER_OPTION}")

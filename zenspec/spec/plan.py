@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from zenspec.errors import LaunchError, OverrideError, ZenspecError
+from zenspec.errors import LaunchError, OverrideError, SpecError, ZenspecError
 from zenspec.spec.compile import compile_spec
 from zenspec.spec.imports import search_path
 from zenspec.spec.model import Spec
@@ -154,6 +154,11 @@ def plan_spec(
     """
     from zenspec.launch.context import launch_session
     from zenspec.launch.grid import count_grid, plan_grid
+    from zenspec.spec.paths import override_problems
+
+    problems = override_problems(overrides)
+    if problems:  # a job name or output path that leaves its directory: nothing runs
+        raise SpecError(problems[0].message, problems=problems)
 
     with search_path(spec.experiment.search_path):
         compiled = compile_spec(spec, overrides, multirun)
@@ -251,6 +256,11 @@ def plan_without_imports(
     """
     from zenspec.launch.grid import count_grid, plan_grid
     from zenspec.spec.compile import merge_overrides, spec_overrides
+    from zenspec.spec.paths import override_problems
+
+    problems = override_problems(overrides)
+    if problems:  # a job name or output path that leaves its directory: nothing runs
+        raise SpecError(problems[0].message, problems=problems)
 
     arguments = merge_overrides(spec_overrides(spec), overrides or ())
     is_multirun = bool(multirun or spec.sweep or not spec.sweeper.is_grid)

@@ -4,9 +4,11 @@ Without imports (always): reserved keys, groups named in ``defaults``/``sweep``
 exist with those options, swept keys exist in the base config (or carry
 ``+``), sweep expressions parse, intervals are ordered and ranges non-empty,
 ``interval`` is not given to the grid, simple ``${...}`` references point at
-config keys, no target is one Hydra's instantiate target policy refuses
-(``os.system``, ``builtins.eval``...: checked by name, nothing imported); and
-the grid's size, which may not exceed ``max_jobs`` (default 100,000).
+config keys, ``[hydra]``'s job name, sweep subdir and output dirs keep the
+outputs where they belong (:mod:`zenspec.spec.paths`), no target is one Hydra's
+instantiate target policy refuses (``os.system``, ``builtins.eval``...: checked
+by name, nothing imported); and the grid's size, which may not exceed
+``max_jobs`` (default 100,000).
 
 With imports (``--imports``; ``run``/``plan`` default): the experiment's
 target/task/config_class import, every ``_target_``/``_ref_`` imports, every
@@ -27,6 +29,7 @@ from zenspec.errors import OverrideError, Problem, did_you_mean
 from zenspec.spec.imports import ImportFailure, resolve
 from zenspec.spec.model import Spec
 from zenspec.spec.parse import KeyPath
+from zenspec.spec.paths import PathChecks
 from zenspec.spec.policy import PolicyChecks, policy_refusal
 from zenspec.spec.sweep_checks import SweepChecks
 
@@ -51,7 +54,7 @@ class Report:
     grid_size: Optional[int] = None
 
 
-class _Checker(SweepChecks, PolicyChecks):
+class _Checker(SweepChecks, PolicyChecks, PathChecks):
     def __init__(self, spec: Spec, imports: bool) -> None:
         self.spec = spec
         self.imports = imports
@@ -330,7 +333,10 @@ class _Checker(SweepChecks, PolicyChecks):
             node = OmegaConf.structured(ours[f"{kind}.yaml"])
         else:
             node = options[f"{kind}.yaml"].node
+        from zenspec.spec.compile import ZENSPEC_LAUNCHER_KEYS
+
         fields = [str(k) for k in node if not str(k).startswith("_")]
+        fields += ZENSPEC_LAUNCHER_KEYS.get(kind, ())
         for key in self.spec.launcher.params:
             if key not in fields:
                 self.add(
@@ -368,6 +374,7 @@ def check_spec(spec: Spec, imports: bool = False, max_jobs: Optional[int] = None
     """
     c = _Checker(spec, imports)
     c.reserved()
+    c.paths()
     c.policy()
     if imports:
         c.experiment()

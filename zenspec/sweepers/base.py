@@ -142,10 +142,16 @@ class StudySweeper(Sweeper):
         return Path(str(self.config.hydra.sweep.dir))
 
     def effective_batch_size(self) -> int:
-        """``batch_size``, else the launcher's parallelism (``hydra.launcher.n_jobs``), else 1."""
+        """``batch_size``, else the launcher's parallelism, else 1.
+
+        The parallelism is joblib's ``n_jobs``, or a SLURM array's
+        ``array_parallelism`` (each batch one array: one ``sbatch``, not one per trial).
+        """
         if self.batch_size:
             return int(self.batch_size)
         n_jobs = OmegaConf.select(self.config, "hydra.launcher.n_jobs", default=None)
+        if n_jobs is None:
+            n_jobs = OmegaConf.select(self.config, "hydra.launcher.array_parallelism", default=None)
         if isinstance(n_jobs, int) and n_jobs < 0:
             n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)  # joblib: -1 is all CPUs
         return n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else 1
@@ -162,6 +168,12 @@ class StudySweeper(Sweeper):
         if not self.validated:  # later batches differ only in the sampled values
             self.validate_batch_is_legal(batch)
             self.validated = True
+        from zenspec.launch.job_dirs import check_job_dirs
+
+        assert self.hydra_context is not None and self.config is not None
+        check_job_dirs(
+            self.config, self.hydra_context.config_loader, enumerate(batch, start=self.job_idx)
+        )
         returns = self.launcher.launch(batch, initial_job_idx=self.job_idx)
         self.job_idx += len(batch)
         return returns
