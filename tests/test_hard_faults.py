@@ -350,3 +350,34 @@ def test_records_get_the_umask_permissions_and_resume_works_from_anywhere(tmp_pa
     )  # fmt: skip
     assert resumed.returncode == 1, resumed.stderr  # job 1 crashed: failed; the rest ran
     assert sorted(_records(root)) == [0, 1, 2]
+
+
+# -- jobs an engine still runs are neither missing nor run twice ---------------------------
+
+
+def test_resume_refuses_jobs_the_engine_still_runs_and_results_shows_them(tmp_path):
+    import socket
+
+    from zenspec.records.engine import record_engine_ids
+
+    spec = _setup(tmp_path, n=5)
+    assert _zenspec(tmp_path, "run", str(spec), "crash_at=2", "how=exit").returncode == 3
+    root = tmp_path / "sweep"
+    # as a launcher that handed job 4 to an engine (submitit's local executor) would record it
+    elsewhere = subprocess.Popen(["sleep", "60"])
+    try:
+        info = {"kind": "local", "job_id": str(elsewhere.pid), "host": socket.gethostname()}
+        record_engine_ids(root, {4: info})
+        shown = _zenspec(tmp_path, "results", "sweep")
+        assert "job(s) are still queued/running under their engine" in shown.stdout
+        rows = json.loads(_zenspec(tmp_path, "results", "sweep", "--format", "json").stdout)
+        assert {r["num"]: r["status"] for r in rows["jobs"]}[4] == "running"
+        refused = _zenspec(tmp_path, "resume", "sweep")
+        assert refused.returncode == 2, refused.stderr
+        assert "#4 running" in refused.stderr and "would run them twice" in refused.stderr
+    finally:
+        elsewhere.kill()
+        elsewhere.wait()
+    resumed = _zenspec(tmp_path, "resume", "sweep", "--wait")
+    assert resumed.returncode == 1, resumed.stderr  # job 2 crashed zenspec: failed
+    assert sorted(_records(root)) == [0, 1, 2, 3, 4]

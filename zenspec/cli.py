@@ -189,6 +189,7 @@ def _resume(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             retry_failed=args.retry_failed,
             force=args.force,
             spec_path=args.spec,
+            wait=args.wait,
             **kwargs,
         )
     except (ZenspecError, KeyboardInterrupt):
@@ -255,7 +256,13 @@ def _results(args: argparse.Namespace, out: IO[str]) -> int:
     counts = results.counts
     root = results.root.resolve()
     status = results.status
-    if args.format == "table" and counts.get("missing"):
+    if args.format == "table" and (counts.get("queued") or counts.get("running")):
+        live = counts.get("queued", 0) + counts.get("running", 0)
+        out.write(
+            f"{live} job(s) are still queued/running under their engine; results fill in as "
+            f"they end (to run what is missing after them: zenspec resume {root} --wait)\n"
+        )
+    elif args.format == "table" and counts.get("missing"):
         if status == "running":
             out.write(f"the sweep is running; its missing jobs are still to come ({root})\n")
         else:

@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("--force", action="store_true", help="resume even if the spec changed")
     resume.add_argument(
+        "--wait",
+        action="store_true",
+        help="first wait for jobs of the sweep still queued/running under SLURM",
+    )
+    resume.add_argument(
         "--spec", metavar="PATH", default=None, help="the spec, if it moved since the sweep"
     )
     resume.add_argument(

@@ -8,6 +8,7 @@ from typing import Any, List, Optional, Set, Tuple
 from omegaconf import DictConfig, OmegaConf
 
 from zenspec.errors import LaunchError
+from zenspec.records.engine import live_states
 from zenspec.records.jobs import read_job_records
 from zenspec.records.lost import reap_dead_markers
 from zenspec.records.manifest import canonical_hash, job_id, read_manifest
@@ -67,6 +68,16 @@ def jobs_to_resume(
                 f"but the plan now has {list(overrides)}.",
                 hint="Fix: resume with the original overrides, or --force.",
             )
+    live = live_states(root, owed)
+    if live:
+        shown = ", ".join(f"#{n} {state}" for n, state in sorted(live.items())[:10])
+        raise LaunchError(
+            f"{root}: {len(live)} job(s) of this sweep are still queued or running under "
+            f"their engine ({shown}{', ...' if len(live) > 10 else ''}); resuming now would "
+            "run them twice.",
+            hint="Fix: wait until they end (squeue), or `zenspec resume --wait` to wait "
+            "for them and then run what is still missing.",
+        )
     record = RecordSession(root)
     record.resume(manifest, sorted(owed))
     return record, owed

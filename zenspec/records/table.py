@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from zenspec.records.engine import live_states as engine_live_states
 from zenspec.records.jobs import read_job_records
 from zenspec.records.manifest import read_manifest
 
@@ -118,12 +119,14 @@ def load_results(root: Path) -> SweepResults:
     planned = manifest.get("planned_jobs")
     nums = sorted(set(records) | {j["num"] for j in planned or []})
     plan_by_num = {j["num"]: j["overrides"] for j in planned or []}
+    # jobs without a record that an engine (SLURM) still has are not missing
+    live = engine_live_states(root, [n for n in nums if n not in records])
     rows = []
     for num in nums:
         rec = records.get(num)
         overrides = plan_by_num.get(num) or (rec or {}).get("overrides", [])
         if rec is None:
-            rows.append(JobRow(num=num, status="missing", params=_params(overrides)))
+            rows.append(JobRow(num=num, status=live.get(num, "missing"), params=_params(overrides)))
             continue
         rows.append(
             JobRow(

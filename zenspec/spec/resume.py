@@ -26,6 +26,7 @@ def resume_sweep(
     retry_failed: bool = False,
     force: bool = False,
     spec_path: Optional[PathLike] = None,
+    wait: bool = False,
     **launch_kwargs: Any,
 ) -> Any:
     """Run the jobs a spec sweep still owes, in its own directory.
@@ -40,6 +41,9 @@ def resume_sweep(
         Resume even if the spec file changed since the sweep started.
     spec_path : path, optional
         The spec, if it moved since the sweep started (default: the recorded path).
+    wait : bool, default False
+        First wait for the sweep's jobs that its engine (SLURM) still has queued
+        or running; without it, such jobs make resume refuse (they would run twice).
     **launch_kwargs
         Passed on to :func:`zenspec.hydra_multirun` (``progress``, ``on_error``...).
 
@@ -76,6 +80,8 @@ def resume_sweep(
             f"{root}: the sweep's spec {path} no longer exists.",
             hint="Fix: pass its new location with --spec PATH (Python: spec_path=...).",
         )
+    if wait:
+        _wait_for_engine(root, manifest)
     spec = load_spec(path)
     if canonical_hash(spec.parsed.data) != recorded.get("hash") and not force:
         raise LaunchError(
@@ -107,3 +113,22 @@ def _recorded_spec(manifest: Any) -> Optional[Path]:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     return Path(relative) if relative else None
+
+
+def _wait_for_engine(root: Path, manifest: Any, interval: float = 10.0) -> None:
+    """Block until the engine has none of the sweep's unrecorded jobs queued or running."""
+    import logging
+    import time
+
+    from zenspec.records.engine import live_states
+    from zenspec.records.jobs import read_job_records
+
+    log = logging.getLogger(__name__)
+    planned = [j["num"] for j in manifest.get("planned_jobs") or []]
+    while True:
+        recorded = {r["num"] for r in read_job_records(root)}
+        live = live_states(root, [n for n in planned if n not in recorded])
+        if not live:
+            return
+        log.warning(f"waiting for {len(live)} queued/running job(s) of {root} ...")
+        time.sleep(interval)
