@@ -57,7 +57,9 @@ def _needs(kind, request):
 
 def _comparable(record, root):
     """A job record without what legitimately differs between launchers."""
-    out = {k: v for k, v in record.items() if k not in ("started_at", "duration_s", "pid")}
+    # where and how a job ran differs by launcher: its process, GPUs and engine id
+    skip = ("started_at", "duration_s", "pid", "cuda_visible_devices", "engine")
+    out = {k: v for k, v in record.items() if k not in skip}
     out["job_dir"] = os.path.relpath(out["job_dir"], root)
     value = dict(out.get("return_value") or {})
     value.pop("pid", None)
