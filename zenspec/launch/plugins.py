@@ -106,6 +106,10 @@ def instantiate_sweeper(
 
 _BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 _JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+_SUBMITIT_LAUNCHERS = tuple(
+    f"hydra_plugins.hydra_submitit_launcher.submitit_launcher.{name}"
+    for name in ("SlurmLauncher", "LocalLauncher")
+)
 # loky hands its workers this process's sys.path: what imports here imports there
 _SHARED_SYS_PATH = ("hydra_plugins.hydra_joblib_launcher.",)
 
@@ -134,6 +138,11 @@ def instantiate_launcher(
         from zenspec.launchers.joblib import FastJoblibLauncher
 
         launcher = hydra_instantiate(launcher_cfg, _target_=FastJoblibLauncher)
+        launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+    elif classname in _SUBMITIT_LAUNCHERS:  # the same launcher, that loses no job
+        from zenspec.launchers.submitit import SUBMITIT_LAUNCHERS
+
+        launcher = hydra_instantiate(launcher_cfg, _target_=SUBMITIT_LAUNCHERS[classname])
         launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
     elif classname in plugins.class_name_to_class:
         launcher = plugins.instantiate_launcher(

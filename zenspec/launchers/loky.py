@@ -8,10 +8,11 @@ jobs left on disk and goes on with a new pool:
 
 * a job with a record ran (its reply was lost with the pool): its record
   stands, and gives its ``JobReturn``;
-* a job whose ``.N.running`` marker names a dead process was running: the one
-  that died when the pool reports a single dead worker is failed with its
-  exit status; when several died at once (loky kills the others), each is run
-  again once, and failed if it is caught in a broken pool a second time;
+* a job whose ``.N.running`` marker names a dead process was running: when
+  it is the only one, it is the job that killed its worker, failed with the
+  exit status joblib reports; when several were running (loky stops every
+  worker of a broken pool), each runs again alone, so the one that kills its
+  worker is then known, and the others complete;
 * a job with neither never started: it runs in the next pool.
 """
 
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from hydra.core.utils import JobReturn
+
+from zenspec.records.lost import describe_exit
 
 __all__ = ["run_loky"]
 
@@ -48,37 +51,69 @@ def run_loky(
     task_name: str,
 ) -> List[JobReturn]:
     """Every job of the batch on joblib's loky pool; a broken pool is replaced, no job lost."""
-    from joblib import Parallel, delayed
-
     from zenspec.launchers import lost_job_return
-    from zenspec.launchers.joblib import execute_job
+
+    def lost(n: int, cause: str) -> JobReturn:
+        log.error(f"\t#{initial_job_idx + n} failed: {cause}")
+        return lost_job_return(
+            sweep_dir, initial_job_idx + n, job_overrides[n], cause, task_name=task_name
+        )
 
     results: Dict[int, JobReturn] = {}
-    caught: Dict[int, int] = {}  # job -> broken pools it was running in
+    suspects: List[int] = []  # running when a pool broke, with no way to tell who died
     remaining = list(range(len(job_overrides)))
     while remaining:
-        order = list(remaining)
-        got = 0
-        try:
-            runs = Parallel(**joblib_cfg, return_as="generator")(
-                delayed(execute_job)(*make_args(cfg, hint)) for cfg, hint in configs(order)
-            )
-            for ret in runs:
-                results[order[got]] = ret
-                got += 1
-        except Exception as e:
-            if not _is_broken_pool(e):
-                raise
-            codes = _exit_codes(str(e))
-            log.warning(f"A joblib worker died ({e.__class__.__name__}); a new pool takes over")
-            _sort_out(
-                order[got:], codes, results, caught, initial_job_idx, sweep_dir, task_name,
-                lambda n, cause: lost_job_return(
-                    sweep_dir, initial_job_idx + n, job_overrides[n], cause, task_name=task_name
-                ),
-            )  # fmt: skip
+        # a suspect runs alone: if it is the one that kills its worker, that is then plain
+        batches = [[n] for n in suspects] + [[n for n in remaining if n not in suspects]]
+        suspects = []
+        for order in batches:
+            if order:
+                _run_pool(joblib_cfg, order, configs, make_args, results,
+                          initial_job_idx, sweep_dir, task_name, lost, suspects)  # fmt: skip
         remaining = [n for n in remaining if n not in results]
     return [results[n] for n in range(len(job_overrides))]
+
+
+def _run_pool(
+    joblib_cfg: Dict[str, Any],
+    order: List[int],
+    configs: Callable[[Sequence[int]], Iterator[Tuple[Any, Any]]],
+    make_args: Callable[[Any, Any], Tuple[Any, ...]],
+    results: Dict[int, JobReturn],
+    initial_job_idx: int,
+    sweep_dir: Path,
+    task_name: str,
+    lost: Callable[[int, str], JobReturn],
+    suspects: List[int],
+) -> None:
+    """One ``Parallel`` call over *order*; after a broken pool, sort out the jobs it cut off."""
+    from joblib import Parallel, delayed
+
+    from zenspec.launchers.joblib import execute_job
+
+    got = 0
+    try:
+        runs = Parallel(**joblib_cfg, return_as="generator")(
+            delayed(execute_job)(*make_args(cfg, hint)) for cfg, hint in configs(order)
+        )
+        for ret in runs:
+            results[order[got]] = ret
+            got += 1
+    except Exception as e:
+        if not _is_broken_pool(e):
+            raise
+        log.warning(f"A joblib worker died ({type(e).__name__}); a new pool takes over")
+        dead = _sort_out(order[got:], results, initial_job_idx, sweep_dir, task_name)
+        codes = _exit_codes(str(e))
+        if len(dead) == 1 and (len(order) == 1 or len(codes) == 1):
+            seen = describe_exit(codes[0]) if len(codes) == 1 else _statuses(codes)
+            results[dead[0]] = lost(dead[0], seen)
+        else:  # several were running: each runs again, alone
+            suspects.extend(dead)
+
+
+def _statuses(codes: List[int]) -> str:
+    return "its worker died (" + (", ".join(describe_exit(c) for c in codes) or "unknown") + ")"
 
 
 def _is_broken_pool(e: BaseException) -> bool:
@@ -89,25 +124,21 @@ def _is_broken_pool(e: BaseException) -> bool:
 
 def _sort_out(
     cut: Sequence[int],
-    codes: List[int],
     results: Dict[int, JobReturn],
-    caught: Dict[int, int],
     initial_job_idx: int,
     sweep_dir: Path,
     task_name: str,
-    lost: Callable[[int, str], JobReturn],
-) -> None:
-    """Decide, for each job cut off by a broken pool, whether it ran, died, or runs again."""
+) -> List[int]:
+    """The jobs a broken pool cut off that were running (their process is dead).
+
+    A job with a record ran: its record gives its result. A job without a
+    marker never started: it runs in the next pool.
+    """
     import contextlib
     import os
 
     from zenspec.records.jobs import running_marker
-    from zenspec.records.lost import (
-        describe_exit,
-        job_return_from_record,
-        process_alive,
-        read_marker,
-    )
+    from zenspec.records.lost import job_return_from_record, process_alive, read_marker
     from zenspec.records.store import jobs_dir, read_json
 
     dead: List[int] = []
@@ -120,20 +151,14 @@ def _sort_out(
         if record is not None:
             results[n] = job_return_from_record(record, task_name)
             continue
-        marker = read_marker(Path(running_marker(sweep_dir, num)))
+        marker_path = Path(running_marker(sweep_dir, num))
+        marker = read_marker(marker_path)
         if marker is None:
             continue  # never started: the next pool runs it
         pid = marker.get("pid")
         if isinstance(pid, int) and process_alive(pid, marker.get("start")):
             continue  # (loky stops its workers: not expected) run it again
         dead.append(n)
-    for n in dead:
-        caught[n] = caught.get(n, 0) + 1
-        if len(dead) == 1 and len(codes) == 1:
-            results[n] = lost(n, describe_exit(codes[0]))
-        elif caught[n] >= 2:
-            seen = ", ".join(describe_exit(c) for c in codes) or "unknown"
-            results[n] = lost(n, f"its worker died twice while running it (exit statuses: {seen})")
-        else:
-            with contextlib.suppress(OSError):  # it runs again in the next pool
-                os.unlink(running_marker(sweep_dir, initial_job_idx + n))
+        with contextlib.suppress(OSError):  # it runs again, or is recorded failed
+            os.unlink(marker_path)
+    return dead

@@ -143,7 +143,7 @@ class RecordingTask:
             "choices": _user_choices(hc.runtime.choices),
         }
         devices = os.environ.get("CUDA_VISIBLE_DEVICES")
-        if devices is not None:  # the GPUs the job saw (joblib's gpus_per_job, Ray, SLURM)
+        if devices:  # the GPUs the job saw (joblib's gpus_per_job, Ray, SLURM)
             record["cuda_visible_devices"] = devices
         if "value" in extra:
             record["return_value"] = to_jsonable(extra["value"])
