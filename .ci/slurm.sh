@@ -186,7 +186,8 @@ start_mariadb() {
       fresh=1
     fi
     chown mysql:mysql "$STATE/run" "$STATE/log"
-    nohup mariadbd --no-defaults --user=mysql --datadir="$STATE/mysql" \
+    # its own session: no signal meant for a test's process group reaches it
+    setsid nohup mariadbd --no-defaults --user=mysql --datadir="$STATE/mysql" \
       --socket="$STATE/run/mysqld.sock" --pid-file="$STATE/run/mysqld.pid" \
       --bind-address=127.0.0.1 --port="$DB_PORT" --log-error="$STATE/log/mariadb.log" \
       --innodb-use-native-aio=0 --innodb-buffer-pool-size=64M --skip-name-resolve \

@@ -7,12 +7,26 @@ function and Hydra's global state once (``ray.put``); each job is a
 (``load_sweep_config``) and calls ``hydra.core.utils.run_job`` in the worker,
 so a job's outputs and zenspec record are written by the process that ran it.
 
-Ray is initialised only if it is not already (``ray.init(address=...,
-num_cpus=...)``: a new local Ray, or a connection to a cluster), and only what
-this launcher started is shut down, when the zenspec launch ends (a sweep that
-launches many batches reuses it). A job whose Ray task fails outside the task
-function (a crashed worker, an unpicklable return value) is a failed job like
-any other; the rest of the sweep runs.
+This module holds the launcher (:class:`RayLauncher`: launch a batch, wait for
+it, turn each job's end into a JobReturn) and its config dataclasses, the names
+specs and configs refer to (``zenspec.launchers.ray.RayLauncher``,
+``zenspec.launchers.ray:RayLauncherConf``). Where Ray runs (the address,
+``ray.init``, token auth, the signal handlers Ray replaces) is in
+:mod:`zenspec.launchers.ray_connect`; what runs in the worker, and what a
+lost job becomes, in :mod:`zenspec.launchers.ray_jobs`.
+
+Nothing is lost (docs/ray.md):
+
+* a job whose Ray worker dies (a signal, ``os._exit``, out of memory, its node
+  lost) is a failed job whose return value is a
+  :class:`~zenspec.errors.JobDiedError` with the cause as far as it is known,
+  recorded on disk with its Ray task id; the rest of the sweep runs. Ray does
+  not retry it (``max_retries`` defaults to 0 here, not Ray's 3: a crashing job
+  must not silently run four times);
+* a job whose result cannot come back (an unpicklable return value) is a failed
+  job, and its record says so;
+* Ctrl-C or SIGTERM cancels (``force=True``) every job of the batch that has not
+  finished, records each as ``interrupted``, and re-raises.
 
 The config is a structured config registered as ``hydra/launcher/ray`` for the
 duration of each zenspec launch (see :func:`zenspec.launchers.launcher_scope`);
@@ -21,15 +35,29 @@ duration of each zenspec launch (see :func:`zenspec.launchers.launcher_scope`);
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, JobStatus, filter_overrides, setup_globals
+from hydra.core.utils import JobReturn, filter_overrides
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
+
+from zenspec.launchers.ray_connect import RayConnection, _signal_exceptions
+from zenspec.launchers.ray_jobs import (
+    _death,
+    _execute_job,
+    _fail_record,
+    _failed,
+    _fault_path,
+    _first_line,
+    _record_lost,
+    _recorded_completed,
+)
 
 __all__ = ["RayLauncher", "RayLauncherConf", "RayRemoteConf"]
 
@@ -45,6 +73,7 @@ class RayRemoteConf:
     memory: Optional[int] = None
     resources: Dict[str, float] = field(default_factory=dict)
     accelerator_type: Optional[str] = None
+    # None: 0 (a job whose worker died is not run again); Ray's own default is 3
     max_retries: Optional[int] = None
     retry_exceptions: bool = False
     scheduling_strategy: Optional[str] = None
@@ -55,8 +84,9 @@ class RayLauncherConf:
     """``hydra/launcher=ray``: where Ray runs and what each job asks of it."""
 
     _target_: str = "zenspec.launchers.ray.RayLauncher"
-    # None: use the Ray this process already initialised, else start a local one;
-    # "auto": connect to the cluster on this node; "ray://host:10001": Ray Client
+    # None: the Ray this process already initialised, else a new local one (never
+    # a running cluster); "auto": the cluster on this node; "host:port": that
+    # cluster; "ray://host:10001": Ray Client
     address: Optional[str] = None
     # resources of a Ray this launcher starts (not allowed when connecting to a cluster)
     num_cpus: Optional[int] = None
@@ -68,36 +98,15 @@ class RayLauncherConf:
     init: Dict[str, Any] = field(default_factory=dict)
 
 
-def _execute_job(
-    idx: int, overrides: Sequence[str], shared: tuple, job_id: Optional[str] = None
-) -> JobReturn:
-    """In a Ray worker: restore Hydra's state, compose the job's config, ``run_job``."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.core.utils import run_job
-
-    hydra_context, config, task_function, state = shared
-    setup_globals()
-    Singleton.set_state(state)
-    sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
-    with open_dict(sweep_config):
-        sweep_config.hydra.job.id = job_id or f"{sweep_config.hydra.job.name}_{idx}"
-        sweep_config.hydra.job.num = idx
-    HydraConfig.instance().set_config(sweep_config)
-    return run_job(
-        hydra_context=hydra_context,
-        task_function=task_function,
-        config=sweep_config,
-        job_dir_key="hydra.sweep.dir",
-        job_subdir_key="hydra.sweep.subdir",
-    )
-
-
 def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
-class RayLauncher(Launcher):
-    """Launch each job of a batch as a Ray task and wait for all of them."""
+class RayLauncher(RayConnection, Launcher):
+    """Launch each job of a batch as a Ray task and wait for all of them.
+
+    Starting or connecting Ray, and shutting it down (:meth:`close`): :class:`RayConnection`.
+    """
 
     #: vendored cloudpickle copies this launcher's payload goes through
     cloudpickle_modules = ("ray.cloudpickle",)
@@ -118,11 +127,14 @@ class RayLauncher(Launcher):
         self.num_gpus = num_gpus
         self.runtime_env = dict(_plain(runtime_env) or {})
         self.remote = {k: v for k, v in (_plain(remote) or {}).items() if v not in (None, {})}
+        # a job whose worker died is a failed job, not one Ray runs again (Ray's default: 3)
+        self.remote.setdefault("max_retries", 0)
         self.init = dict(_plain(init) or {})
         self.config: Optional[DictConfig] = None
         self.task_function: Optional[TaskFunction] = None
         self.hydra_context: Optional[HydraContext] = None
         self.started = False
+        self._auth_mode: Optional[Tuple[bool, Optional[str]]] = None
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -131,34 +143,7 @@ class RayLauncher(Launcher):
         self.hydra_context = hydra_context
         self.task_function = task_function
 
-    def _ensure_ray(self) -> bool:
-        """Initialise Ray unless it is; True if this call started (or connected) it."""
-        import ray
-
-        if ray.is_initialized():
-            if self.address or self.num_cpus or self.num_gpus:
-                log.info("Ray is already initialised in this process: using it as it is")
-            return False
-        kwargs: Dict[str, Any] = {"include_dashboard": False, "log_to_driver": True}
-        kwargs.update(self.init)
-        if self.address is not None:
-            kwargs["address"] = self.address
-        if self.num_cpus is not None:
-            kwargs["num_cpus"] = self.num_cpus
-        if self.num_gpus is not None:
-            kwargs["num_gpus"] = self.num_gpus
-        if self.runtime_env:
-            kwargs["runtime_env"] = self.runtime_env
-        ray.init(**kwargs)
-        return True
-
-    def close(self) -> None:
-        """Shut Ray down if this launcher started it (idempotent)."""
-        if self.started:
-            import ray
-
-            self.started = False
-            ray.shutdown()
+    # -- the jobs --------------------------------------------------------------------
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
@@ -169,42 +154,117 @@ class RayLauncher(Launcher):
 
         sweep_dir = begin_launch(self)
 
-        if not self.started and self._ensure_ray():
-            self.started = True
-            scope = current_scope()
-            if scope is not None:  # shut down when the zenspec launch ends
-                scope.callback(self.close)
-        where = self.address or "local"
-        log.info(f"Ray({where}) is launching {len(job_overrides)} jobs")
-        log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
-        for idx, overrides in enumerate(job_overrides):
-            log.info(f"\t#{initial_job_idx + idx} : {' '.join(filter_overrides(overrides))}")
-
-        shared = ray.put((self.hydra_context, self.config, self.task_function, singleton_state()))
-        remote = ray.remote(_execute_job)
-        if self.remote:
-            remote = remote.options(**self.remote)
-        refs = [
-            remote.remote(initial_job_idx + idx, list(overrides), shared)
-            for idx, overrides in enumerate(job_overrides)
-        ]
-        runs: List[JobReturn] = []
         try:
-            for idx, (overrides, ref) in enumerate(zip(job_overrides, refs)):
-                try:
-                    ret = ray.get(ref)
-                except Exception as e:  # the task never returned: the job failed
-                    ret = _failed(list(overrides), e)
-                    log.error(f"job #{initial_job_idx + idx} failed in Ray: {e}")
-                runs.append(ret)
+            if not self.started and self._ensure_ray():
+                self.started = True
+                scope = current_scope()
+                if scope is not None:  # shut down when the zenspec launch ends
+                    scope.callback(self.close)
+            where = self.address or "local"
+            log.info(f"Ray({where}) is launching {len(job_overrides)} jobs")
+            log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
+            for idx, overrides in enumerate(job_overrides):
+                log.info(f"\t#{initial_job_idx + idx} : {' '.join(filter_overrides(overrides))}")
+
+            shared = ray.put(
+                (self.hydra_context, self.config, self.task_function, singleton_state())
+            )
+            remote = ray.remote(_execute_job).options(**self.remote)
+            refs = [
+                remote.remote(initial_job_idx + idx, list(overrides), shared)
+                for idx, overrides in enumerate(job_overrides)
+            ]
+            return self._wait(sweep_dir, job_overrides, initial_job_idx, refs)
         finally:
             if current_scope() is None:
                 self.close()
-        return runs
 
+    def _wait(
+        self,
+        root: Path,
+        job_overrides: Sequence[Sequence[str]],
+        first: int,
+        refs: List[Any],
+    ) -> List[JobReturn]:
+        """Each job's JobReturn, taken as the jobs finish; Ctrl-C cancels the rest."""
+        import ray
 
-def _failed(overrides: List[str], error: BaseException) -> JobReturn:
-    cause = getattr(error, "cause", None)
-    ret = JobReturn(overrides=overrides, status=JobStatus.FAILED)
-    ret.return_value = cause if isinstance(cause, BaseException) else error
-    return ret
+        runs: List[Optional[JobReturn]] = [None] * len(refs)
+        pending = {ref: i for i, ref in enumerate(refs)}
+        with _signal_exceptions() as raised:
+            try:
+                while pending:
+                    # the first to finish, then every other that has: O(pending) per round
+                    ready, _ = ray.wait(list(pending), num_returns=1)
+                    if len(pending) > 1:
+                        more, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+                        ready = list(dict.fromkeys([*ready, *more]))
+                    for ref in ready:
+                        i = pending.pop(ref)
+                        runs[i] = self._result(root, first + i, list(job_overrides[i]), ref)
+            except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM as zenspec.errors.Terminated
+                signalled = raised[0] if raised else e  # what the handler raised, not Ray's
+                self._interrupt(root, job_overrides, first, pending, signalled)
+                if signalled is not e:
+                    raise signalled.with_traceback(None) from None
+                raise
+        return [r for r in runs if r is not None]
+
+    def _result(self, root: Path, num: int, overrides: List[str], ref: Any) -> JobReturn:
+        import ray
+        from ray import exceptions as rx
+
+        from zenspec.launchers import lost_job_return
+
+        engine = {"kind": "ray", "task_id": ref.task_id().hex()}
+        try:
+            return ray.get(ref)
+        except rx.RayTaskError as e:
+            # _execute_job itself raised (the task function's own exceptions are in its
+            # JobReturn): the config did not compose, or the result could not come back
+            cause = e.cause if isinstance(getattr(e, "cause", None), BaseException) else e
+            what = f"{type(cause).__name__}: {_first_line(str(cause))}"
+            if _recorded_completed(root, num):  # the task returned: its result is what failed
+                error: BaseException = RuntimeError(
+                    f"the job's return value cannot be sent back from its Ray worker: {what}"
+                )
+                error.__cause__ = cause
+                _fail_record(root, num, error)
+            else:
+                error = cause
+                _record_lost(root, num, overrides, f"failed in its Ray worker: {what}", engine)
+            log.error(f"job #{num}: {error}")
+            return _failed(overrides, error)
+        except Exception as e:  # the task never answered: its worker, node or result died
+            cause, detail = _death(e, root, num)
+            log.error(f"job #{num} died: {cause}")
+            try:
+                return lost_job_return(root, num, overrides, cause, engine=engine, detail=detail)
+            except Exception as why:  # a full disk must not end the sweep
+                from zenspec.errors import JobDiedError
+
+                log.warning(f"could not record job #{num} ({cause}): {why}")
+                return _failed(overrides, JobDiedError(cause))
+
+    def _interrupt(
+        self,
+        root: Path,
+        job_overrides: Sequence[Sequence[str]],
+        first: int,
+        pending: Dict[Any, int],
+        error: BaseException,
+    ) -> None:
+        """Cancel every unfinished job (running ones too) and record it interrupted."""
+        import ray
+
+        for ref in pending:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+        for i in pending.values():  # a killed job leaves its fault file
+            with contextlib.suppress(OSError):
+                os.unlink(_fault_path(root, first + i))
+        cause = f"interrupted: {error}" if str(error) else "interrupted (Ctrl-C)"
+        for ref, i in sorted(pending.items(), key=lambda item: item[1]):
+            engine = {"kind": "ray", "task_id": ref.task_id().hex()}
+            _record_lost(root, first + i, list(job_overrides[i]), cause, engine, "interrupted")
+        log.warning(f"interrupted: {len(pending)} unfinished Ray job(s) cancelled and recorded")

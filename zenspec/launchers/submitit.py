@@ -42,7 +42,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
@@ -54,7 +54,17 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
 )
 from omegaconf import OmegaConf, open_dict
 
-from zenspec.errors import JobDiedError, LaunchError
+from zenspec.errors import JobDiedError
+from zenspec.launchers.slurm_state import (
+    ENDED_STATES,
+    RESULT_GRACE_S,
+    ignore_time_signal,
+    local_crash,
+    sacct,
+    sbatch_refusal,
+    slurm_cause,
+    squeue,
+)
 
 __all__ = ["SUBMITIT_LAUNCHERS", "LosslessLocalLauncher", "LosslessSlurmLauncher"]
 
@@ -62,164 +72,6 @@ __all__ = ["SUBMITIT_LAUNCHERS", "LosslessLocalLauncher", "LosslessSlurmLauncher
 log = logging.getLogger("hydra_plugins.hydra_submitit_launcher.submitit_launcher")
 
 _STOCK = "hydra_plugins.hydra_submitit_launcher.submitit_launcher."
-
-# SLURM job states after which no result can come any more
-_ENDED = {
-    "COMPLETED",
-    "FAILED",
-    "CANCELLED",
-    "TIMEOUT",
-    "OUT_OF_MEMORY",
-    "NODE_FAIL",
-    "PREEMPTED",
-    "BOOT_FAIL",
-    "DEADLINE",
-    "REVOKED",
-}
-# how long a result may lag behind the engine saying the job ended (shared filesystems)
-_RESULT_GRACE_S = 5.0
-
-
-def _slurm_cause(state: str, exit_code: str, step_exit: Optional[str]) -> str:
-    """What ended a SLURM job without a result, as recorded."""
-    if state == "PREEMPTED":
-        return "PREEMPTED"
-    if state in ("FAILED", "COMPLETED"):
-        # the srun step's status is the task's own (the allocation's folds a
-        # signal into an exit code): "3:0" exited 3, "0:11" killed by SIGSEGV
-        for code in (step_exit, exit_code):
-            cause = _exit_cause(code)
-            if cause:
-                return cause
-        if state == "COMPLETED":
-            return "SLURM: COMPLETED without a result (the job's process ended early)"
-    return f"SLURM: {state}"
-
-
-def _exit_cause(code: Optional[str]) -> Optional[str]:
-    from zenspec.records.lost import describe_exit
-
-    if not code or ":" not in code:
-        return None
-    status, _, sig = code.partition(":")
-    try:
-        status_n, sig_n = int(status), int(sig)
-    except ValueError:
-        return None
-    if sig_n:
-        return describe_exit(-sig_n)
-    if status_n:
-        return describe_exit(status_n)
-    return None
-
-
-def _sacct(
-    array_ids: Sequence[str], since: Optional[float] = None
-) -> Optional[Dict[str, Tuple[str, str, Optional[str]]]]:
-    """``{job_id: (state, exit code, srun step's exit code)}`` of *array_ids*; None if sacct fails.
-
-    *since* (a time before the submission) keeps out older jobs with the same
-    ids (with ``-j`` and no ``-S``, sacct searches the whole history).
-    """
-    from submitit.slurm.slurm import read_job_id
-
-    cmd = ["sacct", "-n", "-P", "-o", "JobID,State,ExitCode"]
-    if since is not None:
-        cmd += ["-S", time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since))]
-    for jid in array_ids:
-        cmd += ["-j", jid]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if proc.returncode != 0:
-        return None
-    out: Dict[str, Tuple[str, str, Optional[str]]] = {}
-    steps: Dict[str, str] = {}
-    for line in proc.stdout.splitlines():
-        parts = line.split("|")
-        if len(parts) < 3 or not parts[0]:
-            continue
-        jid, state, code = parts[0], (parts[1].split() or ["UNKNOWN"])[0], parts[2]
-        if "." in jid:
-            base, _, step = jid.partition(".")
-            if step.isdigit() and (base not in steps or steps[base] == "0:0"):
-                steps[base] = code
-            continue
-        try:
-            ids = read_job_id(jid)
-        except Exception:
-            continue
-        for split in ids:
-            if len(split) >= 3:  # a pending range of the array: 12_[3-7%2]
-                for index in range(int(split[1]), int(split[2]) + 1):
-                    out[f"{split[0]}_{index}"] = (state, code, None)
-            else:
-                out["_".join(split[:2])] = (state, code, None)
-    for jid, (state, code, _) in list(out.items()):
-        out[jid] = (state, code, steps.get(jid))
-    return out
-
-
-def _squeue(array_ids: Sequence[str]) -> Optional[set]:
-    """The job ids SLURM still has (queued or running); None if squeue fails."""
-    try:
-        proc = subprocess.run(
-            ["squeue", "-h", "-r", "-j", ",".join(array_ids), "-o", "%i"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if proc.returncode != 0:
-        return set() if "Invalid job id" in proc.stderr else None
-    return {line.strip() for line in proc.stdout.splitlines() if line.strip()}
-
-
-def _refusal(e: BaseException, sweep_dir: Path, n: int) -> LaunchError:
-    """An ``sbatch`` refusal as the spec error it is."""
-    text = str(e)
-    stderr = getattr(e, "stderr", None)
-    if isinstance(stderr, bytes):
-        stderr = stderr.decode(errors="replace")
-    if stderr and stderr not in text:
-        text = f"{text}\n{stderr}"
-    text = text.strip()
-    low = text.lower()
-    path, hint = "$.launcher", "Fix: check the [launcher] settings against the cluster."
-    for key, words in (
-        ("partition", ("partition",)),
-        ("account", ("account", "association")),
-        ("qos", ("qos",)),
-        ("constraint", ("constraint", "feature")),
-        ("gres", ("gres",)),
-        ("timeout_min", ("time limit",)),
-        ("mem_gb", ("memory",)),
-    ):
-        if any(w in low for w in words):
-            path = f"$.launcher.{key}"
-            if key == "partition":
-                hint = "Fix: name a partition the cluster has (`sinfo -s` lists them)."
-            elif key == "account":
-                hint = "Fix: name an account you may use (`sacctmgr show assoc user=$USER`)."
-            else:
-                hint = f"Fix: check [launcher] {key} against what the cluster offers."
-            break
-    return LaunchError(
-        f"sbatch refused the job array of {n} job(s); nothing was submitted, no job ran. "
-        f"sbatch said: {text} (sweep dir: {sweep_dir})",
-        path=path,
-        hint=hint,
-    )
-
-
-def _ignore_time_signal(signum: int, frame: Any) -> None:
-    logging.getLogger(__name__).warning(
-        "received %s: the job's time limit is near (max_num_timeout = 0: no requeue); "
-        "SLURM ends the job at its limit",
-        signal.Signals(signum).name,
-    )
 
 
 class _Lossless(BaseSubmititLauncher):
@@ -245,7 +97,7 @@ class _Lossless(BaseSubmititLauncher):
 
             # (not in the main thread, or an unknown signal: submitit's handler stays)
             with contextlib.suppress(ValueError, RuntimeError):
-                signal.signal(submitit.JobEnvironment._usr_sig(), _ignore_time_signal)
+                signal.signal(submitit.JobEnvironment._usr_sig(), ignore_time_signal)
         return super().__call__(sweep_overrides, job_dir_key, job_num, job_id, singleton_state)
 
     # -- in the launching process ----------------------------------------------------------
@@ -310,7 +162,7 @@ class _Lossless(BaseSubmititLauncher):
         try:
             jobs = executor.map_array(self, *zip(*job_params))
         except (subprocess.CalledProcessError, FailedJobError) as e:
-            raise _refusal(e, sweep_dir, len(job_params)) from e
+            raise sbatch_refusal(e, sweep_dir, len(job_params)) from e
         engine = [self._engine_info(j) for j in jobs]
         self._record_engine_ids(sweep_dir, dict(zip(nums, engine)))
         try:
@@ -370,7 +222,7 @@ class _Lossless(BaseSubmititLauncher):
                 elapsed = now - start
                 next_look = now + (1.0 if elapsed < 60 else self.poll_interval_s)
             for i in sorted(pending):
-                if i in ended_at and now - ended_at[i] >= _RESULT_GRACE_S:
+                if i in ended_at and now - ended_at[i] >= RESULT_GRACE_S:
                     results[i] = self._lost(
                         nums[i], job_overrides[i], sweep_dir, causes[i], engine[i]
                     )
@@ -530,10 +382,10 @@ class LosslessSlurmLauncher(_Lossless, SlurmLauncher):
     def _ended(self, jobs: List[Any], indices: List[int]) -> Dict[int, str]:
         ids = {str(jobs[i].job_id): i for i in indices}
         arrays = sorted({jid.split("_")[0] for jid in ids})
-        info = _sacct(arrays, getattr(self, "_submitted_at", None))
+        info = sacct(arrays, getattr(self, "_submitted_at", None))
         out: Dict[int, str] = {}
         if info is None:  # no accounting: a job SLURM no longer has has ended
-            queued = _squeue(arrays)
+            queued = squeue(arrays)
             if queued is None:
                 return out
             for jid, i in ids.items():
@@ -545,15 +397,15 @@ class LosslessSlurmLauncher(_Lossless, SlurmLauncher):
             if got is None:
                 continue  # not in the accounting yet
             state, code, step = got
-            if state in _ENDED:
-                out[i] = _slurm_cause(state, code, step)
+            if state in ENDED_STATES:
+                out[i] = slurm_cause(state, code, step)
         return out
 
     def _cancel_engine(self, jobs: List[Any], live: List[int]) -> int:
         if not live:
             return 0
         ids = [str(jobs[i].job_id) for i in live]
-        queued = _squeue(sorted({jid.split("_")[0] for jid in ids}))
+        queued = squeue(sorted({jid.split("_")[0] for jid in ids}))
         targets = ids if queued is None else [jid for jid in ids if jid in queued]
         # one scancel for the lot (task ids of one array, or whole jobs)
         if targets:
@@ -592,7 +444,7 @@ class LosslessLocalLauncher(_Lossless, LocalLauncher):
             if code < 0:  # the controller itself was killed
                 out[i] = describe_exit(code)
                 continue
-            out[i] = _local_crash(jobs[i]) or (
+            out[i] = local_crash(jobs[i]) or (
                 "ended without a result (submitit local reports no exit status)"
             )
         return out
@@ -605,28 +457,6 @@ class LosslessLocalLauncher(_Lossless, LocalLauncher):
                 jobs[i].cancel(check=False)
                 n += 1
         return n
-
-
-_FATAL = {
-    "Segmentation fault": "SIGSEGV",
-    "Aborted": "SIGABRT",
-    "Bus error": "SIGBUS",
-    "Floating point exception": "SIGFPE",
-    "Illegal instruction": "SIGILL",
-}
-
-
-def _local_crash(job: Any) -> Optional[str]:
-    """``killed by SIGSEGV`` when faulthandler wrote a fatal error in the job's log."""
-    try:
-        text = job.paths.stderr.read_text(errors="replace")[-20000:]
-    except OSError:
-        return None
-    for line in reversed(text.splitlines()):
-        if line.startswith("Fatal Python error: "):
-            what = line[len("Fatal Python error: ") :].strip()
-            return f"killed by {_FATAL[what]}" if what in _FATAL else f"fatal error: {what}"
-    return None
 
 
 #: the stock class named by ``hydra.launcher._target_`` -> the class zenspec uses

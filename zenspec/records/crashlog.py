@@ -20,10 +20,10 @@ from typing import Dict, Iterator, Tuple
 
 from zenspec.records.store import _CLOEXEC, _NOFOLLOW, open_nofollow, records_dir, safe_dir
 
-__all__ = ["crash_log", "read_crash_log"]
+__all__ = ["FATAL_SIGNALS", "crash_log", "read_crash_log"]
 
 # faulthandler's names of the fatal signals it catches
-_FATAL = {
+FATAL_SIGNALS = {
     "Segmentation fault": "SIGSEGV",
     "Floating point exception": "SIGFPE",
     "Aborted": "SIGABRT",
@@ -76,6 +76,10 @@ def read_crash_log(root: Path) -> Dict[int, Tuple[str, str]]:
             first = text.strip().splitlines()[0] if text.strip() else ""
             head = first.removeprefix("Fatal Python error: ").strip()
             if head:
-                cause = f"killed by {_FATAL[head]}" if head in _FATAL else f"crashed: {head}"
+                cause = (
+                    f"killed by {FATAL_SIGNALS[head]}"
+                    if head in FATAL_SIGNALS
+                    else f"crashed: {head}"
+                )
                 out[int(match.group(1))] = (cause, text.strip())
     return out
