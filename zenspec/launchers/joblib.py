@@ -107,21 +107,63 @@ def execute_job(
     setup_globals()
     if os.getpid() != parent:  # n_jobs=1 runs here, in the parent: its singletons are live
         _set_singletons(pickle.loads(state))
+        _bind_to(parent)
     # Stock sets HydraConfig here too, a masked deep copy that run_job replaces
     # for the job and puts back after it: nothing reads it, so it is not made.
-    ret = run_job(
-        hydra_context=hydra_context,
-        task_function=task_function,
-        config=sweep_config,
-        job_dir_key="hydra.sweep.dir",
-        job_subdir_key="hydra.sweep.subdir",
-        render_hint=hint,
-    )
+    _in_job[0] = True
+    try:
+        ret = run_job(
+            hydra_context=hydra_context,
+            task_function=task_function,
+            config=sweep_config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+            render_hint=hint,
+        )
+    finally:
+        _in_job[0] = False
     # held by this call and by the pool's call item (loky's or the forked pool's)
     release(sweep_config, 2)
     if os.getpid() != parent:
         _check_sendable(ret)
     return ret
+
+
+_bound: Dict[int, int] = {}  # in a worker: {its pid: the zenspec process it works for}
+_in_job: List[bool] = [False]  # in a worker: whether a job runs now
+
+
+def _bind_to(parent: int) -> None:
+    """In a loky worker: die with the zenspec process, as forked workers do.
+
+    Loky's workers are the zenspec process's children but outlive it: killed
+    with ``kill -9``, it would leave them running the jobs queued to them
+    beside a ``zenspec resume``. Here the kernel sends SIGTERM when the parent
+    dies (``PR_SET_PDEATHSIG``): a running job gets ``Terminated`` (it records
+    itself interrupted; ``resume`` runs it again) and the worker exits right
+    after; an idle worker exits at once. A job is never started for a dead parent.
+    """
+    if os.getppid() != parent:  # the zenspec process that queued this job is gone
+        os._exit(128 + 15)
+    if _bound.get(os.getpid()) == parent:
+        return
+    import signal
+    import threading
+
+    from zenspec.errors import Terminated
+    from zenspec.launchers.forking import _die_with_parent
+
+    def terminated(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if not _in_job[0]:
+            os._exit(128 + signum)
+        # the job records itself interrupted, then the worker goes: nothing to return to
+        threading.Timer(2.0, os._exit, (128 + signum,)).start()
+        raise Terminated(signum)
+
+    _die_with_parent(parent)
+    signal.signal(signal.SIGTERM, terminated)
+    _bound[os.getpid()] = parent
 
 
 def _check_sendable(ret: JobReturn) -> None:

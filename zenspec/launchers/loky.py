@@ -148,8 +148,10 @@ def _sort_out(
             record: Optional[Dict[str, Any]] = read_json(jobs_dir(sweep_dir) / f"{num}.json")
         except (OSError, ValueError):
             record = None
-        if record is not None:
+        if record is not None and record.get("status") != "interrupted":
             results[n] = job_return_from_record(record, task_name)
+            continue
+        if record is not None:  # stopped with the broken pool (SIGTERM): runs again
             continue
         marker_path = Path(running_marker(sweep_dir, num))
         marker = read_marker(marker_path)
