@@ -69,7 +69,7 @@ from zenspec.launch.fast_render import RenderHint, render_hydra_yaml
 from zenspec.launch.fast_snapshot import copy_without_hydra
 from zenspec.launch.job_dirs import JOB_DIR_HINT, job_dir_refusal
 from zenspec.launch.job_return import SnapshotJobReturn, snapshot
-from zenspec.records.store import write_text_nofollow
+from zenspec.records.store import write_in_place_nofollow
 
 __all__ = ["FastLauncher", "instantiate_launcher", "run_job"]
 
@@ -266,10 +266,10 @@ def number_job(sweep_config: DictConfig, job_id: Any, num: int) -> None:
 def _write_text(text: str, path: Path) -> None:
     """The write of ``hydra.core.utils._save_config``, for text already rendered.
 
-    Through a temp file and a rename, never through a symlink planted at
-    *path* (a sweep dir on shared scratch may be writable by others).
+    Never through a symlink planted at *path* (a sweep dir on shared scratch
+    may be writable by others): such a link is replaced.
     """
-    write_text_nofollow(path, text)
+    write_in_place_nofollow(path, text)
 
 
 class FastLauncher(BasicLauncher):

@@ -81,10 +81,10 @@ def to_yaml(cfg: Any) -> str:
 
 def save(cfg: Any, path: Any) -> None:
     """``OmegaConf.save(cfg, path)``: the same text, written the same way."""
-    from zenspec.records.store import write_text_nofollow
+    from zenspec.records.store import write_in_place_nofollow
 
-    # a temp file and a rename: never written through a link planted at *path*
-    write_text_nofollow(os.path.abspath(path), to_yaml(cfg))
+    # never written through a link planted at *path* (it is replaced)
+    write_in_place_nofollow(os.path.abspath(path), to_yaml(cfg))
 
 
 def dump(data: Any) -> str:

@@ -30,6 +30,7 @@ __all__ = [
     "records_dir",
     "safe_dir",
     "to_jsonable",
+    "write_in_place_nofollow",
     "write_text_nofollow",
 ]
 
@@ -107,6 +108,27 @@ def write_text_nofollow(path: PathLike, text: str, *, fsync: bool = False) -> No
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_in_place_nofollow(path: PathLike, text: str) -> None:
+    """Write *text* to *path* as ``open(path, "w")`` does, but never through a symlink.
+
+    For files that are rewritten in place, as Hydra writes them (``.hydra/*.yaml``,
+    ``multirun.yaml``): one ``open`` with ``O_NOFOLLOW``; a link planted at *path*
+    is removed (its target untouched) and the file written in its place.
+    """
+    where = os.fspath(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW | _CLOEXEC
+    try:
+        fd = os.open(where, flags, 0o666)
+    except OSError as e:
+        if not os.path.islink(where):
+            raise
+        os.unlink(where)  # a planted link: replaced, never followed
+        fd = os.open(where, flags | os.O_EXCL, 0o666)
+        del e
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def open_nofollow(path: PathLike) -> int:
