@@ -1,6 +1,6 @@
 """Stage 1: a spec file (TOML or YAML) to plain data plus a source map.
 
-The data is what ``tomllib``/``yaml.safe_load`` would return; the source map
+The data is what ``tomllib``/OmegaConf's YAML loader would return; the source map
 says where each key path was written (``("groups", "optim", "sgd", "lr") ->
 (12, 1)``), so every later stage can point at a line. Nothing here imports or
 runs user code: YAML is read with PyYAML's *safe* loader, which refuses every

@@ -87,7 +87,7 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return "an empty table" if not value else "a table"
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return f"a date/time {value.isoformat()} (TOML and YAML read unquoted dates as dates)"
+        return f"a date/time {value.isoformat()} (TOML reads unquoted dates as dates; YAML only with !!timestamp)"
     return type(value).__name__
 
 

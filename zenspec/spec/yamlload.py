@@ -1,5 +1,11 @@
 """YAML specs: PyYAML's safe loader, plus what a spec needs that it lacks.
 
+Scalars are read as OmegaConf reads them (so as Hydra's own config files, the
+CLI and TOML specs give them): ``1e-4``, ``1E5`` and ``.5`` are floats, and
+``2024-01-01`` stays a string. The implicit resolvers are OmegaConf's own,
+taken from its loader when this module is imported (:func:`_omegaconf_resolvers`),
+never a copy that could drift.
+
 Refused before anything is constructed: every tag the safe loader has no
 constructor for (``!!python/object/apply:os.system``...), aliases that contain
 themselves or expand past :data:`~zenspec.spec.parse.MAX_YAML_VALUES` values
@@ -9,7 +15,7 @@ Every error carries the file, key path, line and column.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Pattern, Tuple
 
 import yaml
 
@@ -26,17 +32,39 @@ from zenspec.spec.parse import (
 __all__ = ["parse_yaml"]
 
 
+def _omegaconf_resolvers() -> Dict[Any, List[Tuple[str, Pattern[str]]]]:
+    """The implicit resolvers (plain scalar -> tag) of OmegaConf's YAML loader.
+
+    The one place zenspec's spec layer touches a private OmegaConf name:
+    ``omegaconf._utils.get_yaml_loader``, which ``OmegaConf.create``/``load``
+    (and so Hydra) read YAML with; checked against OmegaConf 2.3 (2.3.1).
+    Its loader is PyYAML's SafeLoader with YAML 1.2-like floats added (``1e-4``,
+    ``.5``, no dot or exponent sign needed) and dates/times left strings (the
+    timestamp resolver removed). Constructors and the duplicate-key check are
+    not taken: zenspec refuses Python tags (OmegaConf builds ``pathlib.Path``
+    from some) and reports duplicate keys itself, with every position.
+    """
+    from omegaconf._utils import get_yaml_loader  # cheap: zenspec.spec imports omegaconf anyway
+
+    table = get_yaml_loader().yaml_implicit_resolvers
+    return {first: list(resolvers) for first, resolvers in table.items()}
+
+
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
 class _SpecYamlLoader(yaml.SafeLoader):
-    """The safe loader; only ever constructs plain YAML types.
+    """The safe loader, resolving plain scalars as OmegaConf does; only ever
+    constructs plain YAML types.
 
-    A value the safe constructors choke on (``2001-13-45`` read as a date,
-    ``!!int abc``) raises a ConstructorError at that value's position instead
-    of a bare ValueError.
+    A value the safe constructors choke on (``!!int abc``,
+    ``!!timestamp 2001-13-45``) raises a SpecError at that value's position
+    instead of a bare ValueError.
     """
+
+    # class attribute PyYAML's Resolver reads (Resolver.resolve); OmegaConf's table
+    yaml_implicit_resolvers = _omegaconf_resolvers()
 
     #: id(node) -> key path, filled by _check_yaml_nodes before construction
     zen_paths: Dict[int, KeyPath] = {}
