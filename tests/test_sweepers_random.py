@@ -13,6 +13,7 @@ from examples.quadratic import quadratic
 from examples.quadratic import task as quadratic_task
 from zenspec import JobFailedError, hydra_multirun
 from zenspec.cli import main
+from zenspec.errors import MetricError
 from zenspec.records.jobs import read_job_records
 from zenspec.spec import load_spec
 from zenspec.sweepers import StudyResult, read_study
@@ -139,23 +140,43 @@ def returns_text(cfg):
 
 
 @pytest.mark.parametrize(
-    ("task", "metric", "error"),
+    ("task", "metric", "error", "trial_error"),
     [
-        (quadratic_task, "acc", "metric 'acc' is not in the returned mapping (keys: 'loss', 'dis"),
-        (returns_text, "loss", "metric 'loss' is a str ('low'), not a number"),
-        (quadratic_task, None, "the task returned a dict, not a number; set metric to one of"),
+        (
+            quadratic_task,
+            "acc",
+            "metric 'acc' is not in what the task returned (keys: 'loss', 'distance').",
+            "metric 'acc' is not in the returned mapping (keys: 'loss', 'dis",
+        ),
+        (
+            returns_text,
+            "loss",
+            "metric 'loss' is a str ('low') in what the task returned, not a number",
+            "metric 'loss' is a str ('low'), not a number",
+        ),
+        (
+            quadratic_task,
+            None,
+            "the task returned a dict (keys: 'loss', 'distance'), not a number, and no metric",
+            "the task returned a dict, not a number; set metric to one of",
+        ),
     ],
 )
-def test_an_unusable_metric_fails_the_trial_with_a_clear_message(task, metric, error):
-    study = hydra_multirun(
-        CONFIG,
-        task,
-        ["hydra/sweeper=zenspec_random", "hydra.sweeper.max_trials=2", "x=interval(0, 1)", *QUIET]
-        + ([f"hydra.sweeper.metric={metric}"] if metric else []),
-        with_log_configuration=False,
-    )
-    assert [t.status for t in study.trials] == ["failed", "failed"]
-    assert all(t.error.startswith(error) for t in study.trials), study.trials[0].error
+def test_an_unusable_metric_stops_the_study_with_a_clear_message(task, metric, error, trial_error):
+    # (it used to fail every trial of the budget, one by one: the same spec error each time)
+    with pytest.raises(MetricError) as info:
+        hydra_multirun(
+            CONFIG,
+            task,
+            ["hydra/sweeper=zenspec_random", "hydra.sweeper.max_trials=2", "x=interval(0, 1)"]
+            + QUIET
+            + ([f"hydra.sweeper.metric={metric}"] if metric else []),
+            with_log_configuration=False,
+        )
+    assert str(info.value).startswith(error), str(info.value)
+    study = info.value.results  # the first trial, stopped after: recorded failed, with why
+    assert [t.status for t in study.trials] == ["failed"]
+    assert study.trials[0].error.startswith(trial_error), study.trials[0].error
     assert study.best_value is None and study.summary().startswith("best: none")
 
 

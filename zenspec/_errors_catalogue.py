@@ -268,6 +268,20 @@ EXAMPLES: Dict[str, List[Example]] = {
             "sweep, give it its own `hydra.sweep.dir`.",
         ),
     ],
+    "MetricError": [
+        Example(
+            "A metric the task does not return (exit code 2, after the first job)",
+            {
+                "spec.toml": '[experiment]\ntarget = "builtins:dict"\nmetric = "los"\n\n'
+                "[config]\nloss = 0.5\n\n[sweep]\nloss = [0.5, 0.25, 0.125]\n\n"
+                '[hydra]\nsweep.dir = "multirun/los"\n'
+            },
+            "zenspec run spec.toml",
+            _cli("run", "spec.toml"),
+            'Name a key the task returns (`metric = "loss"`). The jobs that finished '
+            "are kept: `zenspec results multirun/los --metric loss` reads them.",
+        ),
+    ],
     "JobFailedError": [
         Example(
             "Some jobs of a sweep failed (the others ran; exit code 1)",
@@ -380,8 +394,14 @@ def render(classes: Optional[List[type]] = None) -> str:
         "| code | meaning |",
         "|---|---|",
         "| 0 | success |",
-        "| 1 | a job (or a sweep's sampling) failed; the other jobs ran and their results are kept |",
-        "| 2 | bad input: spec, overrides, command-line usage; nothing was run |",
+        "| 1 | a job failed, or a trial of a random/Optuna study did (also when no trial "
+        "completed, or `max_failures` stopped the study); the other jobs ran and their "
+        "results are kept. `zenspec results --check`: some job has no successful result, "
+        "or the sweep stopped early |",
+        "| 2 | bad input: spec, overrides, command-line usage; nothing was run. Also a "
+        "metric the task does not return (`$.experiment.metric`, [`MetricError`]"
+        "(#metricerror)): checked on the first job that completes, no job is launched "
+        "after its batch, the finished ones are recorded |",
         "| 130 | interrupted (Ctrl-C): running jobs recorded `interrupted`, `zenspec resume` runs them |",
         "| 143 | terminated (SIGTERM: `scancel`, preemption, `docker stop`, `timeout`), as Ctrl-C |",
         "| other | a job crashed the in-process launcher and zenspec with it: the job's own exit "

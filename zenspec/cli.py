@@ -160,10 +160,13 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 
 def _launched(launch: Any, out: IO[str], quiet: bool, maximize: bool = False) -> int:
-    from zenspec.report import describe_error, report_result
+    from zenspec.report import describe_error, report_result, report_stopped_study
 
     try:
         result = launch()
+    except JobFailedError as e:  # a study stopped by max_failures: its trials first
+        report_stopped_study(e, out, quiet)
+        raise
     except (ZenspecError, KeyboardInterrupt):
         raise
     except Exception as e:
@@ -269,7 +272,13 @@ def _results(args: argparse.Namespace, out: IO[str]) -> int:
             out.write(f"the sweep is {status}; to run what is missing: zenspec resume {root}\n")
     elif args.format == "table" and counts.get("failed"):
         out.write(f"to re-run the failed jobs: zenspec resume {root} --retry-failed\n")
-    unfinished = sum(n for s, n in counts.items() if s != "completed")
+    if results.damaged and args.format == "csv":  # table/markdown: in render's footer
+        sys.stderr.write(results.damaged_text() + "\n")
+    unfinished = sum(n for s, n in counts.items() if s != "completed") + len(results.damaged)
+    if args.check and not unfinished:  # a sweep stopped early, or a study's failed trials
+        from zenspec.sweepers.results import failed_trials
+
+        unfinished = int(status != "completed") + failed_trials(results.root)
     return EXIT_JOB_FAILED if unfinished and args.check else EXIT_OK
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "JobDiedError",
     "JobFailedError",
     "LaunchError",
+    "MetricError",
     "OverrideError",
     "Problem",
     "SpecError",
@@ -154,6 +155,33 @@ class ZenspecError(Exception):
 
 class SpecError(ZenspecError):
     """A spec file is malformed, violates the schema or names unknown things."""
+
+
+class MetricError(SpecError):
+    """The metric is not in what the jobs return (a misspelt ``$.experiment.metric``).
+
+    Checked on the first job that completes; no new job is launched after its
+    batch, and the jobs that finished stay recorded.
+
+    Attributes
+    ----------
+    returned_keys : tuple of str
+        The keys of the mapping the job returned.
+    results : object
+        What the sweep computed before it stopped (a study's trials), if anything.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        returned_keys: Sequence[str] = (),
+        results: object = None,
+        **kw,
+    ) -> None:
+        self.returned_keys = tuple(returned_keys)
+        self.results = results
+        super().__init__(message, **kw)
 
 
 class OverrideError(ZenspecError, ValueError):

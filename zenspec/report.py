@@ -14,7 +14,7 @@ from typing import IO, Any, List, Optional
 
 from zenspec.errors import EXIT_OK, JobFailedError
 
-__all__ = ["describe_error", "interrupted_message", "report_result"]
+__all__ = ["describe_error", "interrupted_message", "report_result", "report_stopped_study"]
 
 
 def describe_error(e: BaseException) -> str:
@@ -82,6 +82,7 @@ def report_result(result: Any, out: IO[str], quiet: bool = False, maximize: bool
         if not quiet:
             out.write(result.format_table() + "\n")
         out.write(result.summary() + "\n")
+        _raise_if_trials_failed(result)
         return EXIT_OK
     jobs = _flat_jobs(result)
     if not jobs:  # a sweeper with its own return value
@@ -120,6 +121,39 @@ def report_result(result: Any, out: IO[str], quiet: bool = False, maximize: bool
             + ".",
         )
     return EXIT_OK
+
+
+def report_stopped_study(error: BaseException, out: IO[str], quiet: bool = False) -> None:
+    """Print the trials of a study that stopped (``max_failures``) before its error is shown."""
+    study = getattr(error, "results", None)
+    if callable(getattr(study, "summary", None)) and callable(getattr(study, "format_table", None)):
+        if not quiet:
+            out.write(study.format_table() + "\n")
+        out.write(study.summary() + "\n")
+
+
+def _raise_if_trials_failed(study: Any) -> None:
+    """A study with failed trials fails as a grid with failed jobs does (exit code 1)."""
+    trials = list(getattr(study, "trials", None) or [])
+    failed = list(getattr(study, "failures", None) or [])
+    if not failed:
+        return
+    first = failed[0]
+    where = getattr(study, "sweep_dir", None)
+    logs = f"see the failed trials' logs under {where}" if where else "see the failed trials' logs"
+    if not any(t.ok for t in trials):
+        raise JobFailedError(
+            f"no trial completed: {len(failed)} of {len(trials)} trial(s) failed, none gave a "
+            f"result (first: trial #{first.number}, {first.error}).",
+            results=study,
+            hint=f"Fix: {logs}; every trial failed, so the task or its search space is wrong.",
+        )
+    raise JobFailedError(
+        f"{len(failed)} of {len(trials)} trial(s) failed (first: trial #{first.number}, "
+        f"{first.error}); the other trials ran and their results are kept.",
+        results=study,
+        hint=f"Fix: {logs}.",
+    )
 
 
 def interrupted_message(e: BaseException) -> str:

@@ -110,6 +110,13 @@ class GridSweeper(Sweeper):
         then at most the launcher's parallelism (``n_jobs``), or 1.
     only_jobs : iterable of int, optional
         Launch only these job numbers (resume), keeping their numbers and dirs.
+
+    With a metric (the task is a ``RecordingTask`` with one), the first job that
+    completes must return it: in-process, the jobs are launched one at a time until
+    one completes (then the rest together, returned as one batch as without this
+    check); if its mapping lacks the metric (or holds no number there), a
+    :class:`~zenspec.errors.MetricError` stops the sweep after that batch, the
+    finished jobs recorded. Parallel launchers get their batches as without a metric.
     """
 
     def __init__(
@@ -128,12 +135,16 @@ class GridSweeper(Sweeper):
         self.fail_fast = fail_fast
         self.only_jobs = None if only_jobs is None else set(only_jobs)
         self.failures: List[JobReturn] = []
+        self.metric: Optional[str] = None
+        self.metric_checked = False
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
         self.hydra_context = hydra_context
         self.config = config
+        metric = getattr(task_function, "metric", None)  # a RecordingTask's (the spec's)
+        self.metric = metric if isinstance(metric, str) else None
         # any Launcher subclass, also outside hydra_plugins (zenspec's Ray launcher)
         from zenspec.launch.plugins import instantiate_launcher
 
@@ -160,10 +171,30 @@ class GridSweeper(Sweeper):
     def _batch_size(self) -> Optional[int]:
         if self.max_batch_size or not self.fail_fast:
             return self.max_batch_size
+        return self._parallelism()
+
+    def _parallelism(self) -> int:
         n_jobs = OmegaConf.select(self.config, "hydra.launcher.n_jobs", default=None)
         if n_jobs is None:  # a SLURM array: its parallelism, one sbatch per batch
             n_jobs = OmegaConf.select(self.config, "hydra.launcher.array_parallelism", default=None)
         return n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else 1
+
+    def _check_metric(
+        self, results: Sequence[JobReturn], sweep_dir: Path, launched: int, returns: Any
+    ) -> None:
+        """Raise a :class:`~zenspec.errors.MetricError` if the first completed job lacks the metric."""
+        if self.metric is None or self.metric_checked:
+            return
+        first = next((r for r in results if r.status == JobStatus.COMPLETED), None)
+        if first is None:
+            return
+        self.metric_checked = True
+        from zenspec.sweepers.base import check_metric
+
+        error = check_metric(first._return_value, self.metric, sweep_dir.resolve(), launched)
+        if error is not None:
+            error.results = returns
+            raise error
 
     def sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None and self.launcher is not None
@@ -181,10 +212,20 @@ class GridSweeper(Sweeper):
         # in one batch, however scattered; others get contiguous runs of numbers
         numbered = getattr(self.launcher, "launches_any_numbers", False)
         valid = [n for n in wanted if 0 <= n < len(jobs)]
+        # with a metric, in-process jobs run one first: it shows whether the metric is
+        # in what the task returns before the rest run. Parallel and cluster launchers
+        # get the whole grid at once (a first round would hold every worker, or a SLURM
+        # array, until it ended); the metric is then checked when their batch returns.
+        in_process = any(c.__name__ == "BasicLauncher" for c in type(self.launcher).__mro__)
+        probe = 1 if self.metric and not size and in_process else None
+        launched = 0
         for run in [valid] if numbered and valid else _runs(valid):
-            step = size or len(run)
-            for i in range(0, len(run), step):
+            i, join = 0, False
+            while i < len(run):
+                probing = not size and bool(probe) and not self.metric_checked
+                step = size or (probe if probing else len(run) - i)
                 nums = run[i : i + step]
+                i += len(nums)
                 batch = [jobs[n] for n in nums]
                 if not getattr(self.launcher, "validates_batch", False):
                     # (a launcher that composes every job before dispatching any checks
@@ -194,8 +235,14 @@ class GridSweeper(Sweeper):
                     results = self.launcher.launch_numbered(batch, nums)  # type: ignore[attr-defined]
                 else:
                     results = self.launcher.launch(batch, initial_job_idx=nums[0])
-                returns.append(results)
+                if join:  # returned as one batch, as without the probe
+                    returns[-1] = [*returns[-1], *results]
+                else:
+                    returns.append(results)
+                join = probing
+                launched += len(results)
                 self.failures.extend(r for r in results if r.status == JobStatus.FAILED)
+                self._check_metric(results, sweep_dir, launched, returns)
                 if self.fail_fast and self.failures:
                     return returns
         return returns

@@ -50,9 +50,18 @@ def jobs_to_resume(
     launchers = [(manifest.get("provenance") or {}).get("pid")]
     launchers += [h.get("pid") for h in manifest.get("history") or [] if isinstance(h, dict)]
     reap_dead_markers(root, current_plan, [p for p in launchers if isinstance(p, int)])
+    damaged: List[Tuple[str, str]] = []
     done = {}
-    for r in read_job_records(root):
+    for r in read_job_records(root, damaged):
         done[r["num"]] = r
+    if damaged:  # a record that cannot be used is no result: its job runs again
+        import logging
+
+        shown = "; ".join(f"{name} ({why})" for name, why in damaged[:5])
+        logging.getLogger(__name__).warning(
+            f"{len(damaged)} damaged record(s) in {root} are ignored, their jobs run again: "
+            f"{shown}{'; ...' if len(damaged) > 5 else ''}"
+        )
     owed: Set[int] = set()
     for num, overrides in enumerate(current_plan):
         rec = done.get(num)

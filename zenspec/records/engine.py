@@ -77,7 +77,7 @@ def read_engine_ids(root: Any) -> Dict[int, Dict[str, Any]]:
         try:
             with os.fdopen(open_nofollow(path), encoding="utf-8") as f:
                 data = json.load(f)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # (a damaged or planted file)
             continue
         if isinstance(data, dict) and isinstance(data.get("job_id"), str):
             data.pop("num", None)

@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 from zenspec.records.store import (
     _CLOEXEC,
@@ -291,17 +291,56 @@ def running_jobs(root: Path) -> List[int]:
     return sorted(out)
 
 
-def read_job_records(root: Path) -> List[Dict[str, Any]]:
-    """Every job record under *root*, sorted by job number (unreadable ones skipped)."""
+def read_job_records(
+    root: Path, damaged: Optional[List[Tuple[str, str]]] = None
+) -> List[Dict[str, Any]]:
+    """Every usable job record under *root*, sorted by job number.
+
+    A file that is not a usable record (unreadable, not JSON, a wrong type, a
+    ``num`` that is not its file's, a planted symlink) is skipped; with a
+    *damaged* list, ``("jobs/<name>", why)`` is appended to it for each.
+    """
     records = []
     directory = jobs_dir(root)
     if not directory.is_dir():
         return records
-    for path in directory.glob("*.json"):
-        try:
-            data = read_json(path)  # a planted symlink is refused (ELOOP): not a record
-        except (OSError, ValueError):
-            continue  # a torn file cannot exist (atomic writes); a foreign one is ignored
-        if data.get("format_version") == FORMAT_VERSION and isinstance(data.get("num"), int):
-            records.append(data)
+    for path in sorted(directory.glob("*.json")):
+        got = _read_record_file(path)
+        if isinstance(got, str):
+            if damaged is not None:
+                damaged.append((f"{directory.name}/{path.name}", got))
+        elif got is not None:
+            records.append(got)
     return sorted(records, key=lambda r: r["num"])
+
+
+def _read_record_file(path: Path) -> Union[str, Dict[str, Any], None]:
+    """The record in *path*; else why it is damaged (a str); None if the file has gone."""
+    import errno
+    import json
+    import stat
+
+    from zenspec.records.checks import record_problem
+
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):  # a FIFO would block the reader
+            return (
+                "not a regular file" if not path.is_symlink() else "a symbolic link (not followed)"
+            )
+        data = read_json(path)  # a planted symlink is refused (ELOOP): not a record
+    except FileNotFoundError:
+        return None  # moved aside (or renamed over) since the listing: not damaged
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.EMLINK):
+            return "a symbolic link (not followed)"
+        return f"cannot be read: {e.strerror or e}"
+    except RecursionError:
+        return "nested too deeply to read"
+    except json.JSONDecodeError as e:
+        return f"not valid JSON ({e.msg}: line {e.lineno}, column {e.colno})"
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    except (ValueError, MemoryError):  # read_json: valid JSON, but not an object
+        return "not a JSON object"
+    problem = record_problem(data, path.name)
+    return data if problem is None else problem

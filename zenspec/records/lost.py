@@ -190,7 +190,7 @@ def existing_record(path: Path) -> bool:
     try:
         with os.fdopen(fd, encoding="utf-8") as f:
             data = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(data, dict) and data.get("format_version") == FORMAT_VERSION
 
@@ -264,7 +264,7 @@ def fail_record(root: Any, num: int, error: BaseException) -> None:
     path = jobs_dir(root) / f"{num}.json"
     try:
         record = read_json(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return
     record["status"] = "failed"
     record["metric"] = None

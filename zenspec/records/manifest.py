@@ -171,15 +171,35 @@ def read_manifest(root: Path) -> Dict[str, Any]:
             f"{root}: no zenspec records here (no {path.relative_to(root)}).",
             hint="Fix: pass the run/sweep directory zenspec printed (hydra.sweep.dir).",
         )
+    where = str(path)  # rendered as <dir>/.zenspec/manifest.json::$.key.path
     try:
         data = read_json(path)
-    except (OSError, ValueError) as e:
-        raise ZenspecError(f"{path}: the manifest cannot be read: {e}") from e
-    version = data.get("format_version")
-    if version != FORMAT_VERSION:
+    except RecursionError as e:
         raise ZenspecError(
-            f"{path}: manifest format_version {version!r} is not supported "
+            "the manifest cannot be read: it is nested too deeply.", file=where, path="$"
+        ) from e
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, MemoryError) as e:
+        raise ZenspecError(f"{path}: the manifest cannot be read: {e}") from e
+    except ValueError as e:  # read_json: valid JSON, but not an object
+        raise ZenspecError("the manifest is not a JSON object.", file=where, path="$") from e
+    version = data.get("format_version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise ZenspecError(
+            f"manifest format_version {version!r} is not supported "
             f"(this zenspec reads {FORMAT_VERSION}).",
+            file=where,
             path="$.format_version",
+        )
+    from zenspec.records.checks import manifest_problem
+
+    problem = manifest_problem(data)
+    if problem is not None:
+        key, why = problem
+        raise ZenspecError(
+            f"the manifest is damaged: {why}.",
+            file=where,
+            path=key,
+            hint="Fix: restore the file (zenspec writes it whole, so a wrong value was put "
+            "there by hand or by another program), or start the sweep again.",
         )
     return data

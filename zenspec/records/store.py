@@ -56,6 +56,7 @@ def jobs_dir(root: PathLike) -> Path:
 # writes is refused (ELOOP) instead of followed out of the sweep dir
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 class UnsafePathError(OSError):
@@ -132,8 +133,12 @@ def write_in_place_nofollow(path: PathLike, text: str) -> None:
 
 
 def open_nofollow(path: PathLike) -> int:
-    """A read-only descriptor of *path*; ``OSError`` (ELOOP) if it is a symlink."""
-    return os.open(os.fspath(path), os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+    """A read-only descriptor of *path*; ``OSError`` (ELOOP) if it is a symlink.
+
+    ``O_NONBLOCK``: a FIFO planted under a record's name is not waited on (it reads
+    as empty, then as damaged); regular files read as usual.
+    """
+    return os.open(os.fspath(path), os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
 
 
 def atomic_write_json(path: Path, data: Dict[str, Any]) -> None:

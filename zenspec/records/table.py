@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from zenspec.records.engine import live_states as engine_live_states
 from zenspec.records.jobs import read_job_records
@@ -60,6 +60,17 @@ class SweepResults:
     root: Path
     manifest: Dict[str, Any]
     rows: List[JobRow] = field(default_factory=list)
+    #: ``(file, why)`` of each record that could not be used (``jobs/3.json``,
+    #: ``status is 5, expected a string``): skipped, its job counted as missing
+    damaged: List[Tuple[str, str]] = field(default_factory=list)
+
+    def damaged_text(self, limit: int = 5) -> str:
+        """``2 damaged record(s) skipped: jobs/3.json (why), ...``; "" if none."""
+        if not self.damaged:
+            return ""
+        shown = "; ".join(f"{name} ({why})" for name, why in self.damaged[:limit])
+        more = f"; and {len(self.damaged) - limit} more" if len(self.damaged) > limit else ""
+        return f"{len(self.damaged)} damaged record(s) skipped: {shown}{more}"
 
     @property
     def status(self) -> str:
@@ -115,7 +126,9 @@ def load_results(root: Path) -> SweepResults:
     """The results of the run/sweep in *root* (its ``.zenspec`` records)."""
     root = Path(root)
     manifest = read_manifest(root)
-    records = {r["num"]: r for r in read_job_records(root)}
+    damaged: List[Tuple[str, str]] = []
+    records = {r["num"]: r for r in read_job_records(root, damaged)}
+    damaged.sort(key=lambda d: _natural(d[0]))
     planned = manifest.get("planned_jobs")
     nums = sorted(set(records) | {j["num"] for j in planned or []})
     plan_by_num = {j["num"]: j["overrides"] for j in planned or []}
@@ -142,7 +155,13 @@ def load_results(root: Path) -> SweepResults:
                 engine=rec.get("engine"),
             )
         )
-    return SweepResults(root=root, manifest=manifest, rows=rows)
+    return SweepResults(root=root, manifest=manifest, rows=rows, damaged=damaged)
+
+
+def _natural(name: str) -> Tuple[int, str]:
+    """``jobs/3.json`` before ``jobs/10.json``."""
+    stem = name.rsplit("/", 1)[-1].split(".", 1)[0]
+    return (int(stem) if stem.isdigit() else -1, name)
 
 
 def _cell(value: Any) -> str:
@@ -198,6 +217,7 @@ def render(
                 "counts": results.counts,
                 "best": None if best is None else best.num,
                 "jobs": [asdict(r) for r in rows],
+                "damaged": [{"file": name, "reason": why} for name, why in results.damaged],
             },
             indent=2,
             default=str,
@@ -240,4 +260,6 @@ def render(
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(results.counts.items()))
     footer = f"\n{len(rows)} jobs: {counts}" + (f"; best: job {best.num} (*)" if best else "")
+    if results.damaged:
+        footer += "\n" + results.damaged_text()
     return text + footer + "\n"

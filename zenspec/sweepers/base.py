@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
@@ -19,12 +19,12 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from zenspec.errors import JobFailedError, LaunchError
+from zenspec.errors import JobFailedError, LaunchError, MetricError, did_you_mean
 from zenspec.launch import fast_yaml
 from zenspec.records.jobs import RecordingTask, extract_metric
 from zenspec.sweepers.results import StudyResult, TrialResult
 
-__all__ = ["StudySweeper", "describe_error", "judge"]
+__all__ = ["StudySweeper", "check_metric", "describe_error", "judge"]
 
 Metric = Union[str, Sequence[str], None]
 _DIRECTIONS = ("minimize", "maximize")
@@ -60,6 +60,89 @@ def _one(value: Any, metric: Optional[str]) -> Tuple[Optional[float], Optional[s
     if metric is None:
         return None, f"the task returned a {what}, not a number"
     return None, f"the task returned a {what}, not a mapping with the metric '{metric}'"
+
+
+def _metric_location(metric: Metric, sweep_dir: Optional[Path]) -> Dict[str, Any]:
+    """Where the metric was set: the spec's ``$.experiment.metric`` (file, line), if it was."""
+    from zenspec.records.store import manifest_path, read_json
+
+    spec: Mapping[str, Any] = {}
+    if sweep_dir is not None:
+        try:
+            spec = read_json(manifest_path(sweep_dir)).get("spec") or {}
+        except Exception:  # no manifest (records=False): no file to name
+            spec = {}
+    if not spec.get("path") or spec.get("metric") != metric:
+        return {"path": "hydra.sweeper.metric" if spec.get("path") else None}
+    where: Dict[str, Any] = {"file": str(spec["path"]), "path": "$.experiment.metric"}
+    try:  # the line too, from the spec as it is on disk
+        from zenspec.spec.api import load_spec
+
+        problem = load_spec(spec.get("abspath") or spec["path"], imports=False).problem(
+            ("experiment", "metric"), ""
+        )
+        where.update(line=problem.line, column=problem.column)
+    except Exception:
+        pass
+    return where
+
+
+def check_metric(
+    value: Any, metric: Metric, sweep_dir: Optional[Path] = None, finished: int = 1
+) -> Optional[MetricError]:
+    """The spec error a completed job's *value* shows, if *metric* cannot be read from it.
+
+    A mapping without the metric's key, or with a non-number there, means the
+    metric is misspelt or wrong for this task: every other job would be the same.
+    (A number, or a NaN, is left to :func:`judge`: a trial can fail on its own.)
+    Returns the error to raise once the current batch is recorded, or None.
+    """
+    if not (isinstance(value, Mapping) or hasattr(value, "keys")):
+        return None
+    try:
+        keys = list(map(str, value.keys()))
+    except Exception:
+        return None
+    names = [metric] if metric is None or isinstance(metric, str) else list(metric)
+    shown = ", ".join(repr(k) for k in keys[:10]) + (", ..." if len(keys) > 10 else "")
+    for name in names:
+        if name is None:
+            message = (
+                f"the task returned a {type(value).__name__} (keys: {shown}), not a number, "
+                "and no metric says which key to optimise."
+            )
+            fix = "Fix: set metric to one of those keys"
+        elif name not in value:
+            message = (
+                f"metric '{name}' is not in what the task returned (keys: {shown})."
+                + did_you_mean(name, keys)
+            )
+            fix = "Fix: set metric to one of the keys the task returns"
+        else:
+            found = value[name]
+            if extract_metric({name: found}, name) is not None:
+                continue
+            message = (
+                f"metric '{name}' is a {type(found).__name__} ({found!r:.40}) in what the task "
+                f"returned, not a number (keys: {shown})."
+            )
+            fix = "Fix: name a key whose value is a number"
+        where = _metric_location(metric, sweep_dir)
+        if where.get("path") is None:
+            where.pop("path")
+        recorded = ""
+        if sweep_dir is not None:
+            recorded = (
+                f" The {finished} job(s) that finished are recorded in {sweep_dir}"
+                f" (zenspec results {sweep_dir} --metric KEY reads them)."
+            )
+        return MetricError(
+            message,
+            returned_keys=keys,
+            hint=f"{fix}; no further job was launched.{recorded}",
+            **where,
+        )
+    return None
 
 
 def judge(ret: JobReturn, metric: Metric) -> Tuple[Optional[List[float]], Optional[str]]:
@@ -116,6 +199,8 @@ class StudySweeper(Sweeper):
         self.job_idx = 0
         self.failures = 0
         self.validated = False
+        self.ran = 0  # jobs launched by this process
+        self.metric_checked = False
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -176,7 +261,30 @@ class StudySweeper(Sweeper):
         )
         returns = self.launcher.launch(batch, initial_job_idx=self.job_idx)
         self.job_idx += len(batch)
+        self.ran += len(batch)
         return returns
+
+    def metric_error(self, returns: Sequence[JobReturn]) -> Optional[MetricError]:
+        """The spec error of the first completed job's result lacking the metric, if any.
+
+        Only the first completed job of the study is checked; raise the error once
+        the batch is recorded (:meth:`stop_for_metric`).
+        """
+        if self.metric_checked:
+            return None
+        for ret in returns:
+            if ret.status is JobStatus.COMPLETED:
+                self.metric_checked = True
+                where = self.sweep_dir.resolve()
+                return check_metric(ret._return_value, self.metric, where, finished=self.ran)
+        return None
+
+    @staticmethod
+    def stop_for_metric(error: Optional[MetricError], study: StudyResult) -> None:
+        """Raise *error* (if any), with the study so far attached: no new trial starts."""
+        if error is not None:
+            error.results = study
+            raise error
 
     def trial(self, number: int, params: Mapping[str, Any], ret: JobReturn) -> TrialResult:
         """The :class:`TrialResult` of a finished job (failures counted)."""

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from zenspec.errors import LaunchError
 from zenspec.sweepers.base import Metric, StudySweeper
 from zenspec.sweepers.confs import OptunaSweeperConf
-from zenspec.sweepers.results import StudyResult, TrialResult
+from zenspec.sweepers.results import ASKED_AGAIN, StudyResult, TrialResult
 from zenspec.sweepers.space import Axis, SearchSpace
 
 __all__ = ["SAMPLERS", "OptunaSweeper", "OptunaSweeperConf", "storage_url"]
@@ -263,6 +263,7 @@ class OptunaSweeper(StudySweeper):
             done += len(asked)
             result = self._result(optuna, study, space, sweep_dir, ran)
             result.write()
+            self.stop_for_metric(self.metric_error(returns), result)
             self.check_failures(result)
         result.write()
         return result
@@ -294,7 +295,7 @@ class OptunaSweeper(StudySweeper):
             }
             error = t.user_attrs.get("zenspec_error")
             if t.user_attrs.get(_INTERRUPTED):
-                error = "interrupted (its process was killed); asked again"
+                error = ASKED_AGAIN
             tr = TrialResult(
                 t.number, params, "completed" if t.state == state.COMPLETE else "failed"
             )

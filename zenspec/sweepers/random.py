@@ -96,5 +96,6 @@ class RandomSearchSweeper(StudySweeper):
                 study.trials.append(self.trial(start + i, params, ret))
             study.update_best()
             study.write()
+            self.stop_for_metric(self.metric_error(returns), study)
             self.check_failures(study)
         return study

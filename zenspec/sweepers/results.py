@@ -15,10 +15,12 @@ from typing import Any, Dict, List, Optional, Union
 
 from zenspec.records.store import FORMAT_VERSION, atomic_write_json, read_json, records_dir
 
-__all__ = ["StudyResult", "TrialResult", "read_study", "study_path"]
+__all__ = ["StudyResult", "TrialResult", "failed_trials", "read_study", "study_path"]
 
 #: Trial statuses: the job ran and gave a usable metric / it raised or gave no usable metric.
 COMPLETED, FAILED = "completed", "failed"
+#: The error of an Optuna trial a killed run left running, asked again (not a failure of its own).
+ASKED_AGAIN = "interrupted (its process was killed); asked again"
 
 
 def study_path(sweep_dir: Union[str, Path]) -> Path:
@@ -112,6 +114,11 @@ class StudyResult:
     @property
     def failed(self) -> List[TrialResult]:
         return [t for t in self.trials if not t.ok]
+
+    @property
+    def failures(self) -> List[TrialResult]:
+        """The failed trials, without those a killed run left behind and were asked again."""
+        return [t for t in self.trials if not t.ok and t.error != ASKED_AGAIN]
 
     @property
     def best_trial(self) -> Optional[TrialResult]:
@@ -219,3 +226,17 @@ def _fmt(value: Any) -> str:
 def read_study(sweep_dir: Union[str, Path]) -> StudyResult:
     """The :class:`StudyResult` written under *sweep_dir*."""
     return StudyResult.from_dict(read_json(study_path(sweep_dir)))
+
+
+def failed_trials(sweep_dir: Union[str, Path]) -> int:
+    """How many trials of the study under *sweep_dir* failed; 0 if it is no study.
+
+    A trial fails also when its job completed but gave no usable metric (a NaN),
+    which the job records alone do not show.
+    """
+    if not study_path(sweep_dir).is_file():
+        return 0
+    try:
+        return len(read_study(sweep_dir).failures)
+    except Exception:  # a damaged study.json: the job records still speak
+        return 0
