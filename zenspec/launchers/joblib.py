@@ -264,7 +264,7 @@ class FastJoblibLauncher(JoblibLauncher):
 
         from zenspec.launch.fast_launcher import number_job
         from zenspec.launchers import begin_launch, lost_job_return, singleton_state
-        from zenspec.launchers.forking import run_forked
+        from zenspec.launchers.fork_pool import run_forked
         from zenspec.launchers.loky import run_loky
 
         sweep_dir = begin_launch(self)
