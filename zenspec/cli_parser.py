@@ -6,6 +6,7 @@ Only argparse here; :mod:`zenspec.cli` does the work.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Optional, Sequence
 
 __all__ = ["build_parser", "parse_args"]
@@ -54,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
         "submitit_slurm, ray; the spec's launcher settings are dropped): hydra/launcher=KIND",
     )
     run.add_argument(
-        "--max-jobs", type=int, default=100_000, help="refuse a grid larger than this (100000)"
+        "--max-jobs",
+        type=_positive_int,
+        default=100_000,
+        help="refuse a grid larger than this (100000)",
     )
     run.add_argument(
         "-q", "--quiet", action="store_true", help="no progress, only the summary lines"
@@ -178,9 +182,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse *argv*; overrides may come before or after options (``run s.toml -m a=1,2``)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --traceback is a global option, but every hint puts it after the subcommand
+    if "--traceback" in argv:
+        argv = ["--traceback", *(a for a in argv if a != "--traceback")]
     args, extra = parser.parse_known_args(argv)
     if extra:
         unknown = [e for e in extra if e.startswith("-") and "=" not in e]
