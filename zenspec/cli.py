@@ -94,7 +94,10 @@ def _validate(args: argparse.Namespace, out: IO[str]) -> int:
             + (f"{bad} with {total} problem(s).\n" if total else "all valid.\n")
         )
     if not reports:
-        raise _usage(f"no spec files (*.toml, *.yaml, *.yml) under {' '.join(args.paths)}.")
+        raise _usage(
+            f"no spec files under {' '.join(args.paths)}: a spec has a top-level "
+            "'experiment' table or a zenspec schema line."
+        )
     return EXIT_BAD_INPUT if total else EXIT_OK
 
 

@@ -123,9 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser(
         "validate",
         help="check spec files (for CI and pre-commit)",
-        description="Check spec files and directories of them; every problem is reported.",
+        description="Check spec files and directories of them; every problem is reported. "
+        "A file named here is always checked. Under a directory, only spec files are: "
+        "*.toml/*.yaml/*.yml with a top-level 'experiment' table, or a first-line "
+        "'#:schema' / '# yaml-language-server: $schema=' directive naming "
+        "zenspec.schema.json. Hidden directories, .venv, node_modules and output trees "
+        "(holding .zenspec/, .hydra/ or multirun.yaml) are skipped.",
     )
-    val.add_argument("paths", metavar="PATH", nargs="+", help="spec files or directories")
+    val.add_argument(
+        "paths",
+        metavar="PATH",
+        nargs="+",
+        help="spec files (always checked) or directories (only the spec files in them)",
+    )
     val.add_argument(
         "--imports",
         action="store_true",

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, List, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Union
 
 from zenspec.errors import Problem, SpecError, ZenspecError
 from zenspec.spec.imports import search_path
 from zenspec.spec.model import Spec, build_spec
-from zenspec.spec.parse import SUFFIXES, ParsedSpec, parse_file
+from zenspec.spec.parse import MAX_SPEC_BYTES, SUFFIXES, ParsedSpec, parse_file
 from zenspec.spec.schema import schema_problems
 from zenspec.spec.semantic import DEFAULT_MAX_JOBS, check_spec
 
 __all__ = [
     "FileReport",
     "collect_spec_files",
+    "is_spec_file",
     "load_spec",
     "run_spec",
     "validate",
@@ -111,22 +113,81 @@ def _validate_one(path: PathLike, imports: bool, max_jobs: Optional[int]) -> Fil
     return report
 
 
-def collect_spec_files(paths: Iterable[PathLike]) -> List[Path]:
-    """Files named directly, plus every ``*.toml``/``*.yaml``/``*.yml`` under directories.
+#: directory names never searched for specs (besides hidden ones)
+SKIPPED_DIRS = frozenset({".venv", "venv", "node_modules", "__pycache__"})
+#: the schema a first-line directive must name for the file to count as a spec
+SCHEMA_FILE = "zenspec.schema.json"
 
-    A path that does not exist is kept, so validating it reports "no such file".
+_DIRECTIVE = re.compile(r"^\ufeff?\s*#\s*(?::schema\s+|yaml-language-server:\s*\$schema=)(\S+)")
+# a top-level experiment table in text that does not parse (a syntax error elsewhere)
+_EXPERIMENT_TEXT = {
+    "toml": re.compile(r"^\s*(\[\s*experiment\s*[\].]|experiment\s*[.=])", re.MULTILINE),
+    "yaml": re.compile(r"^experiment\s*:", re.MULTILINE),
+}
+
+
+def _is_output_tree(d: Path) -> bool:
+    """A Hydra/zenspec output directory: records, a multirun.yaml or a .hydra/ dir."""
+    return (d / ".zenspec").is_dir() or (d / "multirun.yaml").is_file() or (d / ".hydra").is_dir()
+
+
+def is_spec_file(path: PathLike) -> bool:
+    """Whether the file at *path* looks like a zenspec spec (used for directories).
+
+    A spec has a top-level ``experiment`` table (mapping), or a first-line
+    ``#:schema`` / ``# yaml-language-server: $schema=`` directive naming
+    ``zenspec.schema.json``. A file that does not parse counts when its text
+    has a top-level ``experiment`` table, so its syntax error is reported.
+    """
+    p = Path(path)
+    fmt = SUFFIXES.get(p.suffix.lower())
+    if fmt is None:
+        return False
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(MAX_SPEC_BYTES)
+    except OSError:
+        return False
+    text = head.decode("utf-8", errors="replace")
+    m = _DIRECTIVE.match(text.split("\n", 1)[0])
+    if m and m.group(1).rstrip("\"'").replace("\\", "/").endswith(SCHEMA_FILE):
+        return True
+    try:
+        data = parse_file(p).data
+    except ZenspecError:
+        return bool(_EXPERIMENT_TEXT[fmt].search(text))
+    return isinstance(data, dict) and isinstance(data.get("experiment"), dict)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for here, dirs, files in os.walk(root):
+        base = Path(here)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and d not in SKIPPED_DIRS and not _is_output_tree(base / d)
+        )
+        for name in sorted(files):
+            f = base / name
+            if f.suffix.lower() in SUFFIXES and not name.startswith(".") and f.is_file():
+                yield f
+
+
+def collect_spec_files(paths: Iterable[PathLike]) -> List[Path]:
+    """Files named directly, plus the spec files under directories.
+
+    Under a directory, a ``*.toml``/``*.yaml``/``*.yml`` file is a spec when
+    :func:`is_spec_file` says so (a top-level ``experiment`` table, or a
+    first-line schema directive naming ``zenspec.schema.json``); hidden files
+    and directories, ``.venv``, ``node_modules`` and output trees (directories
+    holding ``.zenspec/``, ``.hydra/`` or a ``multirun.yaml``) are skipped. A
+    file named directly is always kept -- even one that does not exist, so
+    validating it reports "no such file".
     """
     out: List[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = [
-                f
-                for f in sorted(p.rglob("*"))
-                if f.suffix.lower() in SUFFIXES
-                and f.is_file()
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-            ]
-            out.extend(found)
+            out.extend(f for f in _walk(p) if is_spec_file(f))
         else:
             out.append(p)
     return list(dict.fromkeys(out))
@@ -135,7 +196,10 @@ def collect_spec_files(paths: Iterable[PathLike]) -> List[Path]:
 def validate_paths(
     paths: Iterable[PathLike], imports: bool = False, max_jobs: Optional[int] = DEFAULT_MAX_JOBS
 ) -> List[FileReport]:
-    """Validate every spec file under *paths*; all problems of all files are collected.
+    """Validate the files named in *paths* and the spec files under its directories.
+
+    All problems of all files are collected; which files under a directory count
+    as specs is :func:`collect_spec_files`'s rule.
 
     A grid of more than *max_jobs* jobs is a problem (None: no limit).
     """

@@ -52,6 +52,25 @@ def _import_module(name: str) -> Any:
             f"importing '{name}' raised {type(e).__name__}: {e}",
             "Fix: the module itself is broken; import it in Python to see the traceback.",
         ) from e
+    except KeyboardInterrupt:
+        raise
+    except SystemExit as e:  # a script's sys.exit() at module level: not zenspec's exit
+        raise ImportFailure(
+            f"importing '{name}' failed: the module called {_exit_call(e)} while being imported.",
+            'Fix: guard the module\'s script code with `if __name__ == "__main__":`.',
+        ) from e
+    except BaseException as e:  # GeneratorExit and other non-Exception classes
+        raise ImportFailure(
+            f"importing '{name}' raised {type(e).__name__}: {e}",
+            "Fix: the module itself is broken; import it in Python to see the traceback.",
+        ) from e
+
+
+def _exit_call(e: SystemExit) -> str:
+    """``sys.exit(3)``, ``sys.exit()``, ``sys.exit('bad')``: how *e* was raised."""
+    if not e.args:
+        return "sys.exit()"
+    return f"sys.exit({', '.join(repr(a) for a in e.args)})"
 
 
 def _getattr_chain(obj: Any, attrs: Sequence[str], shown: str) -> Any:

@@ -49,6 +49,7 @@ class Plan:
     job: Optional[int] = None
     config: Optional[DictConfig] = None
     notes: List[str] = field(default_factory=list)
+    description: Optional[str] = None  # experiment.description
 
     def config_yaml(self) -> Optional[str]:
         """The composed config of the selected job, without Hydra's own node."""
@@ -60,6 +61,7 @@ class Plan:
     def as_dict(self) -> Dict[str, Any]:
         return {
             "spec": self.spec_file,
+            "description": self.description,
             "mode": self.mode,
             "sweeper": self.sweeper,
             "launcher": self.launcher,
@@ -82,8 +84,11 @@ class Plan:
 
     def format(self) -> str:
         """Human-readable text, as ``zenspec plan`` prints it."""
-        lines = [
-            f"spec:     {self.spec_file}",
+        lines = [f"spec:     {self.spec_file}"]
+        if self.description:
+            text = " ".join(self.description.split())  # one line, however it was written
+            lines.append(f"description: {text}")
+        lines += [
             f"mode:     {self.mode}",
             f"sweeper:  {self.sweeper}",
             f"launcher: {self.launcher}",
@@ -189,6 +194,7 @@ def plan_spec(
             launcher = str(OmegaConf.select(cfg, "hydra.launcher._target_"))
             plan = Plan(
                 spec_file=spec.file,
+                description=spec.experiment.description,
                 mode="multirun" if compiled.multirun else "run",
                 sweeper=sweeper if compiled.multirun else "(none: a single run)",
                 launcher=launcher,
@@ -267,6 +273,7 @@ def plan_without_imports(
     sweeper = spec.sweeper.kind if spec.sweeper.target is None else spec.sweeper.target
     plan = Plan(
         spec_file=spec.file,
+        description=spec.experiment.description,
         mode="multirun" if is_multirun else "run",
         sweeper=sweeper if is_multirun else "(none: a single run)",
         launcher=spec.launcher.kind,
