@@ -9,6 +9,9 @@ runs user code: YAML is read with PyYAML's *safe* loader, which refuses every
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,15 +127,7 @@ def parse_file(path: Union[str, Path]) -> ParsedSpec:
     fmt = detect_format(path)
     name = str(path)
     try:
-        size = Path(path).stat().st_size if Path(path).is_file() else 0
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(
-                f"the file is {_mib(size)}, more than the {_mib(MAX_SPEC_BYTES)} a spec may be.",
-                file=name,
-                hint="Fix: a spec names its data, it does not contain it; load large data "
-                "in the task.",
-            )
-        raw = Path(path).read_bytes()
+        raw = _read_capped(path, name)
     except FileNotFoundError:
         raise SpecError(f"no such file: '{path}'.", file=name) from None
     except IsADirectoryError:
@@ -151,6 +146,64 @@ def parse_file(path: Union[str, Path]) -> ParsedSpec:
             f"the file is not UTF-8 text (byte {e.start}).", file=name, line=line
         ) from None
     return parse_text(text, fmt, file=name)
+
+
+def _too_big(size: str, name: str) -> SpecError:
+    return SpecError(
+        f"the file is {size}, more than the {_mib(MAX_SPEC_BYTES)} a spec may be.",
+        file=name,
+        hint="Fix: a spec names its data, it does not contain it; load large data in the task.",
+    )
+
+
+def _read_capped(path: Union[str, Path], name: str) -> bytes:
+    """The file's bytes, reading at most MAX_SPEC_BYTES + 1 of them.
+
+    Only a regular file is read: a FIFO, socket or device (``/dev/zero``, also
+    through a symlink) is refused before any read, since reading it could block
+    forever or never end. The file is opened non-blocking, so opening a FIFO
+    with no writer does not block either.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise SpecError(
+                f"'{path}' is {_file_kind(st.st_mode)}, not a regular file; a spec must be "
+                "a regular file.",
+                file=name,
+                hint="Fix: point at the spec file itself (a symlink to a regular file is fine).",
+            )
+        if st.st_size > MAX_SPEC_BYTES:
+            raise _too_big(_mib(st.st_size), name)
+        chunks: List[bytes] = []
+        left = MAX_SPEC_BYTES + 1  # the file may grow between fstat and read
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        if left <= 0:
+            raise _too_big(f"more than {_mib(MAX_SPEC_BYTES)}", name)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def _mib(size: int) -> str:
@@ -185,6 +238,19 @@ def _deep_path(data: Any) -> Optional[KeyPath]:
         elif isinstance(value, list):
             stack.extend((v, (*path, i)) for i, v in enumerate(value))
     return None
+
+
+def _count_values(data: Any, limit: int) -> int:
+    """How many values *data* holds (tables and arrays included), stopping past *limit*."""
+    count, stack = 0, [data]
+    while stack and count <= limit:
+        value = stack.pop()
+        count += 1
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return count
 
 
 def parse_text(text: str, fmt: str, file: Optional[str] = None) -> ParsedSpec:
@@ -299,6 +365,14 @@ def _parse_toml(text: str, file: Optional[str]) -> Tuple[Any, SourceMap]:
             column=column,
             hint="Fix: see https://toml.io/en/v1.0.0 (strings need quotes, keys may appear once).",
         ) from None
+    values = _count_values(data, MAX_YAML_VALUES)
+    if values > MAX_YAML_VALUES:
+        # what a YAML spec may hold, so schema checks (per value) stay bounded
+        raise SpecError(
+            f"the TOML document has more than {MAX_YAML_VALUES:,} values.",
+            file=file,
+            hint="Fix: a spec names its data, it does not contain it; load large data in the task.",
+        )
     source = SourceMap(toml_source_map(text))
     deep = _deep_path(data)
     if deep is not None:

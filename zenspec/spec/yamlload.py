@@ -70,6 +70,43 @@ class _SpecYamlLoader(yaml.SafeLoader):
     zen_paths: Dict[int, KeyPath] = {}
     zen_file: Optional[str] = None
 
+    #: values composed so far, aliases counted as the values they repeat
+    zen_count = 0
+    #: id(anchored node) -> the values it expands to (known once it is composed)
+    zen_sizes: Dict[int, int] = {}
+
+    def compose_node(self, parent: Optional[yaml.Node], index: Any) -> Any:
+        """PyYAML's, counting values *while* composing (as _check_yaml_nodes counts
+        them: keys not, aliases as all the values they repeat), so a document past
+        MAX_YAML_VALUES is refused before the rest of it is even scanned."""
+        event = self.peek_event()
+        is_key = isinstance(parent, yaml.MappingNode) and index is None
+        if isinstance(event, yaml.AliasEvent):
+            if not is_key:
+                target = self.anchors.get(event.anchor)
+                self.zen_count += self.zen_sizes.get(id(target), 1) if target is not None else 1
+                self._zen_limit(event)
+            return super().compose_node(parent, index)
+        start = self.zen_count
+        if not is_key:
+            self.zen_count += 1
+            self._zen_limit(event)
+        node = super().compose_node(parent, index)
+        if getattr(event, "anchor", None) is not None:
+            self.zen_sizes[id(node)] = self.zen_count - start
+        return node
+
+    def _zen_limit(self, event: Any) -> None:
+        if self.zen_count > MAX_YAML_VALUES:
+            raise SpecError(
+                f"the YAML document expands to more than {MAX_YAML_VALUES:,} values "
+                "(anchors and aliases repeat what they name).",
+                file=self.zen_file,
+                line=event.start_mark.line + 1,
+                column=event.start_mark.column + 1,
+                hint="Fix: use fewer aliases (*name), or write the values out.",
+            )
+
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
@@ -101,6 +138,8 @@ def _mark(e: yaml.MarkedYAMLError) -> Dict[str, Optional[int]]:
 def parse_yaml(text: str, file: Optional[str]) -> Tuple[Any, SourceMap]:
     try:
         loader = _SpecYamlLoader(text)
+        loader.zen_file = file
+        loader.zen_sizes = {}
     except yaml.reader.ReaderError as e:  # a control character, checked up front
         raise _reader_error(e, text, file) from None
     try:
