@@ -26,8 +26,10 @@ die() {
   exit 1
 }
 
-alive() { # alive <pidfile>: the pid in it runs
-  [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+alive() { # alive <pidfile>: the pid in it runs, and is one of the cluster's daemons
+  # (pids wrap around quickly on a busy machine: a stale pidfile must not name a stranger)
+  [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null &&
+    grep -qxE 'munged|mariadbd|mysqld|slurmdbd|slurmctld|slurmd' "/proc/$(cat "$1")/comm" 2>/dev/null
 }
 
 wait_for() { # wait_for <seconds> <what> <command...>
