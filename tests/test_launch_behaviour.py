@@ -225,3 +225,17 @@ def test_trusted_path_does_not_extend_to_nested_targets():
     }
     with pytest.raises(InstantiationException):
         instantiate(cfg)
+
+
+def test_hydra_mode_run_in_a_sweep_warns_and_runs_multirun_as_stock(tmp_path):
+    with pytest.warns(UserWarning, match="overriding with `hydra.mode=MULTIRUN`"):
+        jobs = hydra_multirun(
+            builds(dict, x=0),
+            instantiate,
+            ["x=1,2", "hydra.mode=RUN", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+            with_log_configuration=False,
+        )
+    assert [j.return_value for j in jobs[0]] == [{"x": 1}, {"x": 2}]
+    assert all(j.hydra_cfg.hydra.mode == RunMode.MULTIRUN for j in jobs[0])
+    saved = (tmp_path / "sweep" / "0" / ".hydra" / "hydra.yaml").read_text()
+    assert "mode: MULTIRUN" in saved

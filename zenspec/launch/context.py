@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import warnings
 from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -238,9 +239,18 @@ def launch_session(
     parsed = parse_overrides(override_list)
     if mode is RunMode.RUN:
         reject_sweeps(parsed)
-    if not any(o.key_or_group == "hydra.mode" for o in parsed):
+    given = [o for o in parsed if o.key_or_group == "hydra.mode"]
+    if not given:
         # as hydra.main does, so jobs see hydra.mode (it lands in hydra.overrides.hydra)
         override_list.append(f"hydra.mode={mode.name}")
+    elif mode is RunMode.MULTIRUN and str(given[-1].value()) == "RUN":
+        # as hydra.main with --multirun: warned, and the sweep runs (and says) MULTIRUN
+        warnings.warn(
+            "\n\tRunning Hydra app with --multirun, overriding with `hydra.mode=MULTIRUN`.",
+            UserWarning,
+            stacklevel=3,
+        )
+        override_list.append("hydra.mode=MULTIRUN")
     primary = make_primary(config)
     from zenspec.sweepers import store_entries  # here: zenspec.sweepers imports the launch layer
 
