@@ -149,17 +149,9 @@ _PR_SET_PDEATHSIG = 1
 def _die_with_parent(parent: int) -> None:
     """Linux: SIGTERM this process when its parent dies; exit now if it already has.
 
-    SIGTERM raises :class:`~zenspec.errors.Terminated` in the running job (it
-    records itself interrupted, and ``resume`` runs it again).
+    The caller's SIGTERM handler turns it into :class:`~zenspec.errors.Terminated`
+    in the running job (it records itself interrupted; ``resume`` runs it again).
     """
-    from zenspec.errors import Terminated
-
-    def terminated(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the record be written
-        raise Terminated(signum)
-
-    with contextlib.suppress(ValueError):  # not the main thread: the default action stays
-        signal.signal(signal.SIGTERM, terminated)
     with contextlib.suppress(Exception):  # no libc, another OS: the pipe's EOF still ends us
         import ctypes
 

@@ -129,17 +129,9 @@ def _first_sentence(text: str) -> str:
     return line.split(". ", 1)[0].rstrip(".") + "." if line else line
 
 
-_SIGNALS = {  # faulthandler's words for the fatal signals it reports
-    "Segmentation fault": "SIGSEGV",
-    "Bus error": "SIGBUS",
-    "Floating point exception": "SIGFPE",
-    "Illegal instruction": "SIGILL",
-    "Aborted": "SIGABRT",
-}
-
-
 def _fault_report(root: Path, num: int) -> Tuple[Optional[str], str]:
     """``(signal name, faulthandler's report)`` from a dead job's fault file, then removed."""
+    from zenspec.records.crashlog import FATAL_SIGNALS, fatal_error
     from zenspec.records.store import open_nofollow
 
     path = _fault_path(root, num)
@@ -150,8 +142,8 @@ def _fault_report(root: Path, num: int) -> Tuple[Optional[str], str]:
         return None, ""
     with contextlib.suppress(OSError):
         os.unlink(path)
-    head = text.splitlines()[0].removeprefix("Fatal Python error: ").strip() if text else ""
-    return _SIGNALS.get(head), text
+    head = (fatal_error(text.splitlines()[0]) or text.splitlines()[0].strip()) if text else ""
+    return FATAL_SIGNALS.get(head), text
 
 
 def _death(error: BaseException, root: Path, num: int) -> Tuple[str, str]:

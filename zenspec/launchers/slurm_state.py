@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 from zenspec.errors import LaunchError
-from zenspec.records.crashlog import FATAL_SIGNALS
+from zenspec.records.crashlog import FATAL_SIGNALS, fatal_error
 
 __all__ = [
     "ENDED_STATES",
@@ -196,8 +196,8 @@ def local_crash(job: Any) -> Optional[str]:
     except OSError:
         return None
     for line in reversed(text.splitlines()):
-        if line.startswith("Fatal Python error: "):
-            what = line[len("Fatal Python error: ") :].strip()
+        what = fatal_error(line)
+        if what:
             return (
                 f"killed by {FATAL_SIGNALS[what]}"
                 if what in FATAL_SIGNALS

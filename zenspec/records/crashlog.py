@@ -20,7 +20,7 @@ from typing import Dict, Iterator, Tuple
 
 from zenspec.records.store import _CLOEXEC, _NOFOLLOW, open_nofollow, records_dir, safe_dir
 
-__all__ = ["FATAL_SIGNALS", "crash_log", "read_crash_log"]
+__all__ = ["FATAL_SIGNALS", "crash_log", "fatal_error", "read_crash_log"]
 
 # faulthandler's names of the fatal signals it catches
 FATAL_SIGNALS = {
@@ -30,6 +30,20 @@ FATAL_SIGNALS = {
     "Bus error": "SIGBUS",
     "Illegal instruction": "SIGILL",
 }
+_FATAL_PREFIX = "Fatal Python error: "
+
+
+def fatal_error(line: str) -> str:
+    """What faulthandler's first line says (``Segmentation fault``); "" for another line.
+
+    :data:`FATAL_SIGNALS` names the signal behind it. Shared by every reader of
+    faulthandler's output (this module's crash logs, submitit's job logs, Ray's
+    per-job fault files).
+    """
+    line = line.strip()
+    return line[len(_FATAL_PREFIX) :].strip() if line.startswith(_FATAL_PREFIX) else ""
+
+
 _NAME = re.compile(r"^crash-(\d+)\.log$")
 
 
@@ -74,7 +88,7 @@ def read_crash_log(root: Path) -> Dict[int, Tuple[str, str]]:
             except OSError:
                 continue
             first = text.strip().splitlines()[0] if text.strip() else ""
-            head = first.removeprefix("Fatal Python error: ").strip()
+            head = fatal_error(first) or first.strip()
             if head:
                 cause = (
                     f"killed by {FATAL_SIGNALS[head]}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -25,6 +24,7 @@ from zenspec.records.store import (
     read_json,
     safe_dir,
     to_jsonable,
+    write_text_nofollow,
 )
 
 __all__ = [
@@ -196,26 +196,11 @@ def write_record(directory: Path, num: int, record: Dict[str, Any]) -> None:
     """
     text = dumps_indented(record) + "\n"
     where = _ensure_dir(directory)
-    path = os.path.join(where, f"{num}.json")
-    tmp = os.path.join(where, f".{num}.json.{os.getpid()}.{threading.get_ident()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
     try:
-        fd = os.open(tmp, flags, 0o666)
+        write_text_nofollow(os.path.join(where, f"{num}.json"), text)
     except FileNotFoundError:  # the directory went away (e.g. the sweep dir was moved)
         _made_dirs.discard(where)
-        _ensure_dir(directory)
-        fd = os.open(tmp, flags, 0o666)
-    except FileExistsError:  # the temp of a killed process that had our pid: stale
-        os.unlink(tmp)
-        fd = os.open(tmp, flags, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        write_text_nofollow(os.path.join(_ensure_dir(directory), f"{num}.json"), text)
 
 
 def _user_error(e: BaseException) -> BaseException:

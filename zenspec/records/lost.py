@@ -37,8 +37,6 @@ __all__ = [
     "record_lost_job",
 ]
 
-_CRASH_LOG = "crash.log"  # faulthandler's output of an in-process sweep (records/crashlog)
-
 
 def describe_exit(exitcode: Optional[int]) -> str:
     """A process's end as a user reads it: ``killed by SIGSEGV``, ``exit code 3``.
@@ -183,16 +181,13 @@ def record_lost_job(
 
 def existing_record(path: Path) -> bool:
     """Whether *path* holds a job record (a planted link or a torn file does not count)."""
+    from zenspec.records.store import read_json
+
     try:
-        fd = open_nofollow(path)
-    except OSError:
-        return False
-    try:
-        with os.fdopen(fd, encoding="utf-8") as f:
-            data = json.load(f)
+        data = read_json(path)  # no symlink; an object
     except (OSError, ValueError, RecursionError):
         return False
-    return isinstance(data, dict) and data.get("format_version") == FORMAT_VERSION
+    return data.get("format_version") == FORMAT_VERSION
 
 
 def reap_dead_markers(
