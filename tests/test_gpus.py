@@ -74,5 +74,5 @@ def test_more_gpus_per_job_than_the_machine_shows_is_an_input_error(tmp_path):
     done = _run(tmp_path, 3, "0,1")
     assert done.returncode == 2, done.stderr
     assert "gpus_per_job = 3, but this machine shows 2 GPU(s) (0,1)" in done.stderr
-    assert "$.launcher.gpus_per_job" in done.stderr
+    assert "spec.toml::$.launcher.gpus_per_job (line 15, column 1)" in done.stderr
     assert not list((tmp_path / "sweep" / ".zenspec" / "jobs").glob("*.json"))

@@ -287,12 +287,40 @@ def run_spec(
                 for k, v in launch_kwargs.items()
                 if k not in ("on_error", "progress", "fail_fast", "max_jobs")
             }
-        return launch(
-            compiled.config,
-            compiled.task_function,
-            compiled.overrides,
-            job_name=compiled.job_name,
-            groups=compiled.groups,
-            provenance=launch_kwargs.pop("provenance", provenance),
-            **launch_kwargs,
+        try:
+            return launch(
+                compiled.config,
+                compiled.task_function,
+                compiled.overrides,
+                job_name=compiled.job_name,
+                groups=compiled.groups,
+                provenance=launch_kwargs.pop("provenance", provenance),
+                **launch_kwargs,
+            )
+        except ZenspecError as e:
+            _place_in_spec(e, spec.parsed)
+            raise
+
+
+def _place_in_spec(error: ZenspecError, parsed: ParsedSpec) -> None:
+    """Give a launch error about a spec key (``$.launcher.partition``) the spec's file and line.
+
+    The launch layer knows the key path a bad launcher setting came from, not the
+    file it was written in; here both are known, so every such error reads like
+    the spec layer's own (``spec.toml::$.launcher.partition (line 9, column 1)``).
+    """
+    placed = []
+    for p in error.problems:
+        keys = p.path[2:].split(".") if p.path and p.path.startswith("$.") else []
+        if p.file is None and keys and all(re.fullmatch(r"[A-Za-z_][\w-]*", k) for k in keys):
+            p = parsed.problem(tuple(keys), p.message, p.hint)
+        placed.append(p)
+    if placed and placed[0] is not error.problems[0]:
+        first = placed[0]
+        error.file, error.path, error.line, error.column = (
+            first.file,
+            first.path,
+            first.line,
+            first.column,
         )
+    error.problems = tuple(placed)
