@@ -156,3 +156,36 @@ def test_parsed_overrides_are_kept_but_handed_out_as_copies():
     again = parse_overrides(["a=1", "b=choice(1,2)"])
     assert [o.input_line for o in again] == ["a=1", "b=choice(1,2)"]
     assert again[1].is_sweep_override() and again[0] is not first[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(alphabet="abcXYZ019_-/+.$%*@?|()[]{}:=, \\'\"#é", min_size=1, max_size=8),
+        st.integers(),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_dict_keys_round_trip_through_hydras_parser_or_are_refused(table):
+    # keys such as a logging config's factory key "()" are written escaped
+    try:
+        text = value_to_override(table)
+    except OverrideError:
+        assert any(not set(k) <= set(_KEY_CHARS) or _looks_typed(k) for k in table)
+        return
+    (parsed,) = OverridesParser.create().parse_overrides([f"x={text}"])
+    assert parsed.value() == table
+
+
+_KEY_CHARS = "abcXYZ019_-/+.$%*@?|()[]{}:=, \\"
+
+
+def _looks_typed(key: str) -> bool:
+    import re
+
+    return bool(re.match(r"^[-+]?[\d.]", key)) or key.lower() in {"null", "true", "false", "nan", "inf", "-inf", "+inf"}  # fmt: skip
+
+
+def test_a_factory_key_is_written_escaped():
+    assert value_to_override({"()": "mod.Factory"}) == r"{\(\):mod.Factory}"

@@ -113,13 +113,33 @@ def value_to_override(value: Any) -> str:
     )
 
 
+#: characters a dict key may hold as they are, and those it holds escaped (``\(``)
+_DICT_KEY_CHARS = re.compile(r"[A-Za-z0-9_/\-\\+.$%*@?|]")
+_DICT_KEY_ESCAPED = frozenset("()[]{}:=, ")
+
+
 def _dict_key(key: Any) -> str:
+    """*key* as a dict key of Hydra's grammar, special characters escaped with a
+    backslash (``"()"``, a logging config's factory key, is written ``\\(\\)``)."""
     text = str(key)
-    if not re.match(r"^[A-Za-z_][A-Za-z0-9_\-]*$", text):
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif _DICT_KEY_CHARS.fullmatch(ch):
+            out.append(ch)
+        elif ch in _DICT_KEY_ESCAPED:
+            out.append("\\" + ch)
+        else:
+            out = []
+            break
+    # numbers, bools and null would be read back as such, not as the string key
+    if not out or re.match(r"^[-+]?[\d.]", text) or text.lower() in _KEYWORDS:
         raise OverrideError(
-            f"dict key {key!r} cannot be written in an override; keys must be identifiers."
+            f"dict key {key!r} cannot be written in an override; use letters, digits and "
+            "_-/+.$%*@?|()[]{}:=, in keys."
         )
-    return text
+    return "".join(out)
 
 
 def to_override_list(overrides: OverridesLike) -> List[str]:

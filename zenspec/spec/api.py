@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -68,11 +69,13 @@ def load_spec(path: PathLike, *, imports: bool = False) -> Spec:
     return spec
 
 
-def _semantic(spec: Spec, imports: bool, max_jobs: Optional[int] = None) -> Any:
+def _semantic(
+    spec: Spec, imports: bool, max_jobs: Optional[int] = None, compose: bool = True
+) -> Any:
     if not imports:
         return check_spec(spec, imports=False, max_jobs=max_jobs)
     with search_path(spec.experiment.search_path):
-        return check_spec(spec, imports=True, max_jobs=max_jobs)
+        return check_spec(spec, imports=True, max_jobs=max_jobs, compose=compose)
 
 
 @dataclass
@@ -106,11 +109,87 @@ def _validate_one(path: PathLike, imports: bool, max_jobs: Optional[int]) -> Fil
         return report
     report.problems = schema_problems(parsed)
     if report.problems:
-        return report  # semantic checks assume the schema's shape
+        # semantic checks assume the schema's shape: they run on the spec without
+        # the keys the schema refused, so every problem is reported in one round
+        report.problems += _beside_schema_problems(parsed, report.problems, imports)
+        report.problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.path or ""))
+        return report
     spec = build_spec(parsed)
     result = _semantic(spec, imports, max_jobs)
     report.problems, report.grid_size, report.spec = result.problems, result.grid_size, spec
     return report
+
+
+_PATH_PART = re.compile(r'\.([^.\["]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
+
+
+def _key_path(text: Optional[str]) -> Optional[tuple]:
+    """``$.a["b.c"][0]`` -> ``("a", "b.c", 0)`` (the inverse of ``format_path``)."""
+    if not text or not text.startswith("$"):
+        return None
+    parts: list = []
+    pos = 1
+    while pos < len(text):
+        m = _PATH_PART.match(text, pos)
+        if m is None:
+            return None
+        name, index, quoted = m.groups()
+        if index is not None:
+            parts.append(int(index))
+        else:
+            parts.append(name if name is not None else re.sub(r"\\(.)", r"\1", quoted))
+        pos = m.end()
+    return tuple(parts)
+
+
+def _without(data: Any, path: tuple) -> bool:
+    """Delete *path* from *data* in place; False if it cannot be (the root, a list item)."""
+    node = data
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if not path or not isinstance(node, dict) or path[-1] not in node:
+        return False
+    del node[path[-1]]
+    return True
+
+
+def _beside_schema_problems(
+    parsed: ParsedSpec, found: List[Problem], imports: bool
+) -> List[Problem]:
+    """The semantic problems of *parsed* with the keys the schema refused taken out.
+
+    A problem at or under a removed key, or naming one (``'lr'``), is left out:
+    it would only repeat the schema's problem. Nothing is reported when the
+    remainder still breaks the schema (a required key was the problem).
+    """
+    import copy
+
+    data = copy.deepcopy(parsed.data)
+    removed = []
+    for p in found:
+        path = _key_path(p.path)
+        if path is None or not _without(data, path):
+            return []
+        removed.append(path)
+    pruned = dataclasses.replace(parsed, data=data)
+    if schema_problems(pruned):
+        return []
+    try:
+        result = _semantic(build_spec(pruned), imports, None, compose=False)
+    except ZenspecError:
+        return []
+    out = []
+    for p in result.problems:
+        path = _key_path(p.path) or ()
+        if any(path[: len(r)] == r for r in removed):
+            continue
+        if any(f"'{r[-1]}'" in p.message for r in removed if isinstance(r[-1], str)):
+            continue
+        out.append(p)
+    return out
 
 
 #: directory names never searched for specs (besides hidden ones)
@@ -260,7 +339,7 @@ def run_spec(
 
     with search_path(spec.experiment.search_path):
         if imports:
-            problems = check_spec(spec, imports=True).problems
+            problems = check_spec(spec, True, None, overrides, multirun).problems
             if problems:
                 raise SpecError(problems[0].message, problems=problems)
         compiled = compile_spec(spec, overrides, multirun)

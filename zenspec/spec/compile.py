@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -71,10 +72,21 @@ def convert_value(value: Any) -> Any:
     return value
 
 
+#: a key Hydra's override grammar can write in a key path (``a.b``)
+_PATH_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+
 def _flatten(table: Dict[str, Any], prefix: str) -> List[tuple]:
+    """``(dotted key, leaf)`` pairs; a table with a key no key path can spell (the
+    ``"()"`` factory key of a logging config) stays whole, set as one dict value."""
     items: List[tuple] = []
     for key, value in table.items():
-        if isinstance(value, dict) and value and "_target_" not in value:
+        if (
+            isinstance(value, dict)
+            and value
+            and "_target_" not in value
+            and all(_PATH_KEY.match(str(k)) for k in value)
+        ):
             items.extend(_flatten(value, f"{prefix}{key}."))
         else:
             items.append((f"{prefix}{key}", value))

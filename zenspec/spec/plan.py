@@ -203,14 +203,17 @@ def plan_spec(
             )
             if mode is RunMode.RUN:
                 plan.output_dir = str(cfg.hydra.run.dir)
-                plan.jobs = [PlannedJob(0, list(cfg.hydra.overrides.task), plan.output_dir)]
+                task = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
+                plan.jobs = [PlannedJob(0, [str(a) for a in task], plan.output_dir)]
                 if job not in (None, 0):
                     raise LaunchError(f"a single run has one job, #0; there is no job #{job}.")
                 if job is not None:
                     plan.job, plan.config = 0, cfg
                 return plan
 
-            arguments = [str(a) for a in cfg.hydra.overrides.task]
+            arguments = [
+                str(a) for a in OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
+            ]
             plan.arguments = arguments
             plan.output_dir = str(cfg.hydra.sweep.dir)
             if not spec.sweeper.is_grid or not sweeper.endswith("BasicSweeper"):

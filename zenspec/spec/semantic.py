@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from zenspec.errors import OverrideError, Problem, did_you_mean
+from zenspec.spec.hydra_checks import HydraChecks
 from zenspec.spec.imports import ImportFailure, resolve
 from zenspec.spec.model import Spec
 from zenspec.spec.parse import KeyPath
@@ -54,7 +55,7 @@ class Report:
     grid_size: Optional[int] = None
 
 
-class _Checker(SweepChecks, PolicyChecks, PathChecks):
+class _Checker(SweepChecks, PolicyChecks, PathChecks, HydraChecks):
     def __init__(self, spec: Spec, imports: bool) -> None:
         self.spec = spec
         self.imports = imports
@@ -201,12 +202,41 @@ class _Checker(SweepChecks, PolicyChecks, PathChecks):
             task = self.resolve(("experiment", "task"), exp.task)
             if task is not None and not callable(task):
                 self.add(("experiment", "task"), f"'{exp.task}' is not callable.")
+            elif task is not None:
+                self.task_signature(exp.task, task)
         if exp.target:
             target = self.resolve(("experiment", "target"), exp.target)
             if target is not None and not callable(target):
                 self.add(("experiment", "target"), f"'{exp.target}' is not callable.")
             elif target is not None:
                 self.call(("config",), exp.target, target, self.spec.config, experiment=True)
+
+    def task_signature(self, name: str, task: Any) -> None:
+        """A task is called with the job's config as its one positional argument."""
+        try:
+            sig = inspect.signature(task)
+        except (TypeError, ValueError):  # builtins: nothing to check against
+            return
+        try:
+            sig.bind(object())
+            return
+        except TypeError as e:
+            reason = str(e)
+        keyword = [
+            n
+            for n, p in sig.parameters.items()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        target_like = bool(keyword) and not self.spec.experiment.config_class
+        self.add(
+            ("experiment", "task"),
+            f"task {name}{sig} cannot be called with the job's config as its one positional "
+            f"argument ({reason}).",
+            f'Fix: to call it with the config\'s keys as arguments, write target = "{name}" '
+            "instead of task; or give it one parameter for the config: def task(cfg): ..."
+            if target_like
+            else "Fix: give it one parameter for the config: def task(cfg): ...",
+        )
 
     def call(
         self,
@@ -386,7 +416,14 @@ def _strings(value: Any, path: KeyPath) -> Iterable[tuple]:
             yield from _strings(v, (*path, i))
 
 
-def check_spec(spec: Spec, imports: bool = False, max_jobs: Optional[int] = None) -> Report:
+def check_spec(
+    spec: Spec,
+    imports: bool = False,
+    max_jobs: Optional[int] = None,
+    overrides: Optional[Sequence[str]] = None,
+    multirun: bool = False,
+    compose: bool = True,
+) -> Report:
     """Run the semantic checks on *spec*; every problem is collected, none raised.
 
     Parameters
@@ -400,9 +437,14 @@ def check_spec(spec: Spec, imports: bool = False, max_jobs: Optional[int] = None
         A grid with more jobs is a problem (the count is computed, not expanded);
         ``zenspec validate`` uses :data:`DEFAULT_MAX_JOBS`. ``run``/``plan`` leave
         it to the launch core, which has its own ``max_jobs``.
+    overrides, multirun
+        The command line ``run`` would launch with. With *imports*, and when
+        nothing else was found, the jobs are composed with them and checked
+        (:mod:`zenspec.spec.preflight`) -- unless *compose* is False.
     """
     c = _Checker(spec, imports)
     c.reserved()
+    c.hydra_keys()
     c.paths()
     c.policy()
     if imports:
@@ -435,4 +477,8 @@ def check_spec(spec: Spec, imports: bool = False, max_jobs: Optional[int] = None
                 "or raise the limit (zenspec run --max-jobs N) if you mean it.",
             )
     problems = sorted(c.problems, key=lambda p: (p.line or 0, p.column or 0, p.path or ""))
+    if imports and compose and not problems:
+        from zenspec.spec.preflight import compose_problems
+
+        problems = compose_problems(spec, overrides, multirun)
     return Report(problems=problems, grid_size=grid)

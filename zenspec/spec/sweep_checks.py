@@ -7,6 +7,7 @@ A mixin of :class:`zenspec.spec.semantic._Checker`, which provides ``spec``,
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, List
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -88,12 +89,32 @@ class SweepChecks:
 
     def sweep_axis(self, path: KeyPath, key: str, o: Any, text: str) -> None:
         bare = key.lstrip("+")
-        if key.startswith("hydra.") or bare.startswith("hydra."):
+        if bare.split(".")[0].split("/")[0] == "hydra":
+            # Hydra refuses it for every sweeper ("Sweeping over Hydra's configuration
+            # is not supported"), after the sweep has started
+            self.add(
+                path,
+                f"'{bare}' is Hydra's own setting, which Hydra cannot sweep.",
+                "Fix: set it once in [hydra]; for a per-job value use an interpolation of a "
+                'swept key there (e.g. sweep.subdir = "${hydra.job.override_dirname}").',
+            )
+            return
+        value = o.value()
+        if type(value).__name__ == "Glob":
+            self.glob(path, bare, value, text.partition("=")[2])
+            return
+        if type(value).__name__ == "RangeSweep" and value.step == 0:
+            # Hydra only refuses it when the job list is built
+            self.add(path, f"'{text.partition('=')[2]}' is not a valid range: its step is 0.")
+            return
+        empty = o.is_discrete_sweep() and type(value).__name__ != "RangeSweep"
+        if empty and not list(o.sweep_string_iterator()):
+            self.add(
+                path, f"'{text.partition('=')[2]}' gives no values: the sweep would run no job."
+            )
             return
         if "/" not in bare and bare in self.spec.groups:
             if o.is_discrete_sweep() and not o.is_hydra_override() and o.is_sweep_override():
-                if type(o._value).__name__ == "Glob":
-                    return
                 values = list(o.sweep_string_iterator())
             elif o.is_interval_sweep():
                 self.add(path, f"group '{bare}' is swept with an interval; give option names.")
@@ -119,6 +140,15 @@ class SweepChecks:
             )
         if o.is_interval_sweep():
             iv = o.value()
+            if not (math.isfinite(iv.start) and math.isfinite(iv.end)):
+                self.add(
+                    path,
+                    f"interval({iv.start}, {iv.end}) has a bound that is not a finite number: "
+                    "every sample would be inf or nan.",
+                    "Fix: give finite bounds (e.g. interval(0, 1e6), or tag(log, interval(1e-6, "
+                    "1e6)) for a range spanning magnitudes).",
+                )
+                return
             if not iv.start < iv.end:
                 self.add(
                     path,
@@ -151,3 +181,21 @@ class SweepChecks:
                 return
             if empty:
                 self.add(path, f"'{value}' is an empty range: it gives no jobs.")
+
+    def glob(self, path: KeyPath, key: str, glob: Any, text: str) -> None:
+        """``glob(...)`` selects options of a config group; it must select some."""
+        if key in self.spec.groups:
+            options = sorted(self.spec.groups[key])
+            if not glob.filter(options):
+                self.add(
+                    path,
+                    f"'{text}' selects none of group '{key}''s options ({', '.join(options)}).",
+                    "Fix: widen the pattern, or list the options.",
+                )
+            return
+        self.add(
+            path,
+            f"glob() selects options of a config group, and '{key}' is not a group of this spec"
+            f" (groups: {', '.join(sorted(self.spec.groups)) or 'none'}).",
+            "Fix: list the values instead (a list, choice(...) or range(...)).",
+        )
