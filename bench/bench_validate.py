@@ -28,7 +28,10 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
-LIMIT = 10 * 1024 * 1024  # zenspec.spec.parse.MAX_SPEC_BYTES
+sys.path.insert(0, str(REPO))
+from zenspec.spec.parse import MAX_SPEC_BYTES as LIMIT  # noqa: E402
+from zenspec.spec.parse import MAX_YAML_VALUES as VALUES  # noqa: E402
+
 HEAD = "experiment:\n  name: bench\n  task: examples.my_app:task_function\n"
 
 
@@ -52,7 +55,7 @@ def alias_interp_big(d: Path) -> Path:
 
 
 def distinct_interp(d: Path) -> Path:
-    """~9.9 MB: distinct strings of interpolations (no memo helps), few values."""
+    """Up to the size limit: distinct strings of interpolations (no memo helps), few values."""
     lines = [HEAD, "config:", "  x: 1", "  y: 2"]
     row = "${x}${y}" * 125  # 1 KB per value
     n, size = 0, sum(len(x) + 1 for x in lines)
@@ -65,25 +68,43 @@ def distinct_interp(d: Path) -> Path:
 
 
 def one_long_interp(d: Path) -> Path:
-    """~9.9 MB: one string of ``${x}`` interpolations."""
+    """Up to the size limit: one string of ``${x}`` interpolations."""
     n = (LIMIT - 4096) // 4
     return _write(d / "one_long_interp.yaml", f'{HEAD}config:\n  x: 1\n  s: "{"${x}" * n}"\n')
 
 
 def big_flow_list(d: Path) -> Path:
-    """~9.9 MB: a legal flow list of ~5M small ints (far past the node limit)."""
+    """Up to the size limit: a legal flow list of small ints (far past the value limit)."""
     n = (LIMIT - 4096) // 2
     return _write(d / "big_flow_list.yaml", f"{HEAD}config:\n  x: [{'1,' * (n - 1)}1]\n")
 
 
 def many_keys_yaml(d: Path) -> Path:
-    """~99k keys in [config] (just under the node limit)."""
-    body = "".join(f"  key_{i}: {i}\n" for i in range(99_000))
+    """Keys in [config], just under the value limit."""
+    body = "".join(f"  key_{i}: {i}\n" for i in range(VALUES - 20))
     return _write(d / "many_keys.yaml", f"{HEAD}config:\n{body}")
 
 
+def alias_near_limit(d: Path) -> Path:
+    """A string of ``${x}`` as long as the size limit allows, aliased just under the value limit."""
+    n = VALUES - 40
+    refs = ", ".join(["*s"] * n)
+    s = "${x}" * ((LIMIT - len(refs) - 4096) // 4)
+    return _write(
+        d / "alias_near_limit.yaml", f'{HEAD}config:\n  x: 1\n  s: &s "{s}"\n  l: [{refs}]\n'
+    )
+
+
+def long_strings_near_limit(d: Path) -> Path:
+    """Distinct strings with an interpolation each, values just under the value limit."""
+    n = VALUES - 40
+    width = max(1, (LIMIT - 4096) // n - 24)
+    body = "".join(f'  k{i}: "{i}${{x}}{"a" * width}"\n' for i in range(n))
+    return _write(d / "long_strings.yaml", f"{HEAD}config:\n  x: 1\n{body}")
+
+
 def many_keys_toml(d: Path) -> Path:
-    """~9.9 MB of TOML keys in [config] (TOML has no node limit but the byte cap)."""
+    """Up to the size limit: TOML keys in [config] (past the value limit)."""
     head = '[experiment]\nname = "bench"\ntask = "examples.my_app:task_function"\n[config]\n'
     parts, size, i = [head], len(head), 0
     while size < LIMIT - 4096:
@@ -92,6 +113,13 @@ def many_keys_toml(d: Path) -> Path:
         size += len(line)
         i += 1
     return _write(d / "many_keys.toml", "".join(parts))
+
+
+def many_keys_toml_under_limit(d: Path) -> Path:
+    """TOML keys in [config], just under the value limit."""
+    head = '[experiment]\nname = "bench"\ntask = "examples.my_app:task_function"\n[config]\n'
+    body = "".join(f"key_{i} = {i}\n" for i in range(VALUES - 20))
+    return _write(d / "many_keys_ok.toml", head + body)
 
 
 def deep_flow(d: Path) -> Path:
@@ -141,7 +169,10 @@ CASES: Dict[str, Callable[[Path], Path]] = {
         one_long_interp,
         big_flow_list,
         many_keys_yaml,
+        alias_near_limit,
+        long_strings_near_limit,
         many_keys_toml,
+        many_keys_toml_under_limit,
         deep_flow,
         deep_block,
         deep_toml,

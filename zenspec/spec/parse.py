@@ -40,17 +40,20 @@ __all__ = [
 KeyPath = Tuple[Union[str, int], ...]
 SUFFIXES = {".toml": "toml", ".yaml": "yaml", ".yml": "yaml"}
 
-#: Input limits. A spec is a few kilobytes and a few levels deep; these only stop
-#: inputs that would otherwise exhaust memory or Python's stack (a RecursionError
-#: or MemoryError instead of a message). Module constants, so a caller with a
-#: real need can raise them.
-MAX_SPEC_BYTES = 10 * 1024 * 1024
+#: Input limits. A spec is a few kilobytes and a few levels deep; these stop
+#: inputs that would otherwise exhaust memory, time or Python's stack (a
+#: RecursionError or MemoryError instead of a message), so validating untrusted
+#: input costs at most ~1 s and ~50 MB (bench/bench_validate.py). Module
+#: constants, so a caller with a real need can raise them.
+MAX_SPEC_BYTES = 1024 * 1024
 #: The longest key path (``$.config.a.b`` is 3 deep). jsonschema needs about ten
 #: stack frames per level, so much deeper data would overflow Python's stack.
 MAX_DEPTH = 64
-#: Values a YAML document may expand to through anchors and aliases (``*a``);
-#: a few lines of aliases can otherwise expand to billions ("billion laughs").
-MAX_YAML_VALUES = 100_000
+#: Values a document may hold -- for YAML, counted as anchors and aliases
+#: (``*a``) expand them: a few lines of aliases can otherwise expand to billions
+#: ("billion laughs"). Long lists of values belong in a sweep expression
+#: (``range(0, 100000)``), which is not expanded here.
+MAX_YAML_VALUES = 10_000
 
 
 def format_path(path: KeyPath) -> str:
@@ -207,7 +210,11 @@ def _file_kind(mode: int) -> str:
 
 
 def _mib(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MiB"
+    """``1.5 MiB``; in bytes when a MiB figure would hide the difference to the limit."""
+    text = f"{size / (1024 * 1024):.1f} MiB"
+    if size != MAX_SPEC_BYTES and text == f"{MAX_SPEC_BYTES / (1024 * 1024):.1f} MiB":
+        return f"{size:,} bytes"
+    return text
 
 
 def _too_deep(file: Optional[str], path: KeyPath = (), line: Optional[int] = None, column: Optional[int] = None) -> SpecError:  # fmt: skip

@@ -227,12 +227,46 @@ class _Explainer:
         return [self.problem(path, f"expected {expected}, found {describe(err.instance)}.")]
 
 
+class _Long(str):
+    """A long string whose repr is short.
+
+    jsonschema writes ``repr(instance)`` into every error it makes -- also the
+    errors of an ``if`` that merely selects a branch -- so a 1 MB string aliased
+    10,000 times in YAML cost seconds of repr; the check itself reads the text.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(str.__getitem__(self, slice(0, _SHOWN))) + f"... ({len(self):,} characters)"
+
+
+_SHOWN = 60
+
+
+def _short_reprs(data: Any, memo: Dict[int, Any]) -> Any:
+    """*data* with long strings as :class:`_Long`; shared (aliased) values stay shared."""
+    known = memo.get(id(data))
+    if known is not None:
+        return known
+    if isinstance(data, str):
+        out: Any = _Long(data) if len(data) > 4 * _SHOWN else data
+    elif isinstance(data, dict):
+        out = {k: _short_reprs(v, memo) for k, v in data.items()}
+    elif isinstance(data, list):
+        out = [_short_reprs(v, memo) for v in data]
+    else:
+        return data
+    memo[id(data)] = out
+    return out
+
+
 def schema_problems(parsed: ParsedSpec) -> List[Problem]:
     """Every way *parsed* violates the schema, one :class:`Problem` each, in file order."""
     explainer = _Explainer(parsed)
     problems: List[Problem] = []
     seen = set()
-    for err in _validator().iter_errors(parsed.data):
+    for err in _validator().iter_errors(_short_reprs(parsed.data, {})):
         for p in explainer.explain(err):
             key = (p.path, p.message)
             if key not in seen:

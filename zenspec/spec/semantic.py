@@ -138,6 +138,7 @@ class _Checker(SweepChecks, PolicyChecks, PathChecks, HydraChecks):
         # aliases repeat one string many times: parse each distinct string once
         memo: Dict[str, Optional[str]] = {}
         refs: Dict[str, List[str]] = {}
+        everything: Optional[set] = None
         for path, value in roots:
             for where, text in _strings(value, path):
                 if "${" not in text:
@@ -148,16 +149,17 @@ class _Checker(SweepChecks, PolicyChecks, PathChecks, HydraChecks):
                     continue
                 if self.spec.experiment.config_class and self.config_class_fields is None:
                     continue
-                fields = set(self.config_class_fields or ())
+                if everything is None:  # once: the union costs as much as the config is big
+                    everything = known | set(self.config_class_fields or ())
                 names = refs.get(text)
                 if names is None:
                     names = refs[text] = list(dict.fromkeys(_SIMPLE_REF.findall(text)))
                 for name in names:
-                    if name not in known | fields:
+                    if name not in everything:
                         self.add(
                             where,
                             f"interpolation '${{{name}...}}' refers to '{name}', which is not a "
-                            "key of the config." + did_you_mean(name, known | fields),
+                            "key of the config." + did_you_mean(name, everything),
                         )
 
     def expressible(self) -> None:
