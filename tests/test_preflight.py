@@ -188,3 +188,13 @@ def test_composing_for_checks_leaves_hydra_state_as_it_was(tmp_path):
     assert validate(spec, imports=True) == []
     assert json.dumps(sorted(ConfigStore.instance().repo), default=str) == before
     assert GlobalHydra.instance().is_initialized() == initialized
+
+
+def test_plan_refuses_what_run_refuses(tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC)
+    assert main(["plan", str(spec), "+foo=1"]) == 2
+    assert "override '+foo=1': 'foo' is not a parameter" in capsys.readouterr().err
+    assert main(["plan", str(spec), "-m", "model=small,big"]) == 2
+    assert "the job with model=big does not set it" in capsys.readouterr().err
+    assert main(["plan", str(spec), "epochs=3"]) == 0

@@ -160,12 +160,17 @@ def plan_spec(
     from zenspec.launch.context import launch_session
     from zenspec.launch.grid import count_grid, plan_grid
     from zenspec.spec.paths import override_problems
+    from zenspec.spec.semantic import check_spec
 
     problems = override_problems(overrides)
     if problems:  # a job name or output path that leaves its directory: nothing runs
         raise SpecError(problems[0].message, problems=problems)
 
     with search_path(spec.experiment.search_path):
+        # what run would refuse, plan refuses (the same checks, the same overrides)
+        problems = check_spec(spec, True, None, overrides, multirun).problems
+        if problems:
+            raise SpecError(problems[0].message, problems=problems)
         compiled = compile_spec(spec, overrides, multirun)
         mode = RunMode.MULTIRUN if compiled.multirun else RunMode.RUN
         with launch_session(
