@@ -78,7 +78,12 @@ def compose_problems(
         if mode is RunMode.RUN:
             _guarded(checks.job, cfg, "the run")
             return checks.problems
-        for label, job_overrides in _jobs(session, cfg, checks):
+        try:
+            jobs = list(_jobs(session, cfg, checks))
+        except Exception as e:  # a custom sweeper's params in a form not foreseen here
+            _guarded(_raise, e)
+            jobs = []
+        for label, job_overrides in jobs:
             try:
                 job_cfg = _compose_job(session, cfg, job_overrides)
             except ZenspecError as e:
@@ -88,7 +93,8 @@ def compose_problems(
                 checks.problems.extend(checks.from_exception(e, f"composing {label}"))
                 continue
             _guarded(checks.job, job_cfg, label)
-            _guarded(checks.intervals)
+            _guarded(checks.intervals)  # both need job 0's config: checked after it
+            _guarded(checks.swept_values)
             if len(checks.problems) > 50:  # the first fifty say enough
                 break
     return checks.dedupe()
@@ -118,7 +124,8 @@ def _compose_job(session: Any, cfg: Any, overrides: List[str]) -> Any:
 def _jobs(session: Any, cfg: Any, checks: JobChecks) -> Iterator[Tuple[str, List[str]]]:
     """Job 0's overrides, then one job per other option of each swept group.
 
-    Other swept values are handed to *checks* to compare with annotations.
+    Other swept values and sampled intervals are left on *checks* (``swept``,
+    ``sampled``), compared with annotations once job 0 is composed.
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
@@ -155,14 +162,18 @@ def _jobs(session: Any, cfg: Any, checks: JobChecks) -> Iterator[Tuple[str, List
     yield "job 0", list(base.values())
     composed = 1
     for key, values in axes.items():
-        group = _is_group(cfg, key)
+        group = _is_group(cfg, key, checks.spec.groups)
         for text, value in values[1:]:
             if group and composed < MAX_COMPOSED:
                 composed += 1
                 line = f"{key}={text}"
                 yield f"the job with {line}", [*{**base, key: line}.values()]
             elif not group:
-                _guarded(checks.swept_value, key, value)
+                checks.swept.append((key, value))
+
+
+def _raise(e: BaseException) -> None:
+    raise e
 
 
 def _guarded(check: Any, *args: Any) -> None:
@@ -182,8 +193,8 @@ def _guarded(check: Any, *args: Any) -> None:
         )
 
 
-def _is_group(cfg: Any, key: str) -> bool:
+def _is_group(cfg: Any, key: str, groups: Any = ()) -> bool:
     from omegaconf import OmegaConf
 
     choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None) or {}
-    return key.lstrip("+~") in choices
+    return key.lstrip("+~") in choices or key.lstrip("+~") in groups

@@ -44,6 +44,7 @@ class JobChecks:
         self.first: Any = None  # job 0's composed config, for swept values
         self._targets: Dict[str, Optional[_Params]] = {}
         self.sampled: List[Tuple[str, Any]] = []  # (key, interval) a sampler draws from
+        self.swept: List[Tuple[str, Any]] = []  # (key, value) of the grid, not composed
 
     # -- where a key came from ---------------------------------------------------------
     def _cli_line(self, key: str) -> Optional[str]:
@@ -271,10 +272,15 @@ class JobChecks:
             return None
         return target, parts[-1], got[0].parameters.get(parts[-1]), got[1][parts[-1]]
 
-    def swept_value(self, key: str, value: Any) -> None:
-        """A swept value of a plain key (not composed) against its parameter's annotation."""
+    def swept_values(self) -> None:
+        """Swept values of plain keys (not composed) against their parameters' annotations."""
         if self.first is None:
             return
+        swept, self.swept = self.swept, []
+        for key, value in swept:
+            self._swept_value(key, value)
+
+    def _swept_value(self, key: str, value: Any) -> None:
         found = self._hint_for(key)
         if found is None or found[2] is None:
             return
