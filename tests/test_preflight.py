@@ -198,3 +198,13 @@ def test_plan_refuses_what_run_refuses(tmp_path, capsys):
     assert main(["plan", str(spec), "-m", "model=small,big"]) == 2
     assert "the job with model=big does not set it" in capsys.readouterr().err
     assert main(["plan", str(spec), "epochs=3"]) == 0
+
+
+def test_hydra_resolvers_resolve_as_in_the_job(tmp_path, monkeypatch, capsys):
+    # ${hydra:...} needs the job's Hydra config, set while the checks resolve values
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC.replace('lr = 0.1', 'lr = 0.1\nname = "${hydra:job.name}"'))
+    assert validate(spec, imports=True) == []
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(spec), "name=${hydra:runtime.choices.model}"]) == 0
+    assert main(["run", str(spec), "-m", "epochs=1,2", "name=run-${hydra:job.num}"]) == 0

@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import traceback
-from typing import IO, Any, Iterator, Optional, Sequence
+from typing import IO, Any, Iterator, Optional, Sequence, Tuple
 
 from zenspec.cli_parser import build_parser, parse_args
 from zenspec.errors import (
@@ -50,7 +50,7 @@ def execute(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             out.write(bash_script(build_parser()))
         return EXIT_OK
     if args.command == "init":
-        return _init(args, out)
+        return _init(args, out, err)
     if args.command == "results":
         return _results(args, out)
     if args.command == "resume":
@@ -101,10 +101,10 @@ def _validate(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_BAD_INPUT if total else EXIT_OK
 
 
-def _usage(message: str) -> ZenspecError:
+def _usage(message: str, hint: Optional[str] = None) -> ZenspecError:
     from zenspec.errors import SpecError
 
-    return SpecError(message)
+    return SpecError(message, hint=hint)
 
 
 def _plan(args: argparse.Namespace, out: IO[str]) -> int:
@@ -135,11 +135,19 @@ def _progress(args: argparse.Namespace, err: IO[str], maximize: bool = False) ->
 
 
 def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from zenspec.cli_show import check_show_options, show_cfg, show_info
     from zenspec.spec.api import load_spec
 
-    spec = load_spec(args.spec, imports=False)
+    check_show_options(args)
+    showing = args.cfg is not None or args.info is not None
+    # what `zenspec plan` checks before composing; a launch checks it as it starts
+    spec = load_spec(args.spec, imports=showing and args.imports)
     if args.launcher:
         args.overrides = [f"hydra/launcher={args.launcher}", *args.overrides]
+    if args.cfg is not None:
+        return show_cfg(args, spec, out, err)
+    if args.info is not None:
+        return show_info(args, spec, out)
     maximize = spec.experiment.direction == "maximize"
     kwargs: dict = {
         "on_error": "continue",
@@ -217,28 +225,75 @@ def _resume(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK
 
 
-def _init(args: argparse.Namespace, out: IO[str]) -> int:
+_SPEC_SUFFIXES = {".toml": "toml", ".yaml": "yaml", ".yml": "yaml"}
+
+
+def _init_destination(args: argparse.Namespace) -> Tuple[Optional[Any], str]:
+    """Where ``init`` writes and in which format; refuses what it cannot write."""
     from pathlib import Path
 
     from zenspec.errors import SpecError
-    from zenspec.scaffold import render_starter_spec
-    from zenspec.spec.imports import search_path
 
-    dest = Path(args.output) if args.output else None
-    fmt = args.format or ("yaml" if dest and dest.suffix in (".yaml", ".yml") else "toml")
-    if dest is not None and dest.exists() and not args.force:
+    if not args.output:
+        return None, args.format or "toml"
+    dest = Path(args.output)
+    if dest.is_dir():
+        raise SpecError(
+            f"{dest} is a directory; zenspec init -o takes the spec file to write.",
+            hint=f"Fix: zenspec init {args.target} -o {dest / 'experiment.toml'}.",
+        )
+    suffix = dest.suffix.lower()
+    if suffix not in _SPEC_SUFFIXES:
+        shown = f"ends in {dest.suffix!r}" if dest.suffix else "has no suffix"
+        raise SpecError(
+            f"{dest} {shown}; a spec file is .toml, .yaml or .yml (zenspec validate DIR and "
+            "editors find specs by it).",
+            hint=f"Fix: zenspec init {args.target} -o {dest.with_suffix('.toml')}.",
+        )
+    fmt = _SPEC_SUFFIXES[suffix]
+    if args.format and args.format != fmt:
+        raise SpecError(
+            f"--format {args.format} does not match {dest}, a {fmt.upper()} file name.",
+            hint=f"Fix: drop --format, or write {dest.with_suffix('.' + args.format)}.",
+        )
+    if dest.exists() and not args.force:
         raise SpecError(
             f"{dest} exists; zenspec init does not overwrite it.",
             hint="Fix: choose another path, or pass --force.",
         )
+    return dest, fmt
+
+
+def _init(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from zenspec.errors import SpecError
+    from zenspec.scaffold import starter_spec
+    from zenspec.spec.imports import search_path
+
+    dest, fmt = _init_destination(args)
+    before = list(sys.path)  # what imports without the current directory
     with search_path(()):  # the current directory, as `zenspec run` searches it
-        text = render_starter_spec(args.target, fmt, dest)
+        starter = starter_spec(args.target, fmt, dest, sys_path=before)
+    fill = ", ".join(starter.required)
     if dest is None:
-        out.write(text)
+        out.write(starter.text)
+        if fill:
+            err.write(f"fill in the required values ('???') of: {fill}\n")
         return EXIT_OK
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(text, encoding="utf-8")
-    out.write(f"wrote {dest}; run it with: zenspec run {dest}\n")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(starter.text, encoding="utf-8")
+    except OSError as e:
+        raise SpecError(
+            f"cannot write {dest}: {e.strerror or e}.",
+            hint="Fix: choose a path in a directory you can write to (-o PATH).",
+        ) from e
+    if fill:
+        out.write(
+            f"wrote {dest}; fill in the required values ('???') of: {fill} -- in the spec, "
+            f"or on the command line -- then run: zenspec run {dest}\n"
+        )
+    else:
+        out.write(f"wrote {dest}; run it with: zenspec run {dest}\n")
     return EXIT_OK
 
 

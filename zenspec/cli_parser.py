@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
-__all__ = ["build_parser", "parse_args"]
+__all__ = ["CFG_CHOICES", "INFO_CHOICES", "build_parser", "parse_args"]
+
+#: ``--info`` values, as Hydra's ``--info`` takes them.
+INFO_CHOICES = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
+#: ``--cfg`` values, as Hydra's ``--cfg`` takes them.
+CFG_CHOICES = ("job", "hydra", "all")
 
 _OVERRIDES_HELP = (
     "Hydra overrides on top of the spec (key=value, +key=value, group=option, "
@@ -69,6 +74,46 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the launchers' per-job log lines (hidden under the live progress line "
         "and with --quiet)",
+    )
+    habits = run.add_argument_group(
+        "Hydra's show-and-exit options (print, run nothing, exit 0)",
+        "As with an @hydra.main app. For a sweep, --cfg shows job #0 (a grid) or the config "
+        "before the sweeper sets its values (random, optuna), and says which in a first "
+        "'#' line; `zenspec plan SPEC --job N` shows any job of a grid. Hydra flags zenspec "
+        "has no use for (--config-name/-cn, --config-path/-cp, --config-dir/-cd, "
+        "--hydra-help, --shell-completion/-sc, --run/-r) are refused with what to do instead.",
+    )
+    habits.add_argument(
+        "-c",
+        "--cfg",
+        metavar="{job,hydra,all}",
+        help="print the composed config instead of running: job (without the hydra node), "
+        "hydra (only the hydra node) or all",
+    )
+    habits.add_argument(
+        "--resolve",
+        action="store_true",
+        help="with --cfg: resolve interpolations before printing, as Hydra does",
+    )
+    habits.add_argument(
+        "-p",
+        "--package",
+        metavar="KEY",
+        help="with --cfg: print only this node of the config (e.g. optim, hydra.launcher)",
+    )
+    habits.add_argument(
+        "-i",
+        "--info",
+        nargs="?",
+        const="all",
+        metavar="WHAT",
+        help="print what Hydra's --info WHAT prints, in zenspec's terms (WHAT: "
+        + ", ".join(INFO_CHOICES)
+        + "; default all): all/config (the plan "
+        "and job #0's config: `zenspec plan SPEC --job 0`), defaults/defaults-tree (the "
+        "option chosen for each config group), plugins (Hydra's installed plugins), "
+        "searchpath (where the spec's Python imports come from; configs come from the "
+        "spec, not from config directories)",
     )
 
     res = sub.add_parser(
@@ -145,9 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser(
         "plan",
-        help="list the jobs a spec would launch, running nothing",
+        help="list the jobs a spec would launch, running none (imports its targets)",
         description="The dry run: each job's overrides and output directory, and the composed "
-        "config of one job (--job N). Nothing is run or written.",
+        "config of one job (--job N). No job runs and nothing is written, but by default the "
+        "spec's target, task, config_class and sweeper are imported to compose the configs, "
+        "so their modules' top-level code runs. --no-imports imports nothing: it lists the "
+        "jobs' overrides from the spec's text alone.",
     )
     plan.add_argument("spec", metavar="SPEC", help="the spec file")
     plan.add_argument("overrides", metavar="OVERRIDES", nargs="*", help=_OVERRIDES_HELP)
@@ -157,8 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-imports",
         dest="imports",
         action="store_false",
-        help="run no user code: list the jobs' overrides from the spec's text alone "
-        "(no output dirs, no configs)",
+        help="import nothing, so no user code runs: list the jobs' overrides from the "
+        "spec's text alone (no output dirs, no configs)",
     )
     plan.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
@@ -167,10 +215,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a starter spec for a callable",
         description="Write a starter spec for TARGET (pkg.mod:fn or a class): its parameters "
         "become [config] entries, with their defaults, and '???' (required) where there is "
-        "none. Imports TARGET.",
+        "none; init then names the values to fill in before the spec runs. A Hydra-style "
+        "task(cfg) function (one parameter named cfg/config/conf, unannotated or a "
+        "DictConfig; an @hydra.main function too) gets task = instead of target =, with the "
+        "keys its source reads (a dataclass annotation becomes config_class). When TARGET's "
+        "package is not installed (it imports from the current directory), the spec gets "
+        "search_path naming that directory relative to the spec file, so it runs from any "
+        "directory. Imports TARGET.",
     )
     init.add_argument("target", metavar="TARGET", help="the callable, pkg.mod:attr")
-    init.add_argument("-o", "--output", metavar="PATH", help="write here (default: print the spec)")
+    init.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="write here, a .toml, .yaml or .yml file (default: print the spec)",
+    )
     init.add_argument(
         "--format", choices=("toml", "yaml"), default=None, help="default: from PATH, or toml"
     )
@@ -203,6 +262,64 @@ def _positive_int(text: str) -> int:
     return value
 
 
+# Hydra command-line flags zenspec has no use for, and what to do instead.
+_HYDRA_FLAGS = {
+    ("--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd"): (
+        "zenspec takes the config from the spec file, not from a config directory.",
+        "Fix: name another spec (zenspec run other.toml), or put the configs in the spec's "
+        "[config] and [groups] tables.",
+    ),
+    ("--hydra-help",): (
+        "zenspec has no --hydra-help.",
+        "Fix: zenspec run --help; --cfg hydra prints the hydra node of the config.",
+    ),
+    ("--shell-completion", "-sc"): (
+        "zenspec has its own shell completion.",
+        'Fix: eval "$(zenspec completion bash)".',
+    ),
+    ("--run", "-r"): (
+        "zenspec run runs one job unless the spec sweeps or -m is given; it has no --run flag.",
+        "Fix: drop it.",
+    ),
+    ("--experimental-rerun",): (
+        "zenspec has no --experimental-rerun.",
+        "Fix: zenspec run SPEC again with the job's overrides (zenspec plan SPEC lists them), "
+        "or zenspec resume SWEEP_DIR.",
+    ),
+}
+
+
+def _hydra_flag_error(tokens: Sequence[str]) -> Optional[str]:
+    """zenspec's one-paragraph error for the first Hydra-only flag in *tokens*, if any."""
+    for token in tokens:
+        flag = token.split("=", 1)[0]
+        for flags, (message, hint) in _HYDRA_FLAGS.items():
+            if flag in flags:
+                return f"{flag}: {message}\n{hint}"
+    return None
+
+
+def _info_values(argv: List[str]) -> List[str]:
+    """``--info`` takes an optional value, as Hydra's does: never an override or the spec.
+
+    A word after it is its value (checked later, with did-you-mean); an override
+    (``key=value``, ``~key``, ``+key=...``), an option or a spec file is not.
+    """
+    out: List[str] = []
+    for i, arg in enumerate(argv):
+        if arg in ("--info", "-i"):
+            nxt = argv[i + 1] if i + 1 < len(argv) else ""
+            if (
+                not nxt
+                or "=" in nxt
+                or nxt.startswith(("-", "~", "+"))
+                or nxt.endswith((".toml", ".yaml", ".yml"))
+            ):
+                arg = "--info=all"
+        out.append(arg)
+    return out
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse *argv*; overrides may come before or after options (``run s.toml -m a=1,2``)."""
     parser = build_parser()
@@ -210,6 +327,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     # --traceback is a global option, but every hint puts it after the subcommand
     if "--traceback" in argv:
         argv = ["--traceback", *(a for a in argv if a != "--traceback")]
+    # before argparse, which would read -cn as -c n
+    hydra_flag = _hydra_flag_error(a for a in argv if a.startswith("-"))
+    if hydra_flag:
+        sys.stderr.write(f"error: {hydra_flag}\n")
+        raise SystemExit(2)
+    argv = _info_values(argv)
     args, extra = parser.parse_known_args(argv)
     if extra:
         unknown = [e for e in extra if e.startswith("-") and "=" not in e]

@@ -4,7 +4,8 @@
 bashcompinit && bashcompinit``) completes subcommands, their options, spec
 files (``*.toml``, ``*.yaml``, ``*.yml``) where a spec is expected,
 directories for sweep dirs, and, after a spec, the top-level keys of its
-``[config]`` as ``key=`` overrides (read from the file, nothing imported).
+``[config]`` as ``key=`` overrides (read from the file, nothing imported), and
+the values of ``run --cfg`` and ``run --info``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _zenspec_complete() {
     case "$prev" in
         --format) COMPREPLY=($(compgen -W "toml yaml table csv json markdown text" -- "$cur")); return ;;
         -o|--output|--spec) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --cfg|-c) COMPREPLY=($(compgen -W "%(cfg)s" -- "$cur")); return ;;
+        --info|-i) COMPREPLY=($(compgen -W "%(info)s" -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
         case "$cmd" in
@@ -79,7 +82,11 @@ def bash_script(parser: argparse.ArgumentParser) -> str:
         f'            {name}) COMPREPLY=($(compgen -W "{" ".join(_options(sub))}" -- "$cur")) ;;'
         for name, sub in subs.items()
     )
+    from zenspec.cli_parser import CFG_CHOICES, INFO_CHOICES
+
     return _TEMPLATE % {
+        "cfg": " ".join(CFG_CHOICES),
+        "info": " ".join(INFO_CHOICES),
         "commands": " ".join(subs),
         "global": " ".join(_options(parser)),
         "options": options,

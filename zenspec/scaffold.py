@@ -3,27 +3,60 @@
 Every parameter the spec can carry becomes a ``[config]`` entry: its default
 when the default is plain data (or a reference to a function or class),
 ``"???"`` (OmegaConf's "missing", which Hydra refuses to run with until it is
-set) for a parameter without a default. Parameters the spec cannot express
+set) for a parameter without a default; :class:`StarterSpec` lists those, so
+``init`` tells the user what to fill in. Parameters the spec cannot express
 (``*args``, positional-only, defaults that are arbitrary objects) are listed
 as comments, so nothing about the signature is hidden.
+
+A Hydra-style task, ``def task(cfg)`` (one positional parameter named like a
+config, unannotated or annotated ``DictConfig`` or a dataclass), gets
+``task =`` instead of ``target =``: its ``[config]`` holds the keys its source
+reads (``cfg.lr``, ``cfg["lr"]``, ``cfg.get("lr", 0.1)``), and a dataclass
+annotation becomes ``config_class``. When the target's package is not
+installed (it imports from the current directory), the spec gets
+``search_path`` naming that directory relative to the spec file, as zenspec
+reads it, so the spec runs from any directory.
 """
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import enum
+import importlib.machinery
 import inspect
 import json
 import os
+import sys
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from zenspec.errors import SpecError
 
-__all__ = ["render_starter_spec", "schema_location"]
+__all__ = ["StarterSpec", "render_starter_spec", "schema_location", "starter_spec"]
 
 REQUIRED = "???"
 _PLAIN = (bool, int, float, str)
 _SECTIONS = {"Parameters", "Returns", "Examples", "Notes", "Args:", "Arguments:"}
+#: Names a Hydra-style task gives its one config parameter.
+_CONFIG_NAMES = {"cfg", "config", "conf", "configuration", "hparams"}
+#: DictConfig methods: ``cfg.get(...)``/``cfg.items()`` are calls, not config keys.
+_METHODS = {"get", "items", "keys", "values", "pop", "copy", "setdefault", "update"}
+
+
+@dataclass
+class StarterSpec:
+    """A starter spec: its text, and what the user still has to do with it."""
+
+    text: str
+    #: "target" or "task": what ``[experiment]`` names
+    kind: str = "target"
+    #: config keys (dotted) left ``"???"``: to set before the spec runs
+    required: List[str] = field(default_factory=list)
+    #: the ``search_path`` entry written, if any
+    search_path: Optional[str] = None
 
 
 def schema_location(spec_file: Optional[Path]) -> str:
@@ -95,10 +128,179 @@ def _parameters(target: Any, path: str) -> List[inspect.Parameter]:
         ) from e
 
 
+def _module_root(path: str) -> Optional[Path]:
+    """The directory the target's top-level package or module was imported from."""
+    top = path.partition(":")[0].split(".")[0] if ":" in path else path.split(".")[0]
+    module = sys.modules.get(top)
+    file = getattr(module, "__file__", None)
+    if file:
+        found = Path(file).resolve()
+        return found.parent.parent if found.stem == "__init__" else found.parent
+    locations = list(getattr(module, "__path__", None) or [])  # a namespace package
+    return Path(locations[0]).resolve().parent if locations else None
+
+
+def _importable_without(top: str, path: Sequence[str], cwd: str) -> bool:
+    """True if *top* imports from *path* alone (installed, stdlib, PYTHONPATH)."""
+    entries = [e for e in path if e and os.path.abspath(e) != cwd]
+    saved = list(sys.path)
+    sys.path[:] = entries
+    try:
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if find is None:
+                continue
+            try:
+                if find(top, None) is not None:
+                    return True
+            except Exception:  # a finder that cannot answer: not ours to judge
+                continue
+        return False
+    finally:
+        sys.path[:] = saved
+        importlib.machinery.PathFinder.invalidate_caches()
+
+
+def search_path_entry(
+    path: str, out_file: Optional[Path], sys_path: Optional[Sequence[str]] = None
+) -> Optional[str]:
+    """The ``search_path`` entry a spec at *out_file* needs to import *path*'s module.
+
+    ``None`` when the module imports without one: installed, in the standard
+    library, or on *sys_path* (the ``sys.path`` before the current directory
+    was added), or when there is no file to be relative to.
+    """
+    root = _module_root(path)
+    if root is None or out_file is None:
+        return None
+    top = path.partition(":")[0].split(".")[0] if ":" in path else path.split(".")[0]
+    cwd = os.path.abspath(os.getcwd())
+    if _importable_without(top, list(sys.path if sys_path is None else sys_path), cwd):
+        return None
+    try:
+        rel = os.path.relpath(root, Path(out_file).resolve().parent)
+    except ValueError:  # another drive on Windows
+        return str(root)
+    return Path(rel).as_posix()
+
+
+def _config_param(target: Any, params: List[inspect.Parameter]) -> Optional[Tuple[str, Any]]:
+    """(name, dataclass or None) if *target* is a Hydra-style ``task(cfg)``; else None."""
+    if inspect.isclass(target) or len(params) != 1:
+        return None
+    p = params[0]
+    if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is not p.empty:
+        return None
+    annotation = p.annotation
+    if isinstance(annotation, str) or annotation is p.empty:
+        try:  # `from __future__ import annotations`: the real type, if it resolves
+            import typing
+
+            annotation = typing.get_type_hints(target).get(p.name, annotation)
+        except Exception:
+            pass
+    if annotation is p.empty:
+        return (p.name, None) if p.name in _CONFIG_NAMES else None
+    if isinstance(annotation, str):
+        return (p.name, None) if annotation.split(".")[-1] == "DictConfig" else None
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return p.name, annotation
+    from omegaconf import DictConfig
+
+    if isinstance(annotation, type) and issubclass(annotation, DictConfig):
+        return p.name, None
+    return None
+
+
+def _chain(node: ast.AST, name: str) -> Optional[List[str]]:
+    """``cfg.a["b"].c`` -> ["a", "b", "c"] when rooted at *name*; else None."""
+    keys: List[str] = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            keys.append(node.attr)
+            node = node.value
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+        ):
+            keys.append(node.slice.value)
+            node = node.value
+        elif isinstance(node, ast.Name) and node.id == name:
+            return keys[::-1]
+        else:
+            return None
+
+
+def _keys_read(target: Any, name: str) -> Dict[Tuple[str, ...], Any]:
+    """The config keys *target*'s source reads from its parameter *name*.
+
+    ``cfg.a.b`` and ``cfg["a"]`` are required keys (value ``REQUIRED``);
+    ``cfg.get("a", 1)`` has the literal default 1. Without source: none.
+    """
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(target))))
+    except (OSError, TypeError, SyntaxError, ValueError):
+        return {}
+    found: Dict[Tuple[str, ...], Any] = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            base = _chain(node.func.value, name)
+            if base is not None:
+                default: Any = REQUIRED
+                if len(node.args) > 1:
+                    try:
+                        default = ast.literal_eval(node.args[1])
+                    except ValueError:
+                        default = REQUIRED
+                found.setdefault((*base, node.args[0].value), default)
+            continue
+        keys = _chain(node, name)
+        if keys:
+            while keys and keys[-1] in _METHODS:
+                keys = keys[:-1]
+            if keys:
+                found.setdefault(tuple(keys), REQUIRED)
+    # keep the longest paths: cfg.optim.lr makes optim a table, not a value
+    leaves = {k: v for k, v in found.items() if not any(o[: len(k)] == k and o != k for o in found)}
+    return dict(sorted(leaves.items()))
+
+
+def _nest(flat: Dict[Tuple[str, ...], Any]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for keys, value in flat.items():
+        node = out
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[keys[-1]] = value
+    return out
+
+
 def render_starter_spec(
     path: str, fmt: str = "toml", out_file: Optional[Path] = None, target: Any = None
 ) -> str:
-    """The text of a starter spec for the callable at *path* (``pkg.mod:fn``).
+    """The text of a starter spec for the callable at *path*; see :func:`starter_spec`."""
+    return starter_spec(path, fmt, out_file, target).text
+
+
+def starter_spec(
+    path: str,
+    fmt: str = "toml",
+    out_file: Optional[Path] = None,
+    target: Any = None,
+    sys_path: Optional[Sequence[str]] = None,
+) -> StarterSpec:
+    """A starter spec for the callable at *path* (``pkg.mod:fn``).
 
     Parameters
     ----------
@@ -107,10 +309,16 @@ def render_starter_spec(
     fmt : {"toml", "yaml"}
         The spec's format.
     out_file : Path, optional
-        Where the spec will be written (for the schema line's relative path).
+        Where the spec will be written (for the schema line's and
+        ``search_path``'s relative paths).
     target : callable, optional
         The object itself, if already imported (default: import *path*).
+    sys_path : sequence of str, optional
+        ``sys.path`` as it was before the current directory was added for the
+        import: a module importable from it needs no ``search_path``.
     """
+    if fmt not in ("toml", "yaml"):
+        raise SpecError(f"unknown format {fmt!r}: choose toml or yaml.")
     if target is None:
         from zenspec.spec.imports import ImportFailure, resolve
 
@@ -121,46 +329,96 @@ def render_starter_spec(
     if not callable(target):
         raise SpecError(f"'{path}' is a {type(target).__name__}, not a callable.")
     name = getattr(target, "__name__", "experiment")
+    params = _parameters(target, path)
     entries: List[Tuple[str, Any, str]] = []  # (key, value, comment)
     skipped: List[str] = []
-    for p in _parameters(target, path):
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            skipped.append(
-                f"{'*' if p.kind is p.VAR_POSITIONAL else '**'}{p.name}: add keys "
-                "by hand if you need them"
-            )
-        elif p.kind is p.POSITIONAL_ONLY:
-            skipped.append(f"{p.name}: positional-only, a spec passes keywords")
-        elif p.default is p.empty:
-            entries.append((p.name, REQUIRED, "required: set it here or on the command line"))
+    experiment: List[Tuple[str, str]] = [("name", name)]
+    as_task = _config_param(target, params)
+    if as_task is not None:
+        param, config_class = as_task
+        experiment.append(("task", path))
+        if config_class is not None:
+            ref = _ref(config_class)
+            experiment.append(("config_class", ref or ""))
+            kept = []
+            for f in dataclasses.fields(config_class):
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    entries.append((f.name, REQUIRED, "required: set it here or on the command line"))  # fmt: skip
+                else:
+                    kept.append(f.name)
+            if kept:
+                skipped.append(f"{', '.join(kept)}: {config_class.__name__}'s defaults apply")
         else:
-            ok, value = _value(p.default)
-            if not ok:
-                skipped.append(f"{p.name} = {p.default!r}: not plain data; the default applies")
-            elif value is None and fmt == "toml":
-                skipped.append(f"{p.name} = None: the default applies (TOML has no null)")
+            for key, value in _nest(_keys_read(target, param)).items():
+                entries.append((key, value, f"read by the task as {param}.{key}"))
+            if not entries:
+                skipped.append(f"add the keys {name}({param}) reads from its config")
+    else:
+        experiment.append(("target", path))
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                skipped.append(
+                    f"{'*' if p.kind is p.VAR_POSITIONAL else '**'}{p.name}: add keys "
+                    "by hand if you need them"
+                )
+            elif p.kind is p.POSITIONAL_ONLY:
+                skipped.append(f"{p.name}: positional-only, a spec passes keywords")
+            elif p.default is p.empty:
+                entries.append((p.name, REQUIRED, "required: set it here or on the command line"))
             else:
-                entries.append((p.name, value, ""))
+                ok, value = _value(p.default)
+                if not ok:
+                    skipped.append(f"{p.name} = {p.default!r}: not plain data; the default applies")
+                elif value is None and fmt == "toml":
+                    skipped.append(f"{p.name} = None: the default applies (TOML has no null)")
+                else:
+                    entries.append((p.name, value, ""))
+    where = search_path_entry(path, out_file, sys_path)
     doc = (inspect.getdoc(target) or "").strip()
     summary = doc.splitlines()[0].strip() if doc else ""
     if not summary or summary in _SECTIONS:  # a numpy-style docstring with no summary
         summary = f"Run {path}."
     if fmt == "toml":
         lines = [f"#:schema {schema_location(out_file)}", f"# {summary}", "", "[experiment]"]
-        lines += [f"name = {_toml(name)}", f"target = {_toml(path)}", "", "[config]"]
+        lines += [f"{key} = {_toml(value)}" for key, value in experiment]
+        if where is not None:
+            lines.append(f"search_path = [{_toml(where)}]  # relative to this file")
+        lines += ["", "[config]"]
         for key, value, comment in entries:
             lines.append(f"{key} = {_toml(value)}" + (f"  # {comment}" if comment else ""))
         lines += [f"# {s}" for s in skipped]
         lines += ["", '# [sweep]        # a grid: e.g. key = [1, 2, 3] or key = "range(0, 10)"']
-    elif fmt == "yaml":
+    else:
         lines = [f"# yaml-language-server: $schema={schema_location(out_file)}", f"# {summary}"]
-        lines += ["experiment:", f"  name: {_yaml(name)}", f"  target: {_yaml(path)}", "config:"]
+        lines += ["experiment:"] + [f"  {key}: {_yaml(value)}" for key, value in experiment]
+        if where is not None:
+            lines.append(f"  search_path: [{_yaml(where)}]  # relative to this file")
+        lines.append("config:")
         for key, value, comment in entries:
             lines.append(f"  {key}: {_yaml(value)}" + (f"  # {comment}" if comment else ""))
         lines += [f"  # {s}" for s in skipped]
         if not entries:
             lines[-1 - len(skipped)] = "config: {}"
         lines += ['# sweep:        # a grid: e.g. key: [1, 2, 3] or key: "range(0, 10)"']
-    else:
-        raise SpecError(f"unknown format {fmt!r}: choose toml or yaml.")
-    return "\n".join(lines) + "\n"
+    return StarterSpec(
+        text="\n".join(lines) + "\n",
+        kind="task" if as_task is not None else "target",
+        required=_required(entries),
+        search_path=where,
+    )
+
+
+def _required(entries: List[Tuple[str, Any, str]]) -> List[str]:
+    """The dotted keys of *entries* left ``"???"``."""
+    out: List[str] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if value == REQUIRED:
+            out.append(prefix)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}", v)
+
+    for key, value, _ in entries:
+        walk(key, value)
+    return out

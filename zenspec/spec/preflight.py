@@ -76,6 +76,9 @@ def compose_problems(
         except Exception as e:  # whatever Hydra raised: input the spec gave it
             return checks.from_exception(e, "composing the config")
         if mode is RunMode.RUN:
+            from hydra.core.hydra_config import HydraConfig
+
+            HydraConfig.instance().set_config(cfg)  # for ${hydra:...}; the session restores it
             _guarded(checks.job, cfg, "the run")
             return checks.problems
         try:
