@@ -94,6 +94,22 @@ _DICT_SPEC = _dedent(
     """
 )
 
+_GROUPS_SPEC = _dedent(
+    """
+    [experiment]
+    target = "builtins:dict"
+
+    [groups.optim.sgd]
+    lr = 0.1
+
+    [groups.optim.adam]
+    lr = 0.01
+
+    [defaults]
+    optim = "sgd"
+    """
+)
+
 EXAMPLES: Dict[str, List[Example]] = {
     "ZenspecError": [
         Example(
@@ -235,6 +251,22 @@ EXAMPLES: Dict[str, List[Example]] = {
             _cli("run", "spec.toml", "bar=mom,dad"),
             "Add `-m` to sweep, or quote a string that contains a comma: `bar='mom,dad'`.",
         ),
+        Example(
+            "A config-group option that does not exist (did you mean)",
+            {"spec.toml": _GROUPS_SPEC},
+            "zenspec run spec.toml optim=adamw",
+            _cli("run", "spec.toml", "optim=adamw"),
+            "Use an option the message lists (`optim=adam`), or add `[groups.optim.adamw]`. "
+            "A launcher or sweeper that is not installed (`--launcher jobib`) is reported "
+            "the same way, with the installed ones.",
+        ),
+        Example(
+            "An output directory whose interpolation cannot be resolved (no job runs)",
+            {"spec.toml": _DICT_SPEC},
+            "zenspec run spec.toml 'hydra.run.dir=out/${nosuch}'",
+            _cli("run", "spec.toml", "hydra.run.dir=out/${nosuch}"),
+            "Interpolate keys that exist: `out/${hydra:job.name}`, `out/${now:%H-%M-%S}`.",
+        ),
     ],
     "BuildsError": [
         Example(
@@ -253,6 +285,28 @@ EXAMPLES: Dict[str, List[Example]] = {
             "zenspec plan spec.toml --job 5",
             _cli("plan", "spec.toml", "--job", "5"),
             "Pick a job number `zenspec plan spec.toml` lists.",
+        ),
+        Example(
+            "A logging config that logging.config refuses (no job runs)",
+            {"spec.toml": _DICT_SPEC},
+            "zenspec run spec.toml hydra.job_logging.handlers.file.class=nosuch.Handler",
+            _cli("run", "spec.toml", "hydra.job_logging.handlers.file.class=nosuch.Handler"),
+            "Name a handler class that exists (`logging.FileHandler`), with the arguments it "
+            "takes.",
+        ),
+    ],
+    "StorageError": [
+        Example(
+            "An output directory that cannot be created (exit code 74)",
+            {
+                "spec.toml": _DICT_SPEC + '\n[hydra]\nrun.dir = "outputs/run"\n',
+                "outputs": "a file, not a directory\n",
+            },
+            "zenspec run spec.toml    # ./outputs is a file",
+            _cli("run", "spec.toml"),
+            "Write elsewhere (`hydra.run.dir=...`, `[hydra] run.dir`), or make room: the same "
+            "error names a full disk (`No space left on device`) or a directory without "
+            "write permission.",
         ),
     ],
     "SweepLockedError": [
@@ -402,6 +456,10 @@ def render(classes: Optional[List[type]] = None) -> str:
         "metric the task does not return (`$.experiment.metric`, [`MetricError`]"
         "(#metricerror)): checked on the first job that completes, no job is launched "
         "after its batch, the finished ones are recorded |",
+        "| 74 | the machine refused a write zenspec needs (disk full, permission denied, "
+        "read-only file system; [`StorageError`](#storageerror)): the message names the path "
+        "and the OS error; no job ran, or the jobs that finished before it are recorded "
+        "(`EX_IOERR` of sysexits.h) |",
         "| 130 | interrupted (Ctrl-C): running jobs recorded `interrupted`, `zenspec resume` runs them |",
         "| 143 | terminated (SIGTERM: `scancel`, preemption, `docker stop`, `timeout`), as Ctrl-C |",
         "| other | a job crashed the in-process launcher and zenspec with it: the job's own exit "

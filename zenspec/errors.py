@@ -24,6 +24,7 @@ __all__ = [
     "OverrideError",
     "Problem",
     "SpecError",
+    "StorageError",
     "SweepLockedError",
     "Terminated",
     "ZenspecError",
@@ -34,6 +35,10 @@ __all__ = [
 EXIT_OK = 0
 EXIT_JOB_FAILED = 1
 EXIT_BAD_INPUT = 2
+# the machine refused a write zenspec needs (disk full, permission denied, read-only
+# file system): EX_IOERR of sysexits.h, so neither "a job failed" (1) nor "your input
+# is wrong" (2) is claimed for it
+EXIT_ENVIRONMENT = 74
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM (scancel, preemption, docker stop, timeout)
 
@@ -152,6 +157,20 @@ class ZenspecError(Exception):
     def __str__(self) -> str:
         return self.format_message()
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # every field survives a trip through pickle (a launcher's worker process)
+        return (_rebuild_error, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild_error(cls: type, args: tuple, state: dict) -> ZenspecError:
+    error = cls.__new__(cls)
+    error.args = args
+    os_fields = state.pop("_os_fields", None)
+    error.__dict__.update(state)
+    if os_fields is not None:  # OSError keeps these outside __dict__
+        error.errno, error.strerror, error.filename = os_fields  # type: ignore[attr-defined]
+    return error
+
 
 class SpecError(ZenspecError):
     """A spec file is malformed, violates the schema or names unknown things."""
@@ -198,6 +217,65 @@ class LaunchError(ZenspecError):
 
 class SweepLockedError(LaunchError):
     """Another live zenspec process is writing this sweep directory (one writer per sweep)."""
+
+
+class StorageError(ZenspecError, OSError):
+    """The machine refused a write zenspec needs: disk full, permission denied, read-only.
+
+    Raised for the output directory, its records and Hydra's files, which are
+    written before a job's task runs: the message names the path and the OS
+    error, and the exit code (74, ``EX_IOERR``) is neither "a job failed" (1)
+    nor "bad input" (2). An ``OSError``, so ``except OSError`` still catches it.
+
+    Attributes
+    ----------
+    filename : str or None
+        The path the OS refused.
+    errno : int or None
+        The OS error number (``errno.ENOSPC``, ``errno.EACCES``...).
+    """
+
+    exit_code = EXIT_ENVIRONMENT
+
+    @classmethod
+    def from_os_error(cls, error: OSError, doing: str = "", *, ran: bool = False) -> StorageError:
+        """One paragraph for *error*: the path, the OS's words, and what to do.
+
+        *doing*: what zenspec was doing (``"creating the run directory"``);
+        *ran*: whether jobs may have run before (then their results are kept).
+        """
+        import errno as errnos
+        import os
+
+        path = error.filename if error.filename is not None else None
+        reason = error.strerror or str(error)
+        code = f"[Errno {error.errno}] " if error.errno is not None else ""
+        what = f" while {doing}" if doing else ""
+        where = f" {path}" if path is not None else ""
+        writes = (errnos.ENOSPC, errnos.EACCES, errnos.EPERM, errnos.EROFS, errnos.ENOTDIR)
+        verb = "could not write" if error.errno in (*writes, errnos.EEXIST) else "OS error on"
+        message = f"{verb}{where}: {code}{reason}{what}."
+        message += " Any job that finished before it is recorded." if ran else " No job ran."
+        elsewhere = "write elsewhere (hydra.run.dir / hydra.sweep.dir)"
+        if error.errno in (errnos.ENOSPC, getattr(errnos, "EDQUOT", errnos.ENOSPC)):
+            hint = f"Fix: free space on that file system (or quota), or {elsewhere}."
+        elif error.errno in (errnos.EACCES, errnos.EPERM):
+            hint = f"Fix: make the directory writable for this user, or {elsewhere}."
+        elif error.errno == errnos.EROFS:
+            hint = f"Fix: the file system is read-only; {elsewhere}."
+        elif error.errno in (errnos.ENOTDIR, errnos.EEXIST):
+            hint = f"Fix: a part of that path is a file, not a directory; {elsewhere}."
+        else:
+            hint = f"Fix: check that the output directory can be written, or {elsewhere}."
+        made = cls(message, hint=hint)
+        made.errno, made.strerror = error.errno, error.strerror
+        made.filename = os.fspath(path) if path is not None else None
+        return made
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        rebuild, (cls, args, state) = super().__reduce__()
+        state["_os_fields"] = (self.errno, self.strerror, self.filename)
+        return (rebuild, (cls, args, state))
 
 
 class JobFailedError(ZenspecError):

@@ -22,13 +22,14 @@ from hydra._internal.hydra import Hydra
 from hydra._internal.utils import create_config_search_path
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException, HydraException
 from hydra.types import RunMode
 from hydra.version import setbase
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from zenspec.errors import LaunchError, OverrideError, did_you_mean
+from zenspec.errors import LaunchError, OverrideError, StorageError, ZenspecError, did_you_mean
 from zenspec.launch.fast_grammar import memoized_parse
 from zenspec.launch.isolation import hydra_isolation, scoped_store
 from zenspec.launch.overrides import (
@@ -77,6 +78,66 @@ def _make_loader(search_path: Any, fast: bool) -> ConfigLoaderImpl:
     return ConfigLoaderImpl(config_search_path=search_path)
 
 
+@contextmanager
+def storage_errors(doing: str = "", ran: bool = False) -> Iterator[None]:
+    """An ``OSError`` (disk full, permission denied...) as a :class:`StorageError`.
+
+    For zenspec's and Hydra's own writes (output dirs, records, ``.hydra/*``),
+    never around a task: a task's ``OSError`` is the job's failure.
+    """
+    try:
+        yield
+    except (StorageError, HydraException):  # MissingConfigException is an IOError
+        raise
+    except OSError as e:
+        raise StorageError.from_os_error(e, doing, ran=ran) from e
+
+
+def explain_setup_error(e: BaseException, *, ran: bool = False) -> Optional[Exception]:
+    """What escaped ``run_job`` before the task ran, as the ZenspecError it amounts to.
+
+    ``run_job`` (stock's, and zenspec's, which ``tests/differential`` holds to
+    stock's errors too) keeps the task's own errors in the ``JobReturn``; what it
+    raises comes from the job's setup: an interpolation in ``hydra.*`` that does
+    not resolve (the job's directory, ``hydra.job.env_set``), a
+    ``hydra.job_logging`` that ``logging.config`` refuses, a write the machine
+    refuses. Those are input (an :class:`OverrideError`/:class:`LaunchError`
+    naming the key, exit 2) or the machine (:class:`StorageError`, exit 74), not
+    a failed job. Anything else: None (left as it is).
+    """
+    from omegaconf.errors import OmegaConfBaseException
+
+    from zenspec.launch.fast_logging import logging_config_error
+
+    if isinstance(e, ZenspecError) or not isinstance(e, Exception):
+        return None
+    if isinstance(e, OSError) and not isinstance(e, HydraException):
+        doing = "running the sweep" if ran else "setting up the job"
+        return StorageError.from_os_error(e, doing, ran=ran)
+    if isinstance(e, (ValueError, TypeError, AttributeError, ImportError)) and re.match(
+        r"Unable to configure (handler|formatter|filter|logger|root logger)", str(e)
+    ):
+        return logging_config_error(e)
+    if isinstance(e, OmegaConfBaseException):
+        key = getattr(e, "full_key", None) or None
+        reason = " ".join(re.split(r"\s+full_key:", str(e))[0].split())
+        what = {
+            "hydra.sweep.dir": "the job's directory",
+            "hydra.sweep.subdir": "the job's directory",
+            "hydra.run.dir": "the job's directory",
+        }.get(str(key), "a value of the job's Hydra config")
+        if str(key).startswith("hydra.job.env_set"):
+            what = "an environment variable of the job (hydra.job.env_set)"
+        return OverrideError(
+            f"{what} could not be resolved, so the job did not run: {type(e).__name__}: {reason}",
+            path=key,
+            hint="Fix: an interpolation there names a key or resolver that does not exist "
+            "(in a job's Hydra config, ${hydra.job.num}, ${hydra.job.override_dirname}, "
+            "${hydra:job.name} and ${now:...} do).",
+        )
+    return None
+
+
 def job_name_for(task_function: TaskFunction, job_name: Optional[str]) -> str:
     if job_name:
         return job_name
@@ -92,7 +153,11 @@ def explain_composition_error(
     *siblings* maps a key path to the keys beside it in the primary config, for
     a "did you mean" on a misspelt key.
     """
-    text = " ".join(str(e).split())
+    missing = _missing_option(e, overrides)
+    if missing is not None:
+        return missing
+    # Hydra appends its config search path to "not found" errors: noise for a user
+    text = " ".join(str(e).split("\nConfig search path:")[0].split())
     named = re.search(r"'([^']+)'", text)
     cause = e.__cause__
     # OmegaConf's reason (the field's type, the value it got) is in the cause;
@@ -128,6 +193,54 @@ def explain_composition_error(
     )
 
 
+def _missing_option(e: BaseException, overrides: List[str]) -> Optional[OverrideError]:
+    """A group option that does not exist (``optim=adamw``, ``hydra/launcher=jobib``), or None.
+
+    One paragraph: the override, the group's options, a "did you mean"; its
+    ``path`` is the group (``optim``, ``hydra/launcher``).
+    """
+    from hydra.errors import MissingConfigException
+
+    found: Optional[BaseException] = e
+    while found is not None and not isinstance(found, MissingConfigException):
+        found = found.__cause__
+    if found is None or not getattr(found, "missing_cfg_file", None):
+        return None
+    assert isinstance(found, MissingConfigException)
+    if str(found).lstrip().startswith("Cannot find primary config"):
+        return None
+    missing = str(found.missing_cfg_file)
+    options = [str(o) for o in (found.options or [])]
+    user = [o for o in overrides if not o.startswith("hydra.mode=")]
+    culprit = group = option = None
+    for line in reversed(user):
+        key, sep, value = line.lstrip("+~").partition("=")
+        key = key.split("@", 1)[0]
+        if sep and missing == f"{key}/{value}":
+            culprit, group, option = line, key, value
+            break
+    if group is None or option is None:
+        group, _, option = missing.rpartition("/")
+        # a sweep over the group (optim=sgd,adamx): the line that named it
+        culprit = next(
+            (o for o in reversed(user) if o.lstrip("+~").split("=")[0].split("@")[0] == group),
+            None,
+        )
+    close = did_you_mean(option, options)
+    if group.startswith("hydra/"):
+        kind = group.rsplit("/", 1)[-1]
+        listed = f"installed: {', '.join(options)}" if options else "none is installed"
+        what = f"no {kind} {option!r} ({listed})."
+        example = " (e.g. hydra-joblib-launcher)" if kind == "launcher" else ""
+        hint = f"Fix: use one of the installed {kind}s; another needs its plugin package{example}."
+    else:
+        listed = f"it has: {', '.join(options)}" if options else "it has none"
+        what = f"group {group!r} has no option {option!r} ({listed})."
+        hint = f"Fix: use one of the options of {group!r}, or add it to the group."
+    head = f"override {culprit!r}" if culprit else f"the defaults list selects {missing!r}"
+    return OverrideError(f"{head}: {what}{close}", path=group, hint=hint)
+
+
 @dataclass
 class LaunchSession:
     """A started Hydra, the composed primary config and where outputs go."""
@@ -141,6 +254,8 @@ class LaunchSession:
     with_log_configuration: bool
     cfg: Optional[DictConfig] = None
     output_dir: Optional[str] = None
+    # HydraConfig set to cfg for the session (a ${hydra:...} in the output dir)
+    sets_hydra_config: bool = False
     # what the session holds until it ends (the sweep dir's write lock)
     holds: contextlib.ExitStack = dataclasses.field(default_factory=contextlib.ExitStack)
 
@@ -187,16 +302,18 @@ class LaunchSession:
         # A literal path is the user's to reuse, as Hydra would; a template such
         # as multirun/${now:%H-%M-%S} is a generated name and must be unique.
         explicit = any(o.key_or_group == key and "${" not in str(o.value()) for o in self.parsed)
-        directory = str(OmegaConf.select(self.cfg, key))  # caches ${now:...} in cfg
-        moved = claim_output_dir(directory, explicit=explicit, resume=resume)
-        if lock:
-            from zenspec.records.lock import sweep_lock
-            from zenspec.records.session import archive_old_records
+        directory = self.resolve_output_dir(key)  # caches ${now:...} in cfg
+        what = "run" if self.mode is RunMode.RUN else "sweep"
+        with storage_errors(f"creating the {what} directory"):
+            moved = claim_output_dir(directory, explicit=explicit, resume=resume)
+            if lock:
+                from zenspec.records.lock import sweep_lock
+                from zenspec.records.session import archive_old_records
 
-            claimed = moved or directory
-            self.holds.enter_context(sweep_lock(claimed))
-            if explicit and not resume:
-                archive_old_records(claimed)
+                claimed = moved or directory
+                self.holds.enter_context(sweep_lock(claimed))
+                if explicit and not resume:
+                    archive_old_records(claimed)
         launcher = OmegaConf.select(self.cfg, "hydra.launcher._target_", default=None)
         if launcher != _BASIC_LAUNCHER and not os.path.isabs(moved or directory):
             # Worker processes are reused across calls (loky) and keep the cwd they
@@ -214,8 +331,49 @@ class LaunchSession:
                 OmegaConf.update(self.cfg, key, moved, merge=False)
                 self.cfg.hydra.overrides.hydra.append(override)
             directory = moved
+            if self.sets_hydra_config:
+                HydraConfig.instance().set_config(self.cfg)
         self.output_dir = directory
         return directory
+
+    def resolve_output_dir(self, key: str) -> str:
+        """``hydra.run.dir``/``hydra.sweep.dir`` resolved, ``${hydra:...}`` included.
+
+        Stock ``run_job`` sets ``HydraConfig`` before it resolves the job's
+        directory, so ``out/${hydra:runtime.version}`` works there. The session
+        resolves (and claims) the directory before any job: when the value needs
+        ``HydraConfig``, it is set to this session's config until the session
+        ends (every reader of the sweep dir before the jobs, the sweeper's and
+        the launcher's, then resolves it as a job would). An interpolation that
+        cannot be resolved at all is an :class:`OverrideError` naming the key.
+        """
+        assert self.cfg is not None
+        try:
+            return str(OmegaConf.select(self.cfg, key))
+        except Exception as e:
+            if HydraConfig.initialized():
+                raise self._unresolved(key, e) from e
+        HydraConfig.instance().set_config(self.cfg)
+        self.sets_hydra_config = True
+        try:
+            return str(OmegaConf.select(self.cfg, key))
+        except Exception as e:
+            raise self._unresolved(key, e) from e
+
+    def _unresolved(self, key: str, error: Exception) -> OverrideError:
+        culprit = next(
+            (o for o in reversed(self.user_overrides()) if o.lstrip("+~").split("=")[0] == key),
+            None,
+        )
+        reason = " ".join(re.split(r"\s+full_key:", str(error))[0].split())
+        what = f"override {culprit!r}" if culprit else key
+        return OverrideError(
+            f"{what}: the {'run' if key == 'hydra.run.dir' else 'sweep'} directory could not "
+            f"be resolved, so no job ran: {type(error).__name__}: {reason}",
+            path=key,
+            hint="Fix: an interpolation in it names a key or resolver that does not exist; "
+            "use keys of the config (${hydra:job.name}, ${now:%H-%M-%S}, ${oc.env:VAR}).",
+        )
 
 
 @contextmanager

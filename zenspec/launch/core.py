@@ -21,7 +21,9 @@ from zenspec.launch.context import (
     LaunchSession,
     TaskFunction,
     explain_composition_error,
+    explain_setup_error,
     launch_session,
+    storage_errors,
 )
 from zenspec.launch.fast_launcher import run_job as fast_run_job
 from zenspec.launch.grid import GridSweeper, count_grid, plan_grid
@@ -130,14 +132,16 @@ def hydra_run(
         session.claim_output_dir(lock=records)
         if len(session.overrides) != claimed:  # hydra.run.dir was moved: render it all
             hint = None
-        record = _start_records(session, records, task_function, None, provenance, metric)
+        with storage_errors("writing the run's records"):
+            record = _start_records(session, records, task_function, None, provenance, metric)
         callbacks = Callbacks(cfg)
         callbacks.on_run_start(config=cfg, config_name=config_name)
         context = HydraContext(config_loader=session.hydra.config_loader, callbacks=callbacks)
         # zenspec's run_job (tests/differential holds it to stock's), or stock's
         run = functools.partial(fast_run_job, render_hint=hint) if fast else run_job
         try:
-            with _crash_log(session, records):
+            # run_job keeps the task's errors: an OSError out of it is a write of its own
+            with storage_errors("setting up the job"), _crash_log(session, records):
                 ret = run(
                     hydra_context=context,
                     task_function=task,
@@ -146,8 +150,11 @@ def hydra_run(
                     job_subdir_key=None,
                     configure_logging=with_log_configuration,
                 )
-        except BaseException as e:  # run_job keeps task errors; this is Ctrl-C or worse
+        except BaseException as e:  # bad setup (no job ran), Ctrl-C or worse
             _finish(record, "interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
+            explained = explain_setup_error(e)
+            if explained is not None:
+                raise explained from e
             raise
         callbacks.on_run_end(config=cfg, config_name=config_name, job_return=ret)
         _finish(record, "completed")
@@ -269,7 +276,10 @@ def hydra_multirun(
                 )
             record, only_jobs = jobs_to_resume(session, cfg, planned, retry_failed, force)
         else:
-            record = _start_records(session, records, task_function, planned, provenance, metric)
+            with storage_errors("writing the sweep's records"):
+                record = _start_records(
+                    session, records, task_function, planned, provenance, metric
+                )
 
         callbacks = Callbacks(cfg)
         callbacks.on_multirun_start(config=cfg, config_name=config_name)
@@ -296,6 +306,12 @@ def hydra_multirun(
             raise explain_composition_error(e, session.overrides) from e
         except BaseException as e:
             _finish(record, "interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
+            # jobs keep their tasks' errors: what escapes is the launch's own (a job's
+            # setup, a write the machine refused), not a failed job
+            explained = explain_setup_error(e, ran=_any_job_ran(sweeper, session))
+            if explained is not None:
+                explained.zenspec_sweep_dir = session.output_dir  # type: ignore[attr-defined]
+                raise explained from e
             with contextlib.suppress(AttributeError):  # so the CLI can say how to resume
                 e.zenspec_sweep_dir = session.output_dir  # type: ignore[attr-defined]
             raise
@@ -308,6 +324,19 @@ def hydra_multirun(
     if grid and on_error == "raise" and sweeper.failures:
         _raise_first_failure(sweeper.failures, results, session.output_dir)
     return results
+
+
+def _any_job_ran(sweeper: Any, session: LaunchSession) -> bool:
+    """Whether a job of this sweep ran (returned, or wrote its record) before it stopped."""
+    if getattr(sweeper, "launched", 0):
+        return True
+    if session.output_dir is None:
+        return True  # cannot tell: say the finished ones are kept
+    from zenspec.records.store import jobs_dir
+
+    with contextlib.suppress(OSError):
+        return any(p.suffix == ".json" for p in jobs_dir(Path(session.output_dir)).iterdir())
+    return False
 
 
 def _crash_log(session: LaunchSession, records: bool) -> Any:
@@ -334,7 +363,7 @@ def _plan_grid(
                 f"max_jobs={max_jobs:,}.",
                 hint="Fix: narrow the sweep, or raise max_jobs (CLI: --max-jobs) if you mean it.",
             )
-    return plan_grid(arguments, params)
+    return plan_grid(arguments, params, session.hydra.config_loader)
 
 
 def _start_records(

@@ -16,8 +16,10 @@ as stock: handlers, files and streams (``ext://sys.stdout``) are all made anew.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+import os
 import pathlib
 import threading
 from collections import OrderedDict
@@ -26,7 +28,7 @@ from typing import Any, Hashable, List, Optional, Sequence, Tuple, Union
 from hydra.core.utils import configure_log as stock_configure_log
 from omegaconf import Container, DictConfig, ListConfig, OmegaConf
 
-__all__ = ["configure_log"]
+__all__ = ["configure_log", "log_job_error", "logging_config_error"]
 
 _Path = Tuple[Union[str, int], ...]
 # key -> (unresolved dict, paths of the leaves to resolve per job), or None: stock
@@ -147,3 +149,96 @@ def _put(data: Any, path: _Path, value: Any) -> None:
     for part in path[:-1]:
         data = data[part]
     data[path[-1]] = value
+
+
+# The logger upstream Hydra logs a failed job's exception on (hydra#3215)
+_job_log = logging.getLogger("hydra.core.utils")
+
+
+def log_job_error(error: BaseException, within: Optional[str] = None) -> Optional[str]:
+    """Write *error*'s traceback to the job's log file(s); return the first file's path.
+
+    Called by :class:`~zenspec.records.jobs.RecordingTask` (zenspec's records, on by
+    default), inside the job, so every launcher's jobs do it; ``run_job`` itself stays
+    stock's (``tests/differential``). As upstream Hydra does since hydra#3215: an ERROR
+    record with the traceback,
+    handed to the root logger's file handlers only (the console gets the
+    summary zenspec prints after the sweep, not a traceback per job). Once per
+    exception: the path is kept on it as ``zenspec_job_log``, which the launch
+    core and the CLI name in their messages (it survives pickling, so a worker's
+    job reports it too). *within*: only log files inside this directory (the
+    job's), never a file handler of the caller's own. Never raises: a log that
+    cannot be written must not change how the job is reported.
+    """
+    logged = getattr(error, "zenspec_job_log", None)
+    if logged is not None:
+        return logged
+    first: Optional[str] = None
+    shown = error  # the header names the task's own error, not Hydra's wrapper of it
+    from hydra.errors import InstantiationException
+
+    while isinstance(shown, InstantiationException) and shown.__cause__ is not None:
+        shown = shown.__cause__
+    try:
+        record = _job_log.makeRecord(
+            _job_log.name,
+            logging.ERROR,
+            __file__,
+            0,
+            "Job failed: %s: %s",
+            (type(shown).__name__, " ".join(str(shown).split())),
+            (type(error), error, error.__traceback__),
+        )
+        inside = None if within is None else os.path.join(os.path.abspath(within), "")
+        for handler in logging.getLogger().handlers:
+            if not isinstance(handler, logging.FileHandler) or record.levelno < handler.level:
+                continue
+            if inside is None or handler.baseFilename.startswith(inside):
+                handler.handle(record)
+                with contextlib.suppress(Exception):
+                    handler.flush()
+                first = first or handler.baseFilename
+    except Exception:  # the job's report matters more than its log
+        return first
+    if first is not None:
+        with contextlib.suppress(AttributeError):  # exceptions with __slots__
+            error.zenspec_job_log = first  # type: ignore[attr-defined]
+    return first
+
+
+_PARTS = {"handler": "handlers", "formatter": "formatters", "filter": "filters"}
+
+
+def logging_config_error(error: Exception, key: str = "hydra.job_logging") -> Any:
+    """*error* from ``logging.config`` as a :class:`~zenspec.errors.LaunchError` naming the key.
+
+    ``Unable to configure handler 'file'`` (with the real reason in its cause:
+    a class that does not exist, a bad argument) becomes
+    ``hydra.job_logging.handlers.file: ...``.
+    """
+    import re
+
+    from zenspec.errors import LaunchError, StorageError
+
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, OSError):  # the log file itself could not be opened
+        return StorageError.from_os_error(cause, "opening the job's log")
+    text = " ".join(str(error).split())
+    path = key
+    found = re.search(r"Unable to configure (handler|formatter|filter|logger) '([^']+)'", text)
+    if found:
+        kind, name = found.groups()
+        path = f"{key}.{_PARTS.get(kind, 'loggers')}.{name}"
+    elif "root logger" in text:
+        path = f"{key}.root"
+    reason = f" ({type(cause).__name__}: {' '.join(str(cause).split())})" if cause else ""
+    if type(cause).__name__ == "_RemoteTraceback":  # loky's: the worker's traceback as text
+        raised = re.findall(r"^(\w+(?:Error|Exception): .*)$", str(cause), re.MULTILINE)
+        reason = f" ({raised[-2].strip()})" if len(raised) >= 2 else ""
+    return LaunchError(
+        "the job's logging config could not be applied, so the job did not run: "
+        f"{type(error).__name__}: {text}{reason}",
+        path=path,
+        hint="Fix: check that key's class, arguments and references (what "
+        "logging.config.dictConfig accepts), or drop it to keep Hydra's default.",
+    )

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zenspec.launch import fast_yaml
 from zenspec.launch.fast_overrides import parse_lines
+from zenspec.launch.job_return import restore_cause
 
 __all__ = ["GridSweeper", "plan_grid"]
 
@@ -70,10 +71,16 @@ def _float_range_len(sweep: Any) -> int:
     return max(0, math.ceil((stop - start) / step))
 
 
-def plan_grid(arguments: Sequence[str], params: Optional[Dict[str, str]] = None) -> List[List[str]]:
-    """Every job's override list, in the order the basic sweeper launches them."""
+def plan_grid(
+    arguments: Sequence[str], params: Optional[Dict[str, str]] = None, config_loader: Any = None
+) -> List[List[str]]:
+    """Every job's override list, in the order the basic sweeper launches them.
+
+    *config_loader*: the session's, which ``glob(...)`` on a config group needs
+    to list the group's options (as BasicSweeper parses with its loader).
+    """
     conf = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
-    return _split_arguments(parse_lines(conf))
+    return _split_arguments(parse_lines(conf, config_loader))
 
 
 def _is_fast(hydra_context: HydraContext) -> bool:
@@ -137,6 +144,7 @@ class GridSweeper(Sweeper):
         self.failures: List[JobReturn] = []
         self.metric: Optional[str] = None
         self.metric_checked = False
+        self.launched = 0  # jobs launched so far (their results returned)
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -241,7 +249,11 @@ class GridSweeper(Sweeper):
                     returns.append(results)
                 join = probing
                 launched += len(results)
-                self.failures.extend(r for r in results if r.status == JobStatus.FAILED)
+                self.launched = launched
+                failed = [r for r in results if r.status == JobStatus.FAILED]
+                for r in failed:  # a worker's job: its error's cause, sent along, back in place
+                    restore_cause(r)
+                self.failures.extend(failed)
                 self._check_metric(results, sweep_dir, launched, returns)
                 if self.fail_fast and self.failures:
                     return returns

@@ -30,7 +30,7 @@ from omegaconf import DictConfig, read_write
 from zenspec.launch.fast_skeleton import HOLES, hole_leaves
 from zenspec.launch.fast_snapshot import signature
 
-__all__ = ["SnapshotJobReturn", "snapshot", "transfer"]
+__all__ = ["SnapshotJobReturn", "carry_cause", "restore_cause", "snapshot", "transfer"]
 
 # bases (render-hint serials) whose hydra config pickles back identical
 _proven: Set[int] = set()
@@ -240,3 +240,38 @@ def transfer(ret: JobReturn, to: SnapshotJobReturn) -> None:
             setattr(to, f.name, getattr(ret, f.name))
     raw = ret.__dict__["_hydra_cfg"] if isinstance(ret, SnapshotJobReturn) else ret.hydra_cfg
     to.__dict__["_hydra_cfg"] = raw
+
+
+_CAUSE = "zenspec_cause"
+
+
+def carry_cause(ret: JobReturn) -> None:
+    """In a worker, before *ret* is pickled back: keep its error's ``__cause__``.
+
+    Pickling an exception drops ``__cause__``, so Hydra's "Error in call to
+    target" wrapper would reach the zenspec process without the task's own
+    error, which every report names. The cause rides in the exception's
+    ``__dict__`` (pickled with it) when it pickles; :func:`restore_cause` puts
+    it back.
+    """
+    error = getattr(ret, "_return_value", None)
+    cause = getattr(error, "__cause__", None)
+    if not isinstance(error, BaseException) or cause is None:
+        return
+    try:
+        import cloudpickle
+
+        cloudpickle.dumps(cause, protocol=5)
+        error.__dict__[_CAUSE] = cause
+    except Exception:  # unpicklable: the wrapper's text says enough
+        pass
+
+
+def restore_cause(ret: JobReturn) -> None:
+    """In the zenspec process: the ``__cause__`` :func:`carry_cause` sent along, back in place."""
+    error = getattr(ret, "_return_value", None)
+    if not isinstance(error, BaseException):
+        return
+    cause = error.__dict__.pop(_CAUSE, None) if hasattr(error, "__dict__") else None
+    if isinstance(cause, BaseException) and error.__cause__ is None:
+        error.__cause__ = cause

@@ -95,6 +95,7 @@ def execute_job(
     """
     from zenspec.launch.fast_launcher import run_job
     from zenspec.launch.fast_release import release
+    from zenspec.launch.job_return import carry_cause
 
     if gpus is not None:
         from pathlib import Path
@@ -126,6 +127,7 @@ def execute_job(
     release(sweep_config, 2)
     if os.getpid() != parent:
         _check_sendable(ret)
+        carry_cause(ret)  # the task's own error, under Hydra's wrapper, survives the trip
     return ret
 
 

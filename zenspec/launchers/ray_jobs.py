@@ -108,13 +108,17 @@ def _execute_job(
     # the records' root, as RecordingTask computes it (the sweep dir is absolute here)
     root = Path(os.getcwd(), str(sweep_config.hydra.sweep.dir))
     with _fault_log(root, idx):
-        return run_job(
+        ret = run_job(
             hydra_context=hydra_context,
             task_function=task_function,
             config=sweep_config,
             job_dir_key="hydra.sweep.dir",
             job_subdir_key="hydra.sweep.subdir",
         )
+    from zenspec.launch.job_return import carry_cause
+
+    carry_cause(ret)  # the task's own error, under Hydra's wrapper, survives the trip
+    return ret
 
 
 # -- in the parent: why a job never answered ----------------------------------------------

@@ -81,6 +81,11 @@ class RecordingTask:
             value = self.task(cfg)
         except BaseException as e:
             cause = _user_error(e)
+            if where is not None and isinstance(e, Exception):
+                # its traceback in the job's own log file too, as upstream Hydra (#3215)
+                from zenspec.launch.fast_logging import log_job_error
+
+                log_job_error(e, within=str(where[0].runtime.output_dir))
             self._write(
                 where,
                 status="failed" if isinstance(e, Exception) else "interrupted",
@@ -130,7 +135,10 @@ class RecordingTask:
         if where is None:
             return
         hc, root, num = where
-        overrides = list(hc.overrides.task)
+        from omegaconf import OmegaConf
+
+        # as written, never resolved: "+x=${nosuch}" is an override's text, not a reference
+        overrides = OmegaConf.to_container(hc.overrides.task, resolve=False)
         record: Dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "num": num,
