@@ -208,3 +208,42 @@ def test_hydra_resolvers_resolve_as_in_the_job(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["run", str(spec), "name=${hydra:runtime.choices.model}"]) == 0
     assert main(["run", str(spec), "-m", "epochs=1,2", "name=run-${hydra:job.num}"]) == 0
+
+
+GLOB_SPEC = """\
+[experiment]
+task = "helpers.typed_targets:task"
+[groups.opt.sgd]
+lr = 1
+[groups.opt.adam]
+lr = 2
+[groups.opt.rms]
+lr = 3
+[defaults]
+opt = "sgd"
+[sweep]
+opt = "glob([a*,r*])"
+"""
+
+
+@pytest.mark.parametrize("imports", [True, False])
+def test_glob_over_a_group_is_counted_and_planned(tmp_path, capsys, imports):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(GLOB_SPEC)
+    assert main(["validate", str(spec)]) == 0
+    assert "ok (2 job(s))" in capsys.readouterr().out
+    assert main(["plan", str(spec), *([] if imports else ["--no-imports"])]) == 0
+    out = capsys.readouterr().out
+    assert "#0  opt=adam" in out and "#1  opt=rms" in out and "sgd" not in out
+
+
+def test_a_failed_single_run_names_its_log(tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[experiment]\ntask = "helpers.typed_targets:failing"\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(spec)]) == 1
+    err = capsys.readouterr().err
+    (log,) = tmp_path.glob("outputs/*/*/*.log")
+    assert "the job failed: ValueError: boom" in err
+    assert f"see the job's log, {log} (it has the traceback)" in err
+    assert "Traceback" in log.read_text() and "ValueError: boom" in log.read_text()

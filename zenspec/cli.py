@@ -183,9 +183,12 @@ def _launched(launch: Any, out: IO[str], quiet: bool, maximize: bool = False) ->
     except Exception as e:
         # A single run re-raises its task's error, as Hydra does; bad input was
         # already turned into a ZenspecError by the spec layer and the core.
+        log = getattr(e, "zenspec_job_log", None)  # set where the job wrote its traceback
         raise JobFailedError(
             f"the job failed: {describe_error(e)}",
-            hint="Fix: see the job's log in its output directory; --traceback shows where.",
+            hint=f"Fix: see the job's log, {log} (it has the traceback)."
+            if log
+            else "Fix: --traceback shows where.",
         ) from e
     return report_result(result, out, quiet=quiet, maximize=maximize)
 

@@ -75,3 +75,8 @@ def no_args() -> int:
 
 class PlainFormatter(logging.Formatter):
     """A logging formatter made by a factory key ("()") in a spec's job_logging."""
+
+
+def failing(cfg: object) -> None:
+    """A task that fails inside the job."""
+    raise ValueError("boom")

@@ -233,7 +233,7 @@ def plan_spec(
             _refuse_large(
                 spec, count_grid(arguments, params, session.hydra.config_loader), max_jobs
             )
-            jobs = plan_grid(arguments, params)
+            jobs = plan_grid(arguments, params, session.hydra.config_loader)
             simple = _subdir_is_num(cfg)
             plan.jobs = []
             for num, job_overrides in enumerate(jobs):
@@ -271,6 +271,7 @@ def plan_without_imports(
     from zenspec.launch.grid import count_grid, plan_grid
     from zenspec.spec.compile import merge_overrides, spec_overrides
     from zenspec.spec.paths import override_problems
+    from zenspec.spec.sweep_checks import SpecGroupOptions
 
     problems = override_problems(overrides)
     if problems:  # a job name or output path that leaves its directory: nothing runs
@@ -292,6 +293,8 @@ def plan_without_imports(
     if not is_multirun:
         plan.jobs = [PlannedJob(0, arguments)]
     elif spec.sweeper.is_grid:
-        _refuse_large(spec, count_grid(arguments), max_jobs)
-        plan.jobs = [PlannedJob(n, list(o)) for n, o in enumerate(plan_grid(arguments))]
+        options = SpecGroupOptions(spec)  # glob() lists a group's options from the spec
+        _refuse_large(spec, count_grid(arguments, None, options), max_jobs)
+        jobs = plan_grid(arguments, None, options)
+        plan.jobs = [PlannedJob(n, list(o)) for n, o in enumerate(jobs)]
     return plan

@@ -48,8 +48,9 @@ class JobChecks:
 
     # -- where a key came from ---------------------------------------------------------
     def _cli_line(self, key: str) -> Optional[str]:
+        key = key.replace("/", ".")
         for line in reversed(self.cli):
-            k = _override_key(line)
+            k = _override_key(line).replace("/", ".")
             if key == k or key.startswith(k + "."):
                 return line
         return None

@@ -32,7 +32,7 @@ from zenspec.spec.model import Spec
 from zenspec.spec.parse import KeyPath
 from zenspec.spec.paths import PathChecks
 from zenspec.spec.policy import PolicyChecks, policy_refusal
-from zenspec.spec.sweep_checks import SweepChecks
+from zenspec.spec.sweep_checks import SpecGroupOptions, SweepChecks
 
 __all__ = ["DEFAULT_MAX_JOBS", "Report", "check_spec", "policy_refusal"]
 
@@ -468,8 +468,8 @@ def check_spec(
         from zenspec.launch.grid import count_grid
 
         try:
-            grid = count_grid(good) if good else 1
-        except Exception:  # e.g. glob() needs a config loader; the size is then unknown
+            grid = count_grid(good, None, SpecGroupOptions(spec)) if good else 1
+        except Exception:  # a sweep the count cannot read: the size is then unknown
             grid = None
         if grid is not None and max_jobs is not None and grid > max_jobs:
             c.add(

@@ -17,7 +17,7 @@ from zenspec.errors import OverrideError, did_you_mean
 from zenspec.spec.parse import KeyPath
 from zenspec.sweepers.space import is_structured_sweep
 
-__all__ = ["SweepChecks"]
+__all__ = ["SpecGroupOptions", "SweepChecks"]
 
 _HINT_ADD = "Fix: add it to [config] with a default value, or prefix the key with '+' to add it."
 
@@ -199,3 +199,17 @@ class SweepChecks:
             f" (groups: {', '.join(sorted(self.spec.groups)) or 'none'}).",
             "Fix: list the values instead (a list, choice(...) or range(...)).",
         )
+
+
+class SpecGroupOptions:
+    """What ``glob()`` asks a config loader for, answered from the spec's own groups.
+
+    Without imports nothing is composed, but a spec's groups are all in the spec
+    (Hydra's own groups, ``hydra/launcher``..., are not globbed in a spec).
+    """
+
+    def __init__(self, spec: Any) -> None:
+        self.groups = spec.groups
+
+    def get_group_options(self, group_name: str, results_filter: Any = None) -> List[str]:
+        return sorted(self.groups.get(group_name, {}))
