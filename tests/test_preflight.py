@@ -203,7 +203,7 @@ def test_plan_refuses_what_run_refuses(tmp_path, capsys):
 def test_hydra_resolvers_resolve_as_in_the_job(tmp_path, monkeypatch, capsys):
     # ${hydra:...} needs the job's Hydra config, set while the checks resolve values
     spec = tmp_path / "spec.toml"
-    spec.write_text(SPEC.replace('lr = 0.1', 'lr = 0.1\nname = "${hydra:job.name}"'))
+    spec.write_text(SPEC.replace("lr = 0.1", 'lr = 0.1\nname = "${hydra:job.name}"'))
     assert validate(spec, imports=True) == []
     monkeypatch.chdir(tmp_path)
     assert main(["run", str(spec), "name=${hydra:runtime.choices.model}"]) == 0
