@@ -190,6 +190,48 @@ EXAMPLES: Dict[str, List[Example]] = {
             "imported, so only `--imports` (and `run`/`plan`) see this.",
         ),
         Example(
+            "A value of the wrong type for an annotated parameter (seen with --imports)",
+            {
+                "train.py": "def train(epochs: int = 1, lr: float = 0.1):\n    return lr\n",
+                "spec.toml": '[experiment]\ntarget = "train:train"\n\n[config]\n'
+                'epochs = "one"\nlr = 0.1\n',
+            },
+            "zenspec validate --imports spec.toml",
+            _load("spec.toml", imports=True),
+            "Give a value of the annotated type (`epochs = 1`: in TOML and YAML, quotes "
+            "make a string). `run` checks the command line's values the same way "
+            "(`zenspec run spec.toml epochs=one` exits 2, nothing launched).",
+        ),
+        Example(
+            "A required value ('???') nobody sets (seen with --imports)",
+            {
+                "spec.toml": '[experiment]\ntarget = "builtins:dict"\n\n[config]\n'
+                'data_dir = "???"\n',
+            },
+            "zenspec validate --imports spec.toml",
+            _load("spec.toml", imports=True),
+            "Give it a value in the spec, or on the command line: "
+            "`zenspec run spec.toml data_dir=/data`.",
+        ),
+        Example(
+            "A task that cannot take the job's config (seen with --imports)",
+            {
+                "steps.py": "def train(*, epochs=1):\n    return epochs\n",
+                "spec.toml": '[experiment]\ntask = "steps:train"\n',
+            },
+            "zenspec validate --imports spec.toml",
+            _load("spec.toml", imports=True),
+            "A `task` is called with the config (`def train(cfg)`); a function that takes "
+            "the config's keys as arguments is a `target`.",
+        ),
+        Example(
+            "A key Hydra's own config does not have",
+            {"spec.toml": _DICT_SPEC + '\n[hydra]\njob.nmae = "x"\n'},
+            "zenspec validate spec.toml",
+            _validate("spec.toml"),
+            "Use the key Hydra's config has (the message lists them).",
+        ),
+        Example(
             "Target refused by Hydra's instantiate policy",
             {"spec.toml": '[experiment]\ntarget = "os:system"\n\n[config]\ncommand = "ls"\n'},
             "zenspec validate spec.toml",
@@ -397,6 +439,7 @@ def error_classes() -> List[type]:
 def _scratch() -> Iterator[Path]:
     cwd = os.getcwd()
     saved_path = list(sys.path)
+    modules = set(sys.modules)
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)
         try:
@@ -404,6 +447,10 @@ def _scratch() -> Iterator[Path]:
         finally:
             os.chdir(cwd)
             sys.path[:] = saved_path
+            # an example's own modules (train.py) are not the next example's
+            for name in set(sys.modules) - modules:
+                if (getattr(sys.modules[name], "__file__", None) or "").startswith(tmp):
+                    del sys.modules[name]
 
 
 def _message(example: Example) -> str:
