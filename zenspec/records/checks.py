@@ -50,7 +50,10 @@ def _show(value: Any) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """An int or float (not a bool) that a float can hold: readers compare and format it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**1023) < value < 2**1023  # float(10**400) overflows
+    return isinstance(value, float)
 
 
 def _is_int(value: Any) -> bool:

@@ -16,13 +16,14 @@ import errno
 import json
 import os
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
 
-from zenspec.errors import SweepLockedError
-from zenspec.records.store import _CLOEXEC, _NOFOLLOW, records_dir, safe_dir
+from zenspec.errors import LaunchError, SweepLockedError
+from zenspec.records.store import _CLOEXEC, _NOFOLLOW, _NONBLOCK, records_dir, safe_dir
 
 __all__ = ["SweepLockedError", "holder", "lock_path", "sweep_lock"]
 
@@ -69,8 +70,15 @@ def sweep_lock(root: Any, command: str = "") -> Iterator[Optional[int]]:
         return
     directory = safe_dir(records_dir(root))
     path = directory / "lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o666)
+    try:  # O_NONBLOCK: a FIFO planted as the lock is not waited on
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC | _NONBLOCK, 0o666)
+    except OSError as e:
+        if e.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.EMLINK):
+            raise
+        raise _not_a_lock(path) from None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _not_a_lock(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -101,6 +109,14 @@ def sweep_lock(root: Any, command: str = "") -> Iterator[Optional[int]]:
         os.close(fd)
 
 
+def _not_a_lock(path: Path) -> LaunchError:
+    return LaunchError(
+        f"{path} is not a regular file (a symbolic link, a directory, a FIFO...): it cannot "
+        "be this sweep's lock, and zenspec does not write records past it.",
+        hint="Fix: remove it (zenspec makes the lock file itself), then run the command again.",
+    )
+
+
 def holder(root: Any) -> Optional[Dict[str, Any]]:
     """Who writes the sweep in *root* now (``{host, pid, command, since}``), or None.
 
@@ -109,11 +125,13 @@ def holder(root: Any) -> Optional[Dict[str, Any]]:
     """
     if fcntl is None:
         return None
-    try:
-        fd = os.open(lock_path(root), os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+    try:  # O_NONBLOCK: a FIFO planted as the lock is not waited on
+        fd = os.open(lock_path(root), os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None  # not a lock anyone can hold (a writer refuses it)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:

@@ -82,7 +82,7 @@ def process_alive(pid: int, start: Optional[int] = None) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # (no pid is that large: from a damaged file)
         return False
     except PermissionError:
         return True  # someone else's process: it exists
@@ -101,8 +101,8 @@ def process_alive(pid: int, start: Optional[int] = None) -> bool:
 def read_marker(path: Path) -> Optional[Dict[str, Any]]:
     """The process facts in a ``.N.running`` marker; ``{}`` for an old empty marker."""
     try:
-        with os.fdopen(open_nofollow(path), encoding="utf-8") as f:
-            text = f.read()
+        with os.fdopen(open_nofollow(path), encoding="utf-8", errors="replace") as f:
+            text = f.read(64_000)  # (a marker is a line of JSON; garbage reads as {} below)
     except OSError:
         return None
     if not text.strip():
@@ -216,6 +216,8 @@ def reap_dead_markers(
             num = int(path.name.split(".")[1])
         except (IndexError, ValueError):
             continue
+        if not 0 <= num < len(planned):  # no job of this sweep (a stray or garbled name)
+            continue
         marker = read_marker(path)
         if marker is None:
             continue
@@ -224,7 +226,7 @@ def reap_dead_markers(
             continue  # another machine's job: its engine knows (records.engine)
         if marker and process_alive(pid, start):
             continue
-        overrides = planned[num] if 0 <= num < len(planned) else []
+        overrides = planned[num]
         in_process = not marker or pid in launcher_pids
         if in_process:
             cause, detail = crash.get(pid, ("the zenspec process running it died", ""))

@@ -21,7 +21,13 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from zenspec.records.store import FORMAT_VERSION, atomic_write_json, manifest_path, read_json
+from zenspec.records.store import (
+    FORMAT_VERSION,
+    NotAnObjectError,
+    atomic_write_json,
+    manifest_path,
+    read_json,
+)
 
 __all__ = [
     "canonical_hash",
@@ -178,10 +184,10 @@ def read_manifest(root: Path) -> Dict[str, Any]:
         raise ZenspecError(
             "the manifest cannot be read: it is nested too deeply.", file=where, path="$"
         ) from e
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError, MemoryError) as e:
-        raise ZenspecError(f"{path}: the manifest cannot be read: {e}") from e
-    except ValueError as e:  # read_json: valid JSON, but not an object
+    except NotAnObjectError as e:  # valid JSON, but not an object
         raise ZenspecError("the manifest is not a JSON object.", file=where, path="$") from e
+    except (OSError, ValueError, MemoryError) as e:  # (not JSON, not UTF-8, a 5000-digit int)
+        raise ZenspecError(f"{path}: the manifest cannot be read: {e}") from e
     version = data.get("format_version")
     if version != FORMAT_VERSION or isinstance(version, bool):
         raise ZenspecError(

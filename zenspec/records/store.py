@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Union
 
 __all__ = [
     "FORMAT_VERSION",
+    "NotAnObjectError",
     "atomic_write_json",
     "dumps_indented",
     "jobs_dir",
@@ -213,8 +214,12 @@ def read_json(path: Path) -> Dict[str, Any]:
     with os.fdopen(open_nofollow(path), encoding="utf-8") as f:
         data = json.load(f)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object")
+        raise NotAnObjectError(f"{path}: expected a JSON object")
     return data
+
+
+class NotAnObjectError(ValueError):
+    """:func:`read_json` read valid JSON that is not an object (other ValueErrors: not JSON)."""
 
 
 def to_jsonable(value: Any, _depth: int = 0) -> Any:

@@ -207,7 +207,7 @@ def plan_spec(
                 jobs=None,
             )
             if mode is RunMode.RUN:
-                plan.output_dir = str(cfg.hydra.run.dir)
+                plan.output_dir = session.resolve_output_dir("hydra.run.dir")
                 task = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
                 plan.jobs = [PlannedJob(0, [str(a) for a in task], plan.output_dir)]
                 if job not in (None, 0):
@@ -220,7 +220,7 @@ def plan_spec(
                 str(a) for a in OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
             ]
             plan.arguments = arguments
-            plan.output_dir = str(cfg.hydra.sweep.dir)
+            plan.output_dir = session.resolve_output_dir("hydra.sweep.dir")
             if not spec.sweeper.is_grid or not sweeper.endswith("BasicSweeper"):
                 if job is not None:
                     raise LaunchError(

@@ -86,16 +86,16 @@ def compose_problems(
         except Exception as e:  # a custom sweeper's params in a form not foreseen here
             _guarded(_raise, e)
             jobs = []
-        for label, job_overrides in jobs:
+        for label, job_overrides, swept_key in jobs:
             try:
                 job_cfg = _compose_job(session, cfg, job_overrides)
             except ZenspecError as e:
-                checks.problems.extend(checks.from_error(e))
+                checks.problems.extend(checks.job_error(e, swept_key))
                 continue
             except Exception as e:
                 checks.problems.extend(checks.from_exception(e, f"composing {label}"))
                 continue
-            _guarded(checks.job, job_cfg, label)
+            _guarded(checks.job, job_cfg, label, True)
             _guarded(checks.intervals)  # both need job 0's config: checked after it
             _guarded(checks.swept_values)
             if len(checks.problems) > 50:  # the first fifty say enough
@@ -124,8 +124,11 @@ def _compose_job(session: Any, cfg: Any, overrides: List[str]) -> Any:
     return job_cfg
 
 
-def _jobs(session: Any, cfg: Any, checks: JobChecks) -> Iterator[Tuple[str, List[str]]]:
-    """Job 0's overrides, then one job per other option of each swept group.
+def _jobs(
+    session: Any, cfg: Any, checks: JobChecks
+) -> Iterator[Tuple[str, List[str], Optional[str]]]:
+    """Job 0's overrides, then one job per other option of each swept group (and per
+    other kind of value of a plain key): (label, overrides, the swept key that differs).
 
     Other swept values and sampled intervals are left on *checks* (``swept``,
     ``sampled``), compared with annotations once job 0 is composed.
@@ -162,17 +165,26 @@ def _jobs(session: Any, cfg: Any, checks: JobChecks) -> Iterator[Tuple[str, List
             continue
         axes[key] = values
         base[key] = f"{key}={values[0][0]}"
-    yield "job 0", list(base.values())
+    yield "job 0", list(base.values()), None
     composed = 1
     for key, values in axes.items():
         group = _is_group(cfg, key, checks.spec.groups)
+        kinds = {_kind(values[0][1])}
         for text, value in values[1:]:
-            if group and composed < MAX_COMPOSED:
+            # every option of a group is a config of its own; a plain value is composed
+            # when it is of a kind (table, list, scalar) the key has not had yet
+            new_kind = _kind(value) not in kinds
+            if (group and composed < MAX_COMPOSED) or (not group and new_kind):
                 composed += 1
+                kinds.add(_kind(value))
                 line = f"{key}={text}"
-                yield f"the job with {line}", [*{**base, key: line}.values()]
-            elif not group:
+                yield f"the job with {line}", [*{**base, key: line}.values()], key
+            if not group:
                 checks.swept.append((key, value))
+
+
+def _kind(value: Any) -> str:
+    return "table" if isinstance(value, dict) else "list" if isinstance(value, list) else "value"
 
 
 def _raise(e: BaseException) -> None:

@@ -67,6 +67,8 @@ class JobChecks:
         swept = self.spec.sweep_paths.get(key) or self.spec.sweep_paths.get("+" + key)
         if line:
             return (), line
+        if parts and parts[0] == "hydra":
+            return ("hydra", *parts[1:]), None
         if swept:
             return swept, None
         choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None) if cfg else None
@@ -121,6 +123,14 @@ class JobChecks:
             return ("groups", parts[0])
         return ("config", *parts)
 
+    def job_error(self, error: ZenspecError, key: Optional[str]) -> List[Problem]:
+        """A job that does not compose, placed at the swept *key* whose value made it."""
+        if key is None or error.file is not None:
+            return self.from_error(error)
+        line = self._cli_line(key.lstrip("+~"))
+        path = () if line else self.spec.sweep_paths.get(key, ("sweep",))
+        return [self.problem(path, line, error.message, error.hint)]
+
     def sweep_problem(self, key: str, what: str) -> None:
         """A sweep of *key* (the spec's or the command line's) that gives no jobs."""
         line = self._cli_line(key.lstrip("+~"))
@@ -144,48 +154,70 @@ class JobChecks:
         return out
 
     # -- one composed job --------------------------------------------------------------
-    def job(self, cfg: Any, label: str) -> None:
+    def job(self, cfg: Any, label: str, multirun: bool = False) -> None:
         if self.first is None:
             self.first = cfg
         self._walk(cfg, cfg, (), label)
+        self._hydra_values(cfg, label, multirun)
         if self.spec.experiment.target:
             self._call(cfg, cfg, (), self.spec.experiment.target, label)
 
+    def _hydra_values(self, cfg: Any, label: str, multirun: bool) -> None:
+        """The values of Hydra's own config a job resolves before it runs."""
+        from omegaconf import DictConfig, OmegaConf
+
+        where = ("sweep.dir", "sweep.subdir") if multirun else ("run.dir",)
+        for key in (*where, "output_subdir", "job.name"):
+            parent, _, leaf = f"hydra.{key}".rpartition(".")
+            node = OmegaConf.select(cfg, parent, default=None)
+            # not `leaf in node`: that is False for a value that does not resolve
+            if isinstance(node, DictConfig) and leaf in list(node):
+                self._leaf(cfg, node, tuple(parent.split(".")), leaf, label)
+        env = OmegaConf.select(cfg, "hydra.job.env_set", default=None)
+        if isinstance(env, DictConfig):
+            self._walk(cfg, env, ("hydra", "job", "env_set"), label)
+
     def _walk(self, cfg: Any, node: Any, parts: Tuple[Any, ...], label: str) -> None:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
+        from omegaconf import DictConfig
 
         keys = list(node.keys()) if isinstance(node, DictConfig) else range(len(node))
         for key in keys:
             if not parts and key == "hydra":
                 continue
-            here = (*parts, key)
-            if OmegaConf.is_missing(node, key):
-                name = ".".join(map(str, here))
+            self._leaf(cfg, node, parts, key, label)
+
+    def _leaf(self, cfg: Any, node: Any, parts: Tuple[Any, ...], key: Any, label: str) -> None:
+        """One value: set, resolvable; a container is walked, a target's call checked."""
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        here = (*parts, key)
+        if OmegaConf.is_missing(node, key):
+            name = ".".join(map(str, here))
+            self.add(
+                here,
+                cfg,
+                f"'{name}' is '???', a required value, and {label} does not set it.",
+                f"Fix: give it a value in the spec, or on the command line: zenspec run SPEC {name}=...",
+            )
+            return
+        if OmegaConf.is_interpolation(node, key):
+            try:
+                node[key]
+            except Exception as e:  # cycles, missing keys, unknown resolvers
+                text = " ".join(str(e).split("\n")[0].split())
                 self.add(
                     here,
                     cfg,
-                    f"'{name}' is '???', a required value, and {label} does not set it.",
-                    f"Fix: give it a value in the spec, or on the command line: zenspec run SPEC {name}=...",
+                    f"the interpolation does not resolve in {label}: {type(e).__name__}: {text}",
+                    "Fix: point it at a key of the config, or register the resolver "
+                    "(OmegaConf.register_new_resolver) in a module the spec imports.",
                 )
-                continue
-            if OmegaConf.is_interpolation(node, key):
-                try:
-                    node[key]
-                except Exception as e:  # cycles, missing keys, unknown resolvers
-                    text = " ".join(str(e).split("\n")[0].split())
-                    self.add(
-                        here,
-                        cfg,
-                        f"the interpolation does not resolve in {label}: {type(e).__name__}: {text}",
-                        "Fix: point it at a key of the config, or register the resolver "
-                        "(OmegaConf.register_new_resolver) in a module the spec imports.",
-                    )
-                continue
-            child = node[key]
-            if isinstance(child, (DictConfig, ListConfig)):
-                self._walk(cfg, child, here, label)
-                if isinstance(child, DictConfig) and isinstance(child.get("_target_"), str):
-                    self._call(cfg, child, here, child["_target_"], label)
+            return
+        child = node[key]
+        if isinstance(child, (DictConfig, ListConfig)):
+            self._walk(cfg, child, here, label)
+            if isinstance(child, DictConfig) and isinstance(child.get("_target_"), str):
+                self._call(cfg, child, here, child["_target_"], label)
 
     def _params(self, target: str) -> Optional[_Params]:
         if target not in self._targets:

@@ -184,6 +184,14 @@ class SweepChecks:
 
     def glob(self, path: KeyPath, key: str, glob: Any, text: str) -> None:
         """``glob(...)`` selects options of a config group; it must select some."""
+        if self.spec.sweeper.kind in ("random", "optuna"):
+            self.add(
+                path,
+                f"'{text}' cannot be sampled by zenspec's {self.spec.sweeper.kind} sweeper: "
+                "glob() lists options for the grid.",
+                "Fix: list the options: choice(a, b), or a list.",
+            )
+            return
         if key in self.spec.groups:
             options = sorted(self.spec.groups[key])
             if not glob.filter(options):
