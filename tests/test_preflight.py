@@ -247,3 +247,21 @@ def test_a_failed_single_run_names_its_log(tmp_path, monkeypatch, capsys):
     assert "the job failed: ValueError: boom" in err
     assert f"see the job's log, {log} (it has the traceback)" in err
     assert "Traceback" in log.read_text() and "ValueError: boom" in log.read_text()
+
+
+def test_results_show_the_experiments_description(tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        '[experiment]\ntask = "helpers.typed_targets:task"\n'
+        'description = "Does the loss stay at zero?"\n[config]\na = 1\n[sweep]\na = [1, 2]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(spec), "-q"]) == 0
+    (sweep,) = tmp_path.glob("multirun/*/*")
+    capsys.readouterr()
+    assert main(["results", str(sweep)]) == 0
+    assert capsys.readouterr().out.startswith("Does the loss stay at zero?\n")
+    assert main(["results", str(sweep), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["description"] == "Does the loss stay at zero?"
+    assert main(["plan", str(spec)]) == 0
+    assert "Does the loss stay at zero?" in capsys.readouterr().out

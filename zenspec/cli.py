@@ -316,6 +316,8 @@ def _results(args: argparse.Namespace, out: IO[str]) -> int:
                     row.metric = None
     maximize = args.maximize or (not args.minimize and spec.get("direction") == "maximize")
     sort = args.sort
+    if args.format == "table" and results.description:
+        out.write(f"{results.description.strip()}\n\n")
     out.write(render(results, args.format, sort=sort, maximize=maximize))
     counts = results.counts
     root = results.root.resolve()

@@ -73,6 +73,15 @@ class SweepResults:
         return f"{len(self.damaged)} damaged record(s) skipped: {shown}{more}"
 
     @property
+    def description(self) -> Optional[str]:
+        """The spec's ``experiment.description``, when the sweep was run from a spec."""
+        spec = self.manifest.get("spec")
+        data = spec.get("data") if isinstance(spec, dict) else None
+        exp = data.get("experiment") if isinstance(data, dict) else None
+        text = exp.get("description") if isinstance(exp, dict) else None
+        return text if isinstance(text, str) and text.strip() else None
+
+    @property
     def status(self) -> str:
         """The sweep's status; ``running`` only while its writer is alive.
 
@@ -213,6 +222,7 @@ def render(
         return json.dumps(
             {
                 "dir": str(results.root),
+                "description": results.description,
                 "status": results.status,
                 "counts": results.counts,
                 "best": None if best is None else best.num,
