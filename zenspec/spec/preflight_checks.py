@@ -209,7 +209,10 @@ class JobChecks:
                     here,
                     cfg,
                     f"the interpolation does not resolve in {label}: {type(e).__name__}: {text}",
-                    "Fix: point it at a key of the config, or register the resolver "
+                    "Fix: use keys of the config and Hydra's (${hydra:job.name}, "
+                    "${now:%H-%M-%S}, ${oc.env:VAR})."
+                    if here[0] == "hydra"
+                    else "Fix: point it at a key of the config, or register the resolver "
                     "(OmegaConf.register_new_resolver) in a module the spec imports.",
                 )
             return
