@@ -7,6 +7,7 @@ and a JSON line with what the sweep returned and recorded.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -219,10 +220,10 @@ def test_a_bad_start_method_is_a_clear_error(tmp_path, monkeypatch):
     assert fork_blocker() == "ZENSPEC_JOBLIB_START=loky"
 
 
-def _zenspec_run(spec: Path, cwd: Path) -> str:
+def _zenspec_run(spec: Path, cwd: Path, *python_args: str) -> str:
     """``zenspec run SPEC -v`` in a fresh interpreter (workers may fork); its output."""
     proc = subprocess.run(
-        [sys.executable, "-m", "zenspec", "run", str(spec), "-v"],
+        [sys.executable, *python_args, "-m", "zenspec", "run", str(spec), "-v"],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -234,10 +235,32 @@ def _zenspec_run(spec: Path, cwd: Path) -> str:
 
 
 def test_the_cli_forks_workers_beside_its_progress_thread(tmp_path):
-    # `zenspec run` reports progress from a thread; it is parked for the fork
-    out = _zenspec_run(REPO / "specs" / "launchers_joblib.toml", tmp_path)
+    # `zenspec run` reports progress from a thread; it is stopped for each fork
+    # (Python 3.12+ warns about a fork from a multi-threaded process: an error here)
+    fork_warning = "error:This process:DeprecationWarning"
+    out = _zenspec_run(REPO / "specs" / "launchers_joblib.toml", tmp_path, "-W", fork_warning)
     assert "Forking 2 workers from this process to launch 12 jobs" in out
     assert "12 jobs: 12 completed" in out
+    assert "multi-threaded" not in out
+
+
+def test_zenspecs_threads_are_stopped_for_a_fork_and_started_again(tmp_path):
+    import threading
+
+    from zenspec.launchers.forking import fork_blocker, threads_paused
+    from zenspec.progress import Progress
+
+    progress = Progress(io.StringIO(), tty=False, interval=0.01)
+    progress.started_sweep(tmp_path, 3)
+    try:
+        assert progress.thread is not None and progress.thread.is_alive()
+        assert fork_blocker() is None  # zenspec's own thread does not block forking
+        with threads_paused():
+            assert threading.enumerate() == [threading.main_thread()]
+        assert progress.thread is not None and progress.thread.is_alive()
+    finally:
+        progress.finished_sweep()
+    assert progress.thread is None
 
 
 def test_configs_made_by_builds_cross_to_forked_workers_and_back(tmp_path):

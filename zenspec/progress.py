@@ -95,11 +95,9 @@ class Progress:
         self.best: Optional[float] = None
         self.started = time.monotonic()
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-        # held while the thread polls: a launcher forking workers takes it, so
-        # the fork never copies a lock (stderr's, a file's) held mid-write
-        self._busy = threading.Lock()
-        self._parked: Optional[contextlib.ExitStack] = None
+        self.thread: Optional[threading.Thread] = None
+        # registered with the forking launchers, which stop the thread for each fork
+        self._registered: Optional[contextlib.ExitStack] = None
         self._baseline: set = set()
         self.running = 0  # jobs started, not ended (from their markers; live line only)
 
@@ -111,30 +109,39 @@ class Progress:
         # on resume, records already on disk are not this run's progress
         self._baseline = set(skip or ())
         self.started = time.monotonic()
-        from zenspec.launchers.forking import parkable
+        from zenspec.launchers.forking import pausable
 
-        self._thread = threading.Thread(target=self._loop, name="zenspec-progress", daemon=True)
-        self._parked = contextlib.ExitStack()
-        self._parked.enter_context(parkable(self._thread, self._busy))
-        self._thread.start()
+        self._registered = contextlib.ExitStack()
+        self._registered.enter_context(pausable(self))
+        self.resume()
 
     def finished_sweep(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._parked is not None:
-            self._parked.close()
-            self._parked = None
+        self.pause()
+        if self._registered is not None:
+            self._registered.close()
+            self._registered = None
         self.poll()
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()
 
     # -- internals ----------------------------------------------------------------
+    def pause(self) -> None:
+        """Stop the polling thread (for a fork, or at the end); the line stays as it is."""
+        self._stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+        self.thread = None
+
+    def resume(self) -> None:
+        """Start the polling thread (again)."""
+        self._stop.clear()
+        self.thread = threading.Thread(target=self._loop, name="zenspec-progress", daemon=True)
+        self.thread.start()
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            with self._busy:
-                self.poll()
+            self.poll()
 
     def poll(self) -> None:
         if self.root is None:

@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from zenspec.errors import JobFailedError
-from zenspec.launchers.forking import START_ENV, _child_init, _parkable
+from zenspec.launchers.forking import START_ENV, _child_init, threads_paused
 from zenspec.records.lost import describe_exit
 
 __all__ = ["INTERRUPT_GRACE_S", "run_forked"]
@@ -63,9 +63,7 @@ class _Worker:
         self.process = ctx.Process(
             target=_worker_main, args=(theirs, n_workers, os.getpid()), daemon=True
         )
-        with contextlib.ExitStack() as parked:  # zenspec's own threads hold still
-            for lock in list(_parkable.values()):
-                parked.enter_context(lock)
+        with threads_paused():  # forked from a single-threaded process
             self.process.start()
         theirs.close()
         self.conn: Connection = ours

@@ -11,9 +11,9 @@ milliseconds.
 child will need, so :func:`fork_blocker` allows it only when:
 
 * the platform is Linux (macOS system libraries are not fork-safe);
-* the only Python threads besides the main one are zenspec's own, parked for
-  the fork (:func:`parkable`: the progress reporter holds its lock while it
-  writes, and the pool takes that lock around the fork);
+* the only Python threads besides the main one are zenspec's own, which are
+  stopped for each fork and started again after (:func:`pausable`, the
+  progress reporter), so the child is copied from a single-threaded process;
 * the process has no native threads either (``/proc/self/task``): a BLAS or
   OpenMP pool, a CUDA context, a gRPC client... all start threads, and then
   the launch uses loky, as stock Hydra does;
@@ -36,11 +36,11 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Iterator, List, Optional, Protocol
 
 from zenspec.errors import LaunchError
 
-__all__ = ["cpu_count", "effective_workers", "fork_blocker", "parkable"]
+__all__ = ["cpu_count", "effective_workers", "fork_blocker", "pausable", "threads_paused"]
 
 START_ENV = "ZENSPEC_JOBLIB_START"
 
@@ -55,18 +55,48 @@ THREAD_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 
-# zenspec threads that can be parked for a fork: thread -> the lock it holds while active
-_parkable: Dict[threading.Thread, threading.Lock] = {}
+
+class Pausable(Protocol):
+    """A zenspec thread's owner that can stop its thread for a fork and start it again."""
+
+    thread: Optional[threading.Thread]
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+
+# owners of zenspec threads that are stopped around every fork
+_pausable: List[Pausable] = []
 
 
 @contextlib.contextmanager
-def parkable(thread: threading.Thread, lock: threading.Lock) -> Iterator[None]:
-    """Declare *thread* safe to fork beside while *lock* is held by the forking thread."""
-    _parkable[thread] = lock
+def pausable(owner: Pausable) -> Iterator[None]:
+    """Declare *owner*'s thread as zenspec's: stopped for each fork, restarted after."""
+    _pausable.append(owner)
     try:
         yield
     finally:
-        _parkable.pop(thread, None)
+        _pausable.remove(owner)
+
+
+@contextlib.contextmanager
+def threads_paused() -> Iterator[None]:
+    """No zenspec thread runs inside the block: a fork copies a single-threaded process.
+
+    A fork beside a running thread may copy a lock that thread holds (stderr's,
+    the import lock), and Python 3.12+ warns about it; so the threads are joined
+    before the fork rather than merely held still, and started again after.
+    """
+    paused = []
+    try:
+        for owner in list(_pausable):
+            owner.pause()
+            paused.append(owner)
+        yield
+    finally:
+        for owner in paused:
+            owner.resume()
 
 
 def _native_threads() -> Optional[int]:
@@ -93,7 +123,8 @@ def fork_blocker() -> Optional[str]:
     others = [t for t in threading.enumerate() if t is not threading.main_thread()]
     if threading.current_thread() is not threading.main_thread():
         return "the launch runs outside the main thread"
-    foreign = [t.name for t in others if t not in _parkable]
+    ours = {owner.thread for owner in _pausable}
+    foreign = [t.name for t in others if t not in ours]
     if foreign:
         return f"other Python threads are running ({', '.join(sorted(foreign))})"
     native = _native_threads()
