@@ -21,6 +21,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
+from zenspec._compatibility import FAST_COMPOSITION, FAST_RUN_JOB, LOAD_HOOK_14
 from zenspec.launch.fast_loader import FastConfigLoader
 from zenspec.launch.fast_snapshot import signature as _signature
 
@@ -38,6 +39,15 @@ PRIMARY = {
     "i": "${a}",
     "t": "${now:%Y}",
 }
+
+
+# zenspec uses the composition cache only where FAST_COMPOSITION proves it: on
+# hydra-core 1.4 load_sweep_config goes through _load_configuration (report B9),
+# the cache is bypassed, and zenspec runs stock composition instead
+cache_in_use = pytest.mark.skipif(
+    not FAST_COMPOSITION,
+    reason="composition cache off on this Hydra (FAST_COMPOSITION=False): stock composition runs",
+)
 
 
 @pytest.fixture
@@ -102,6 +112,7 @@ JOBS = [
 ]
 
 
+@cache_in_use
 def test_each_sweep_config_equals_stock_node_for_node(configs):
     stock, fast = _loaders()
     setup_globals()  # the ${now:} resolver, as launchers register it
@@ -117,7 +128,10 @@ def test_each_sweep_config_equals_stock_node_for_node(configs):
     stats = fast.stats
     assert stats.fallbacks == 0, stats.reasons
     assert stats.misses == 4  # sgd, adam, rms, no optim: one composition each
-    assert stats.hits == len(JOBS) + 1 - 4  # the primary config's base is a job's
+    # the primary config's base is a job's (hydra-core 1.4: the primary config is
+    # stock's, which expands override aliases; only jobs come from the cache)
+    primary = 0 if LOAD_HOOK_14 else 1
+    assert stats.hits == len(JOBS) + primary - 4
 
 
 def test_returned_configs_are_independent(configs):
@@ -130,6 +144,7 @@ def test_returned_configs_are_independent(configs):
     assert second.b.c == 2 and OmegaConf.is_missing(second.hydra.job, "num")
 
 
+@cache_in_use
 def test_structured_config_and_its_type_errors_match_stock(configs):
     stock, fast = _loaders()
     ms, mf = _master(stock, "fl_typed"), _master(fast, "fl_typed")
@@ -183,6 +198,7 @@ def test_pickled_loader_ships_without_caches_and_still_works(configs):
     _same(expected, clone.load_sweep_config(master, ["a=5"]))
 
 
+@cache_in_use
 def test_store_change_drops_the_cache(configs):
     _, fast = _loaders()
     master = _master(fast)
@@ -192,6 +208,7 @@ def test_store_change_drops_the_cache(configs):
     assert fast.stats.invalidations == 1
 
 
+@cache_in_use
 def test_edited_config_file_drops_the_cache(configs, tmp_path):
     (tmp_path / "conf" / "optim").mkdir(parents=True)
     opt = tmp_path / "conf" / "optim" / "fileopt.yaml"
@@ -205,6 +222,7 @@ def test_edited_config_file_drops_the_cache(configs, tmp_path):
     assert fast.stats.invalidations == 1
 
 
+@cache_in_use
 def test_compositions_that_warn_are_left_to_stock(configs):
     stock, fast = _loaders()
     missing = "hydra.searchpath=[file:///nonexistent/zenspec/conf]"
@@ -218,7 +236,8 @@ def test_compositions_that_warn_are_left_to_stock(configs):
         warnings.simplefilter("ignore")
         _same(stock.load_sweep_config(ms, ["a=3"]), fast_cfg)
     _same(ms, mf)
-    assert fast.stats.reasons == {"warnings": 2}  # the primary config, then the job
+    # the primary config (not on hydra-core 1.4: stock's), then the job
+    assert fast.stats.reasons == {"warnings": 1 if LOAD_HOOK_14 else 2}
 
 
 def test_fast_launcher_replaces_only_hydras_basic_launcher(configs):
@@ -281,6 +300,7 @@ def test_batch_validation_with_a_hydra_override_reading_user_keys(configs):
     assert fast.stats.fallbacks == 0
 
 
+@cache_in_use
 def test_hydra_yaml_blocks_render_as_omegaconf(configs):
     from hydra.core.hydra_config import HydraConfig
 
@@ -326,6 +346,10 @@ def test_shared_hydra_node_is_what_set_config_makes(configs):
         HydraConfig.instance().cfg = saved
 
 
+@pytest.mark.skipif(
+    not FAST_RUN_JOB,
+    reason="zenspec's FastLauncher/run_job off on this Hydra (FAST_RUN_JOB=False: 1.4's run_job)",
+)
 def test_public_multirun_uses_the_fast_launcher_and_validates_cheaply(tmp_path, monkeypatch):
     from zenspec import hydra_multirun
     from zenspec.launch import fast_launcher

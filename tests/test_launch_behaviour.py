@@ -11,7 +11,15 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from zenspec import LaunchError, OverrideError, builds, hydra_multirun, hydra_run, instantiate
+from zenspec import (
+    LaunchError,
+    OverrideError,
+    _compatibility,
+    builds,
+    hydra_multirun,
+    hydra_run,
+    instantiate,
+)
 
 EVENTS: list = []
 log = logging.getLogger(__name__)
@@ -201,11 +209,21 @@ def test_instantiate_launcher_config_through_the_trusted_plugin_path():
     )
 
 
+_INTERNAL = pytest.mark.skipif(
+    not _compatibility.has_trusted_internal_target(),
+    reason=f"hydra-core {_compatibility.HYDRA_VERSION} does not refuse hydra._internal targets "
+    "(1.3.7 began to)",
+)
+
+
 @pytest.mark.parametrize(
     "target",
     [
-        "hydra._internal.utils._locate",  # internal, not a plugin
-        "hydra._internal.core_plugins.bash_completion.BashCompletion",  # a plugin, not a launcher/sweeper
+        pytest.param("hydra._internal.utils._locate", marks=_INTERNAL),  # internal, not a plugin
+        # a plugin, not a launcher/sweeper
+        pytest.param(
+            "hydra._internal.core_plugins.bash_completion.BashCompletion", marks=_INTERNAL
+        ),
         "os.system",
     ],
 )

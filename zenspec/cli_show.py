@@ -218,7 +218,7 @@ def _search_path_text(spec: Any) -> str:
     """Where the spec's imports come from; configs come from the spec itself."""
     import os
 
-    from hydra._internal.utils import create_config_search_path
+    from zenspec._compatibility import create_config_search_path
 
     dirs = [str(d) for d in spec.experiment.search_path] + [
         f"{os.getcwd()} (the current directory)"

@@ -20,10 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 __all__ = ["instantiate"]
 
-try:  # hydra-core >= 1.3.8
-    from hydra._internal.target_policy import _trusted_internal_target
-except ImportError:  # older 1.3.x has no policy to satisfy
-    _trusted_internal_target = None
+from zenspec._compatibility import has_trusted_internal_target, trusted_internal_target
 
 
 def _top_level_target(config: Any) -> Optional[str]:
@@ -38,7 +35,7 @@ def _top_level_target(config: Any) -> Optional[str]:
 
 def _trusted_plugin_class(target: Optional[str]) -> Optional[type]:
     """The registered Launcher/Sweeper class named exactly by *target*, if any."""
-    if target is None or _trusted_internal_target is None:
+    if target is None or not has_trusted_internal_target():  # 1.3.6 has no such policy
         return None
     from hydra.core.plugins import Plugins
     from hydra.plugins.launcher import Launcher
@@ -53,8 +50,9 @@ def _trusted_plugin_class(target: Optional[str]) -> Optional[type]:
 def _plugin_context(target: Optional[str]) -> ContextManager[Any]:
     if _trusted_plugin_class(target) is None:
         return contextlib.nullcontext()
-    assert _trusted_internal_target is not None
-    return _trusted_internal_target(target)
+    assert target is not None
+    trusted = trusted_internal_target(target)
+    return contextlib.nullcontext() if trusted is None else trusted
 
 
 def instantiate(config: Any, *args: Any, **kwargs: Any) -> Any:

@@ -37,8 +37,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
-from hydra.version import VersionBase, setbase
+from hydra.version import VersionBase
 from omegaconf import OmegaConf
+
+from zenspec._compatibility import set_version_base
 
 log = logging.getLogger("zenspec.difftask")
 
@@ -245,7 +247,7 @@ def run_case(case: Case, loader_cls: type, workdir: Path, fast_launcher: bool = 
         get_reusable_executor().shutdown(wait=True)
     try:
         with _scoped_store(case, config_name), _restored_logging(), _launcher(fast_launcher):
-            setbase(case.version_base)
+            set_version_base(case.version_base)  # without 1.4's deprecation warning
             loader = loader_cls(config_search_path=create_config_search_path(None))
             hydra = Hydra(task_name="difftask", config_loader=loader)
             GlobalHydra.instance().initialize(hydra)

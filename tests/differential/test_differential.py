@@ -18,7 +18,16 @@ from diff_cases import CASES
 from diff_harness import run_case
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
+from zenspec._compatibility import FAST_COMPOSITION, FAST_RUN_JOB, HYDRA_14
 from zenspec.launch.fast_loader import FastConfigLoader
+
+# cases stock hydra-core 1.4 decides the other way (the comparison with stock still holds):
+# 1.4 refuses ``~b`` on a key with a value, and resolves hydra.job.env_set per job
+_STOCK_14_FAILS = {"delete_key": True, "env_set_added_per_job": False}
+
+
+def _expect_error(case) -> bool:
+    return _STOCK_14_FAILS.get(case.id, case.expect_error) if HYDRA_14 else case.expect_error
 
 
 def test_corpus_is_big_enough():
@@ -26,11 +35,19 @@ def test_corpus_is_big_enough():
     assert len({c.id for c in CASES}) == len(CASES)
 
 
+@pytest.mark.skipif(
+    not FAST_COMPOSITION,
+    reason="composition cache off on this Hydra (FAST_COMPOSITION=False): zenspec runs "
+    "stock composition, there is nothing to compare",
+)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_same_as_stock(case, tmp_path):
+    if HYDRA_14 and case.version_base is not None and case.version_base < "1.3":
+        pytest.skip("hydra-core 1.4 refuses version_base < 1.3 (HYDRA_14)")
     stock = run_case(case, ConfigLoaderImpl, tmp_path / "stock")
     # the corpus itself is checked: a case meant to fail must fail, and vice versa
-    if case.expect_error:
+    expect_error = _expect_error(case)
+    if expect_error:
         assert stock.error is not None, "stock Hydra was expected to fail on this case"
     else:
         assert stock.error is None, f"stock Hydra failed unexpectedly: {stock.error}"
@@ -39,15 +56,18 @@ def test_same_as_stock(case, tmp_path):
         assert stock.callback_events, "the recording callback did not run"
 
     # FastConfigLoader under Hydra's BasicLauncher, then with zenspec's FastLauncher
-    for name, launcher in (("loader", False), ("loader+launcher", True)):
+    variants = [("loader", False)]
+    if FAST_RUN_JOB:  # zenspec's FastLauncher only where its run_job is proven
+        variants.append(("loader+launcher", True))
+    for name, launcher in variants:
         fast = run_case(case, FastConfigLoader, tmp_path / name, fast_launcher=launcher)
         try:
-            _assert_same(case, stock, fast)
+            _assert_same(case, stock, fast, expect_error)
         except AssertionError as e:
             raise AssertionError(f"[{name}] {e}") from e
 
 
-def _assert_same(case, stock, fast):
+def _assert_same(case, stock, fast, expect_error):
     assert fast.error == stock.error
     assert len(fast.jobs) == len(stock.jobs)
     for i, (f, s) in enumerate(zip(fast.jobs, stock.jobs)):
@@ -63,7 +83,7 @@ def _assert_same(case, stock, fast):
     # the fast path must actually have served jobs (no silent all-stock pass)
     stats = fast.stats
     assert stats is not None
-    if case.expect_fast and (not case.expect_error or len(stock.task_views) >= 2):
+    if case.expect_fast and (not expect_error or len(stock.task_views) >= 2):
         assert stats.hits > 0, stats
-    if not case.expect_error and not case.allow_fallback:
+    if not expect_error and not case.allow_fallback:
         assert stats.fallbacks == 0, stats

@@ -17,18 +17,22 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
 
-from hydra._internal.config_loader_impl import ConfigLoaderImpl
-from hydra._internal.hydra import Hydra
-from hydra._internal.utils import create_config_search_path
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException, HydraException
 from hydra.types import RunMode
-from hydra.version import setbase
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from zenspec._compatibility import (
+    FAST_COMPOSITION,
+    FAST_GRAMMAR,
+    ConfigLoaderImpl,
+    Hydra,
+    create_config_search_path,
+    set_version_base,
+)
 from zenspec.errors import LaunchError, OverrideError, StorageError, ZenspecError, did_you_mean
 from zenspec.launch.fast_grammar import memoized_parse
 from zenspec.launch.isolation import hydra_isolation, scoped_store
@@ -60,7 +64,8 @@ _MAX_LOADERS = 8
 
 
 def _make_loader(search_path: Any, fast: bool) -> ConfigLoaderImpl:
-    if fast:
+    # the composition cache only where it is proven for the installed Hydra
+    if fast and FAST_COMPOSITION:
         try:
             from zenspec.launch.fast_loader import FastConfigLoader
         except ImportError:  # the fast path is optional: stock composition is always right
@@ -423,11 +428,11 @@ def launch_session(
 
     # launcher_scope: hydra/launcher=ray for this call, and what launchers started, undone
     # memoized_parse: OmegaConf parses each interpolation string once per call
-    grammar = memoized_parse() if fast else nullcontext()
+    grammar = memoized_parse() if fast and FAST_GRAMMAR else nullcontext()
     with hydra_isolation(), launcher_scope(), scoped_store(entries), grammar:
         add_group_defaults(primary, referenced_groups(primary, parsed))
         with scoped_store([(None, config_name, primary)]):
-            setbase(version_base)
+            set_version_base(version_base)
             loader = _make_loader(create_config_search_path(None), fast)
             hydra = Hydra(task_name=name, config_loader=loader)
             GlobalHydra.instance().initialize(hydra)

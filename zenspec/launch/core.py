@@ -8,13 +8,13 @@ import os
 from pathlib import Path
 from typing import Any, List, Mapping, Optional, Union
 
-from hydra._internal.callbacks import Callbacks
 from hydra.core.utils import JobReturn, JobStatus, run_job
 from hydra.errors import ConfigCompositionException
 from hydra.types import HydraContext, RunMode
 from omegaconf import DictConfig, OmegaConf
 from typing_extensions import Literal
 
+from zenspec._compatibility import Callbacks
 from zenspec.errors import LaunchError
 from zenspec.launch.context import (
     Groups,

@@ -15,13 +15,12 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
-import omegaconf._utils
-import omegaconf.base
+from zenspec._compatibility import omegaconf_parse_modules
 
 __all__ = ["memoized_parse"]
 
 # the modules that imported ``parse`` by name (``from .grammar_parser import parse``)
-_MODULES = (omegaconf.base, omegaconf._utils)
+_MODULES = omegaconf_parse_modules()
 _MAX_TREES = 4096
 _lock = threading.Lock()
 _depth = 0

@@ -41,18 +41,12 @@ from pathlib import Path
 from textwrap import dedent
 from typing import Any, List, Optional, Sequence
 
-from hydra import version
-from hydra._internal.callbacks import Callbacks
-from hydra._internal.core_plugins.basic_launcher import BasicLauncher
-from hydra._internal.deprecation_warning import deprecation_warning
 from hydra.conf import HydraConf
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import (
     JobReturn,
     JobRuntime,
     JobStatus,
-    _check_hydra_context,
-    _flush_loggers,
     env_override,
     filter_overrides,
     setup_globals,
@@ -61,6 +55,16 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from zenspec._compatibility import (
+    FAST_RUN_JOB,
+    BasicLauncher,
+    Callbacks,
+    base_at_least,
+    check_hydra_context,
+    deprecation_warning,
+    flush_loggers,
+)
+from zenspec._compatibility import job_id as job_id_value
 from zenspec.errors import LaunchError
 from zenspec.launch import fast_yaml
 from zenspec.launch.fast_logging import configure_log
@@ -130,8 +134,23 @@ def run_job(
 
     *render_hint*: from the fast loader, for the config it returned
     (:mod:`zenspec.launch.fast_render`); None renders ``hydra.yaml`` as stock.
+
+    Where this copy is not proven for the installed Hydra (``FAST_RUN_JOB``
+    false: 1.4's ``run_job`` adds the execution whitelist and job-error
+    logging), stock's ``run_job`` runs instead.
     """
-    _check_hydra_context(hydra_context)
+    if not FAST_RUN_JOB:
+        from hydra.core.utils import run_job as stock_run_job
+
+        return stock_run_job(
+            task_function=task_function,
+            config=config,
+            job_dir_key=job_dir_key,
+            job_subdir_key=job_subdir_key,
+            hydra_context=hydra_context,
+            configure_logging=configure_logging,
+        )
+    check_hydra_context(hydra_context)
     callbacks = hydra_context.callbacks
 
     old_cwd = os.getcwd()
@@ -195,7 +214,7 @@ def run_job(
         job = hydra_cfg.hydra.job
         _chdir = job.chdir
 
-        if _chdir is None and version.base_at_least("1.2"):
+        if _chdir is None and base_at_least("1.2"):
             _chdir = False
 
         if _chdir is None:
@@ -244,7 +263,7 @@ def run_job(
 
         ret.task_name = JobRuntime.instance().get("name")
 
-        _flush_loggers()
+        flush_loggers()
 
         callbacks.on_job_end(config=config, job_return=ret)
 
@@ -259,7 +278,7 @@ def number_job(sweep_config: DictConfig, job_id: Any, num: int) -> None:
     """``hydra.job.id`` and ``hydra.job.num``, as the launchers set them."""
     job = sweep_config.hydra.job
     with open_dict(job):  # stock opens the whole tree: the same writes
-        job.id = job_id
+        job.id = job_id_value(job_id)
         job.num = num
 
 

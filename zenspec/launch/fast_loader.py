@@ -42,9 +42,6 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hydra import version as hydra_version
-from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
-from hydra._internal.config_repository import CachingConfigRepository
-from hydra._internal.defaults_list import create_defaults_list
 from hydra.conf import ConfigSourceInfo
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.override_parser.types import Override
@@ -52,6 +49,14 @@ from hydra.core.utils import JobRuntime
 from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from zenspec._compatibility import (
+    LOAD_HOOK_14,
+    SETS_OVERRIDE_DIRNAME,
+    CachingConfigRepository,
+    ConfigLoaderImpl,
+    create_defaults_list,
+    get_overrides_dirname,
+)
 from zenspec.launch.fast_render import RenderHint
 from zenspec.launch.fast_snapshot import SourceWatch, Template, copy_without_hydra
 from zenspec.launch.overrides import ParseCache
@@ -111,6 +116,10 @@ def _new_serial() -> int:
 
 def _touches_hydra(key: str) -> bool:
     return key == "hydra" or key.startswith("hydra.")
+
+
+def _touches_aliases(key: str) -> bool:
+    return key in ("hydra", "hydra.aliases") or key.startswith("hydra.aliases.")
 
 
 def _touches_runtime(key: str) -> bool:
@@ -204,6 +213,7 @@ class FastConfigLoader(ConfigLoaderImpl):
         run_mode: RunMode,
         from_shell: bool = True,
         validate_sweep_overrides: bool = True,
+        **kwargs: Any,
     ) -> DictConfig:
         """Hydra's ``load_configuration``, from a cached base where proven equal.
 
@@ -216,6 +226,12 @@ class FastConfigLoader(ConfigLoaderImpl):
         ``hydra.overrides``: it shares the jobs' cached base when their group
         choices agree, so its defaults tree is not built twice.
         """
+        if LOAD_HOOK_14 or kwargs:
+            # hydra-core 1.4: the primary config is stock's (it expands override
+            # aliases); jobs come through _load_configuration, below
+            return super().load_configuration(  # type: ignore[call-arg]
+                config_name, overrides, run_mode, from_shell, validate_sweep_overrides, **kwargs
+            )
         if from_shell and validate_sweep_overrides and run_mode in (RunMode.RUN, RunMode.MULTIRUN):
             try:
                 with self._lock:
@@ -228,12 +244,58 @@ class FastConfigLoader(ConfigLoaderImpl):
             config_name, overrides, run_mode, from_shell, validate_sweep_overrides
         )
 
+    def _load_configuration(
+        self,
+        config_name: Optional[str],
+        overrides: List[str],
+        run_mode: RunMode,
+        from_shell: bool,
+        validate_sweep_overrides: bool,
+        skip_missing_defaults: bool,
+        activate_config_repository: bool,
+        parsed_overrides: Optional[List[Override]] = None,
+    ) -> DictConfig:
+        """hydra-core 1.4's hook (``load_sweep_config`` calls it): a job's config,
+        from a cached base where proven equal; anything else is stock's."""
+        if (
+            LOAD_HOOK_14
+            and parsed_overrides is not None  # load_sweep_config's call: no alias expansion
+            # what the cache parses is what the caller parsed (no alias expanded)
+            and [o.input_line for o in parsed_overrides] == list(overrides)
+            and from_shell
+            and validate_sweep_overrides
+            and not skip_missing_defaults
+            and not activate_config_repository
+            and run_mode is RunMode.RUN
+        ):
+            try:
+                with self._lock:
+                    return self._derive(config_name, list(overrides), run_mode)
+            except Exception as e:  # stock composition decides: its error or its config
+                self._last_hint = None
+                why = type(e).__name__ if not isinstance(e, _Unproven) else str(e)
+                self.stats.fell_back(why)
+        return super()._load_configuration(  # type: ignore[misc]
+            config_name,
+            overrides,
+            run_mode,
+            from_shell,
+            validate_sweep_overrides,
+            skip_missing_defaults,
+            activate_config_repository,
+            parsed_overrides,
+        )
+
     def validate_batch(self, master_config: DictConfig, batch: Sequence[Sequence[str]]) -> None:
         """Raise what ``load_sweep_config`` would raise for a job of *batch*, if any.
 
         What ``Sweeper.validate_batch_is_legal`` checks, without composing every
         job in full: see :func:`zenspec.launch.fast_validate.validate_batch`.
         """
+        if LOAD_HOOK_14:  # 1.4 also checks the launcher/sweeper choice per job: stock's loop
+            for overrides in batch:
+                self.load_sweep_config(master_config, list(overrides))
+            return
         from zenspec.launch.fast_validate import validate_batch
 
         validate_batch(self, master_config, batch)
@@ -390,6 +452,8 @@ class FastConfigLoader(ConfigLoaderImpl):
         """
         from hydra import __version__
 
+        if LOAD_HOOK_14 and any(_touches_aliases(o.key_or_group) for o in config_overrides):
+            raise _Unproven("hydra.aliases")  # 1.4 keeps them read-only: stock words the error
         on_hydra = [o for o in config_overrides if _touches_hydra(o.key_or_group)]
         if not any(_touches_runtime(o.key_or_group) for o in on_hydra):
             shared = _job_preset(base, config_name, parsed, on_hydra)
@@ -516,7 +580,12 @@ def _finish_from_job_preset(
 
 
 def _set_override_dirname(job: DictConfig, app_overrides: List[Override]) -> None:
-    """``hydra.job.override_dirname`` from the task's overrides, as Hydra writes it."""
+    """``hydra.job.override_dirname`` from the task's overrides, as Hydra writes it.
+
+    Hydra 1.4 leaves it an interpolation (``${hydra_override_dirname:}``): nothing to write.
+    """
+    if not SETS_OVERRIDE_DIRNAME:
+        return
     dirname_conf = job.config.override_dirname
     job.override_dirname = get_overrides_dirname(
         overrides=app_overrides,

@@ -28,6 +28,8 @@ from typing import Any, Hashable, List, Optional, Sequence, Tuple, Union
 from hydra.core.utils import configure_log as stock_configure_log
 from omegaconf import Container, DictConfig, ListConfig, OmegaConf
 
+from zenspec._compatibility import FAST_LOGGING, configure_logging
+
 __all__ = ["configure_log", "log_job_error", "logging_config_error"]
 
 _Path = Tuple[Union[str, int], ...]
@@ -45,7 +47,12 @@ def configure_log(
     """``hydra.core.utils.configure_log``; *key* names a node whose content is the same
     for every call with that key except for what its interpolations resolve to (None:
     no such promise, stock's path)."""
-    if key is None or not isinstance(log_config, DictConfig) or log_config._is_none():
+    if (
+        not FAST_LOGGING
+        or key is None
+        or not isinstance(log_config, DictConfig)
+        or log_config._is_none()
+    ):
         return stock_configure_log(log_config, verbose_config)
     with _lock:
         entry = _entries.get(key, False)
@@ -90,8 +97,6 @@ def _apply(conf: Any, verbose_config: Any) -> None:
     """The rest of stock ``configure_log`` (hydra-core 1.3), on the dict it would make."""
     assert isinstance(verbose_config, (bool, str)) or OmegaConf.is_list(verbose_config)
     if conf["root"] is not None:
-        from hydra._internal.logging_config import configure_logging
-
         configure_logging(conf)
     if isinstance(verbose_config, bool):
         if verbose_config:

@@ -36,6 +36,8 @@ from hydra.core.override_parser.types import (
     ValueType,
 )
 
+from zenspec._compatibility import validate_override
+
 __all__ = ["parse_line", "parse_lines"]
 
 _ID = r"[A-Za-z_][A-Za-z0-9_-]*"
@@ -85,7 +87,7 @@ def _value(text: str) -> Optional[Tuple[Any, ValueType]]:
     match = _RANGE.match(text)
     if match is None:
         return None
-    from hydra._internal.grammar.functions import FunctionCall
+    from zenspec._compatibility import FunctionCall
 
     args = [int(a) for a in match.group(1).split(",")]
     if not _functions:
@@ -116,7 +118,7 @@ def parse_line(line: str, config_loader: Optional[ConfigLoader] = None) -> Optio
         package=None,
     )
     override.input_line = line
-    override.validate()
+    validate_override(override)  # Hydra 1.3's check (gone in 1.4)
     override.config_loader = config_loader
     return override
 

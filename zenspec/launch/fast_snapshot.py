@@ -15,10 +15,11 @@ import sys
 from dataclasses import fields
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from hydra._internal.config_repository import CachingConfigRepository
 from hydra.core.config_store import ConfigStore
 from hydra.plugins.config_source import ConfigSource
 from omegaconf import DictConfig, ListConfig, ValueNode, open_dict, read_write
+
+from zenspec._compatibility import CachingConfigRepository
 
 __all__ = ["SourceWatch", "Template", "copy_without_hydra", "signature"]
 

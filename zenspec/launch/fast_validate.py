@@ -37,10 +37,10 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from zenspec._compatibility import ConfigLoaderImpl
 from zenspec.launch.fast_loader import _touches_hydra
 from zenspec.launch.fast_release import release
 

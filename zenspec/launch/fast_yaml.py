@@ -27,7 +27,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 from omegaconf import OmegaConf
-from omegaconf._utils import YAML_BOOL_TYPES, get_omega_conf_dumper
+
+from zenspec._compatibility import FAST_YAML, YAML_BOOL_TYPES, get_omega_conf_dumper
 
 __all__ = ["MAX_LINE", "dump", "fits", "save", "scalar", "to_yaml"]
 
@@ -75,7 +76,13 @@ def _yaml(data: Any) -> str:
 
 
 def to_yaml(cfg: Any) -> str:
-    """``OmegaConf.to_yaml(cfg)`` (unresolved, keys in order)."""
+    """``OmegaConf.to_yaml(cfg)`` (unresolved, keys in order).
+
+    OmegaConf 2.4 writes a literal ``\\???`` escaped (``FAST_YAML`` false):
+    its own ``to_yaml`` then.
+    """
+    if not FAST_YAML:
+        return OmegaConf.to_yaml(cfg)
     return dump(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))
 
 

@@ -20,6 +20,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from zenspec._compatibility import FAST_RUN_JOB
 from zenspec.launch import fast_yaml
 from zenspec.launch.fast_overrides import parse_lines
 from zenspec.launch.job_return import restore_cause
@@ -28,12 +29,10 @@ __all__ = ["GridSweeper", "plan_grid"]
 
 
 def _split_arguments(parsed: List[Any]) -> List[List[str]]:
-    # Hydra's plugin scan re-imports its core plugin modules, so the class is
-    # looked up at call time rather than bound at import (a stale class object
-    # breaks BasicSweeper's own super() call).
-    from hydra._internal.core_plugins import basic_sweeper
+    # BasicSweeper's, looked up at call time (see split_arguments)
+    from zenspec._compatibility import split_arguments
 
-    return basic_sweeper.BasicSweeper.split_arguments(parsed, None)[0]
+    return split_arguments(parsed, None)[0]
 
 
 def count_grid(
@@ -156,7 +155,8 @@ class GridSweeper(Sweeper):
         # any Launcher subclass, also outside hydra_plugins (zenspec's Ray launcher)
         from zenspec.launch.plugins import instantiate_launcher
 
-        if _is_fast(hydra_context):  # fast=True: FastLauncher where BasicLauncher is named
+        # fast=True: FastLauncher where BasicLauncher is named, where its run_job is proven
+        if FAST_RUN_JOB and _is_fast(hydra_context):
             from zenspec.launch.fast_launcher import instantiate_launcher
 
         self.launcher = instantiate_launcher(

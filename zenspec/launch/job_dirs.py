@@ -74,6 +74,8 @@ def check_job_dirs(config: Any, loader: Any, jobs: Iterable[Tuple[int, Sequence[
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
+    from zenspec._compatibility import job_id
+
     holder = HydraConfig.instance()
     before = holder.cfg
     try:
@@ -81,7 +83,7 @@ def check_job_dirs(config: Any, loader: Any, jobs: Iterable[Tuple[int, Sequence[
             try:
                 job_cfg = loader.load_sweep_config(config, list(overrides))
                 with open_dict(job_cfg):
-                    job_cfg.hydra.job.id = num
+                    job_cfg.hydra.job.id = job_id(num)
                     job_cfg.hydra.job.num = num
                 holder.set_config(job_cfg)
                 sweep_dir = str(job_cfg.hydra.sweep.dir)

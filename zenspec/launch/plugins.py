@@ -88,7 +88,7 @@ def instantiate_sweeper(
     *, config: DictConfig, hydra_context: HydraContext, task_function: TaskFunction
 ) -> Sweeper:
     """The sweeper of ``config.hydra.sweeper``, set up and ready to ``sweep``."""
-    from hydra._internal.utils import _get_cls_name
+    from zenspec._compatibility import get_cls_name as _get_cls_name
 
     plugins = Plugins.instance()
     sweeper_cfg = config.hydra.sweeper
@@ -126,8 +126,9 @@ def instantiate_launcher(
     workers cannot import are pickled by value for the rest of the launch
     (:mod:`zenspec.launchers.pickling`).
     """
-    from hydra._internal.utils import _get_cls_name
     from hydra.utils import instantiate as hydra_instantiate
+
+    from zenspec._compatibility import get_cls_name as _get_cls_name
 
     plugins = Plugins.instance()
     launcher_cfg = config.hydra.launcher

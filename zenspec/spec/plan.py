@@ -123,9 +123,11 @@ def _subdir_is_num(cfg: DictConfig) -> bool:
 def _job_config(session: Any, cfg: DictConfig, overrides: Sequence[str], num: int) -> DictConfig:
     from hydra.core.hydra_config import HydraConfig
 
+    from zenspec._compatibility import job_id
+
     job_cfg = session.hydra.config_loader.load_sweep_config(cfg, list(overrides))
     with open_dict(job_cfg):
-        job_cfg.hydra.job.id = num
+        job_cfg.hydra.job.id = job_id(num)
         job_cfg.hydra.job.num = num
     HydraConfig.instance().set_config(job_cfg)  # restored by the session's isolation
     return job_cfg

@@ -60,18 +60,19 @@ def policy_refusal(target: str) -> Optional[str]:
     runs; this asks the same policy, by name, before anything starts. (The
     policy is still applied when the job instantiates: this is the early word.)
     """
-    try:
-        from hydra._internal.target_policy import _authorize_target_name
-        from hydra.errors import InstantiationException
-    except ImportError:  # hydra-core < 1.3.8 has no policy
-        return None
+    from hydra.errors import InstantiationException
+
+    from zenspec._compatibility import authorize_target_name, has_target_policy
     from zenspec.spec.imports import hydra_path
 
+    if not has_target_policy():  # hydra-core < 1.3.6 has no policy
+        return None
     name = hydra_path(target)
     try:
-        _authorize_target_name(name, name, "")
+        authorize_target_name(name, name, "")
     except InstantiationException as e:
-        return " ".join(str(e).split())
+        # one word across Hydra versions: 1.3.6-1.3.8 say "blocklisted", 1.4 "blacklisted"
+        return " ".join(str(e).split()).replace("blacklisted", "blocklisted")
     except Exception:  # a policy internals change: leave the decision to the job
         return None
     return None

@@ -108,6 +108,7 @@ def _compose_job(session: Any, cfg: Any, overrides: List[str]) -> Any:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
+    from zenspec._compatibility import job_id
     from zenspec.launch.context import explain_composition_error
 
     try:
@@ -119,7 +120,8 @@ def _compose_job(session: Any, cfg: Any, overrides: List[str]) -> Any:
             raise explain_composition_error(e, list(overrides), session._siblings) from e
         raise
     with open_dict(job_cfg):
-        job_cfg.hydra.job.id = job_cfg.hydra.job.num = 0
+        job_cfg.hydra.job.id = job_id(0)  # a str on omegaconf 2.4
+        job_cfg.hydra.job.num = 0
     HydraConfig.instance().set_config(job_cfg)  # restored by the session's isolation
     return job_cfg
 

@@ -44,7 +44,7 @@ def _omegaconf_resolvers() -> Dict[Any, List[Tuple[str, Pattern[str]]]]:
     not taken: zenspec refuses Python tags (OmegaConf builds ``pathlib.Path``
     from some) and reports duplicate keys itself, with every position.
     """
-    from omegaconf._utils import get_yaml_loader  # cheap: zenspec.spec imports omegaconf anyway
+    from zenspec._compatibility import get_yaml_loader  # omegaconf 2.3: _utils; 2.4: _yaml
 
     table = get_yaml_loader().yaml_implicit_resolvers
     return {first: list(resolvers) for first, resolvers in table.items()}

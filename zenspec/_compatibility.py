@@ -1,0 +1,315 @@
+"""The one place zenspec touches Hydra's and OmegaConf's private names.
+
+Supported: hydra-core 1.3.6 to 1.4.x (omegaconf 2.3 with 1.3, 2.4 with 1.4).
+The installed versions are read once, from the package metadata (cheap: no
+Hydra import), and turned into flags; every private name zenspec needs is
+imported here, lazily, and given to the rest of the package under a public
+name (plain functions, or a module attribute through ``__getattr__``).
+
+Speed pieces that cannot be proven for the installed version are switched off
+here (``FAST_*``): zenspec then runs stock Hydra's code path, with stock's
+outputs. ``tests/test_compatibility.py`` fails if any other module imports
+``hydra._internal`` or a ``_``-prefixed name from Hydra or OmegaConf.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
+
+__all__ = [
+    "FAST_COMPOSITION",
+    "FAST_GRAMMAR",
+    "FAST_LOGGING",
+    "FAST_RUN_JOB",
+    "FAST_YAML",
+    "HAS_OVERRIDE_VALIDATE",
+    "HYDRA_14",
+    "HYDRA_VERSION",
+    "LOAD_HOOK_14",
+    "OMEGACONF_24",
+    "OMEGACONF_VERSION",
+    "POLICY_WORD",
+    "SETS_OVERRIDE_DIRNAME",
+    "SUPPORTED_RANGE",
+    "authorize_target_name",
+    "base_at_least",
+    "check_hydra_context",
+    "configure_logging",
+    "get_overrides_dirname",
+    "get_yaml_loader",
+    "has_target_policy",
+    "has_trusted_internal_target",
+    "job_id",
+    "require_supported",
+    "set_version_base",
+    "split_arguments",
+    "trusted_internal_target",
+    "unsupported_reason",
+    "validate_override",
+]
+
+SUPPORTED_RANGE = "hydra-core 1.3.6 to 1.4.x"
+_FLOOR = (1, 3, 6)
+_CEILING = (1, 5)  # first unsupported major.minor
+
+
+def _distribution_version(dist: str, module: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(dist)
+    except Exception:  # no metadata (a vendored copy): ask the module itself
+        return str(getattr(importlib.import_module(module), "__version__", "0"))
+
+
+def _release(text: str) -> Tuple[int, ...]:
+    """``"1.4.0rc3"`` -> ``(1, 4, 0)``: the numeric release part only."""
+    parts: List[int] = []
+    for piece in text.split(".")[:3]:
+        digits = ""
+        for ch in piece:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
+            break
+        parts.append(int(digits))
+        if len(digits) != len(piece):  # "0rc3": a pre-release tag ends the release
+            break
+    while len(parts) < 3:
+        parts.append(0)
+    return tuple(parts)
+
+
+HYDRA_VERSION: str = _distribution_version("hydra-core", "hydra")
+OMEGACONF_VERSION: str = _distribution_version("omegaconf", "omegaconf")
+_HYDRA = _release(HYDRA_VERSION)
+_OMEGACONF = _release(OMEGACONF_VERSION)
+
+HYDRA_14: bool = _HYDRA[:2] >= (1, 4)  # 1.4.0 pre-releases included
+OMEGACONF_24: bool = _OMEGACONF[:2] >= (2, 4)
+
+# --- what the installed Hydra has (B2, B3, B7) ---------------------------------
+# 1.4 computes hydra.job.override_dirname with a resolver (${hydra_override_dirname:})
+SETS_OVERRIDE_DIRNAME: bool = not HYDRA_14
+HAS_OVERRIDE_VALIDATE: bool = not HYDRA_14  # Override.validate() is gone in 1.4
+# the word Hydra's target policy refuses a target with
+POLICY_WORD: str = "blacklisted" if HYDRA_14 else "blocklisted"
+
+# --- speed pieces proven for this version (off: stock Hydra's code path) -------
+# The composition cache: proven by tests/differential on 1.3.6-1.3.8 and 1.4.0rc3.
+# 1.3 serves load_configuration (the primary config too); 1.4's load_sweep_config
+# goes through the private _load_configuration (B9): the cache serves that hook
+# (jobs only: the primary config is stock's, which expands override aliases) and
+# leaves hydra.job.override_dirname to 1.4's resolver (B2).
+FAST_COMPOSITION: bool = True
+LOAD_HOOK_14: bool = HYDRA_14
+# zenspec's run_job copies 1.3's; 1.4's adds the execution whitelist, env_set
+# resolution and job-error logging (report §5.1): not proven on 1.4.
+FAST_RUN_JOB: bool = not HYDRA_14
+# configure_log without re-resolving: 1.4 passes an execution whitelist (B8)
+FAST_LOGGING: bool = not HYDRA_14
+# OmegaConf.to_yaml's text: 2.4 encodes "\???" literals (B10)
+FAST_YAML: bool = not OMEGACONF_24
+# memoized interpolation parsing (swaps omegaconf's module-level parse): 2.4
+# reuses a thread-local parser and vendors antlr; not proven there
+FAST_GRAMMAR: bool = not OMEGACONF_24
+
+
+def unsupported_reason(version: Optional[str] = None) -> Optional[str]:
+    """The error message for hydra-core *version* (default: the installed one), or None."""
+    text = HYDRA_VERSION if version is None else version
+    release = _release(text)
+    if release < _FLOOR or release[:2] >= _CEILING:
+        return f"zenspec supports {SUPPORTED_RANGE}; found {text}"
+    return None
+
+
+def require_supported(version: Optional[str] = None) -> None:
+    """Raise a :class:`~zenspec.errors.LaunchError` (exit 2) out of range."""
+    reason = unsupported_reason(version)
+    if reason is not None:
+        from zenspec.errors import LaunchError
+
+        raise LaunchError(
+            reason,
+            hint="Install a supported version, e.g. pip install 'hydra-core>=1.3.6,<1.5'.",
+        )
+
+
+# --- private names, under public ones ---------------------------------------------
+
+# name -> (module, attribute): imported on first use (``from zenspec._compatibility import X``)
+_LAZY: Dict[str, Tuple[str, str]] = {
+    "ConfigLoaderImpl": ("hydra._internal.config_loader_impl", "ConfigLoaderImpl"),
+    "CachingConfigRepository": ("hydra._internal.config_repository", "CachingConfigRepository"),
+    "create_defaults_list": ("hydra._internal.defaults_list", "create_defaults_list"),
+    "Hydra": ("hydra._internal.hydra", "Hydra"),
+    "create_config_search_path": ("hydra._internal.utils", "create_config_search_path"),
+    "get_cls_name": ("hydra._internal.utils", "_get_cls_name"),
+    "Callbacks": ("hydra._internal.callbacks", "Callbacks"),
+    "BasicLauncher": ("hydra._internal.core_plugins.basic_launcher", "BasicLauncher"),
+    "deprecation_warning": ("hydra._internal.deprecation_warning", "deprecation_warning"),
+    "FunctionCall": ("hydra._internal.grammar.functions", "FunctionCall"),
+    "flush_loggers": ("hydra.core.utils", "_flush_loggers"),
+    "YAML_BOOL_TYPES": ("omegaconf._utils", "YAML_BOOL_TYPES"),
+    "get_omega_conf_dumper": ("omegaconf._utils", "get_omega_conf_dumper"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def omegaconf_parse_modules() -> Tuple[Any, ...]:
+    """The OmegaConf modules that bind the grammar's ``parse`` by name (fast_grammar)."""
+    import omegaconf.base
+
+    return (omegaconf.base, importlib.import_module("omegaconf._utils"))
+
+
+def split_arguments(parsed: Any, max_batch_size: Optional[int]) -> Any:
+    """``BasicSweeper.split_arguments``. Looked up at call time: Hydra's plugin scan
+    re-imports its core plugin modules (a stale class breaks BasicSweeper's super())."""
+    from hydra._internal.core_plugins import basic_sweeper
+
+    return basic_sweeper.BasicSweeper.split_arguments(parsed, max_batch_size)
+
+
+def check_hydra_context(hydra_context: Any) -> None:
+    """``hydra.core.utils._check_hydra_context`` (B1: removed in 1.4)."""
+    if hydra_context is None:
+        raise TypeError("missing 1 required keyword-only argument: 'hydra_context'")
+
+
+def get_overrides_dirname(
+    overrides: Any, exclude_keys: Any, item_sep: str, kv_sep: str
+) -> str:  # pragma: no cover - thin
+    """Hydra 1.3's ``get_overrides_dirname`` (B2); 1.4 has none (SETS_OVERRIDE_DIRNAME)."""
+    if not SETS_OVERRIDE_DIRNAME:
+        raise NotImplementedError("hydra-core 1.4 computes hydra.job.override_dirname itself")
+    from hydra._internal.config_loader_impl import get_overrides_dirname as stock
+
+    return str(stock(overrides, exclude_keys, item_sep, kv_sep))
+
+
+def validate_override(override: Any) -> None:
+    """``Override.validate()`` where it exists (B3; a no-op for version_base >= 1.2)."""
+    validate = getattr(override, "validate", None)
+    if validate is not None:
+        validate()
+
+
+def get_yaml_loader() -> Any:
+    """OmegaConf's YAML loader class (B4: ``omegaconf._utils`` in 2.3, ``_yaml`` in 2.4)."""
+    try:
+        from omegaconf._utils import get_yaml_loader as stock
+    except ImportError:
+        from omegaconf._yaml import get_yaml_loader as stock
+    return stock()
+
+
+def base_at_least(ver: str) -> bool:
+    """``hydra.version.base_at_least`` (B5: removed in 1.4, where every base is >= 1.3)."""
+    from hydra import version
+
+    stock = getattr(version, "base_at_least", None)
+    if stock is None:
+        return _release(str(version.getbase()))[:2] >= _release(ver)[:2]
+    return bool(stock(ver))
+
+
+def _policy_module() -> Any:
+    for name in ("hydra._internal.execution_policy", "hydra._internal.target_policy"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+def trusted_internal_target(target: str) -> Optional[ContextManager[None]]:
+    """Hydra's ``_trusted_internal_target(target)`` context (B6), or None where the
+    installed Hydra has none (1.3.6, which does not refuse ``hydra._internal``)."""
+    module = _policy_module()
+    trusted: Optional[Callable[[str], ContextManager[None]]]
+    trusted = getattr(module, "_trusted_internal_target", None) if module else None
+    return None if trusted is None else trusted(target)
+
+
+def has_trusted_internal_target() -> bool:
+    """Whether Hydra has a trusted path for its own internal targets (1.3.7+)."""
+    module = _policy_module()
+    return module is not None and hasattr(module, "_trusted_internal_target")
+
+
+def has_target_policy() -> bool:
+    """Whether Hydra refuses dangerous ``_target_`` names (1.3.6+)."""
+    return _policy_module() is not None
+
+
+def authorize_target_name(name: str, resolved_from: str = "", full_key: str = "") -> None:
+    """Hydra's target policy asked about *name* (B7); raises ``InstantiationException``.
+
+    1.3.6-1.3.8: ``target_policy._authorize_target_name(name, resolved_from, key)``;
+    1.4: ``execution_policy._authorize_target_name(..., execution_whitelist)``,
+    with None (the legacy blacklist, as ``instantiate`` without a whitelist).
+    Does nothing where Hydra has no policy.
+    """
+    module = _policy_module()
+    if module is None:
+        return
+    authorize = module._authorize_target_name
+    if module.__name__.endswith("execution_policy"):
+        authorize(name, resolved_from or name, full_key, None)
+    else:
+        authorize(name, resolved_from or name, full_key)
+
+
+def configure_logging(conf: Any, whitelist: Any = None) -> None:
+    """``hydra._internal.logging_config.configure_logging`` (B8); *whitelist* on 1.4 only."""
+    from hydra._internal.logging_config import configure_logging as stock
+
+    if HYDRA_14:
+        stock(conf, whitelist)
+    else:
+        stock(conf)
+
+
+def set_version_base(version_base: Any) -> None:
+    """``hydra.version.setbase(version_base)`` without 1.4's Hydra15MigrationWarning (B11).
+
+    1.4 records the same base (``"1.3"`` -> ``"1.3"``, None -> the current one)
+    and warns that the parameter is deprecated: zenspec records it directly.
+    """
+    from hydra import version
+
+    if not HYDRA_14:
+        version.setbase(version_base)
+        return
+    get_version = getattr(version, "_get_version", None)
+    if get_version is None:  # a 1.4 that changed its internals: stock, warning and all
+        version.setbase(version_base)
+        return
+    if version_base is None or version_base is getattr(version, "_UNSPECIFIED_", None):
+        base = get_version(HYDRA_VERSION)
+    else:
+        base = get_version(str(version_base))
+        minimum = getattr(version, "_MIN_SUPPORTED_VERSION_BASE", "1.3")
+        if _release(base)[:2] < _release(minimum)[:2]:
+            version.setbase(version_base)  # stock's own error
+            return
+    version.VersionBase.instance().setbase(base)
+
+
+def job_id(value: Any) -> Any:
+    """What to assign to ``hydra.job.id`` (B12): a str on omegaconf 2.4, which warns
+    about the implicit int -> str conversion (the node is a str either way)."""
+    return str(value) if OMEGACONF_24 else value
