@@ -291,3 +291,27 @@ def compile_spec(
         multirun=bool(multirun or spec.sweep or not spec.sweeper.is_grid),
         job_name=spec.experiment.name,
     )
+
+
+def spec_session(compiled: Compiled, *, fast: bool) -> Any:
+    """The isolated Hydra session a launch of *compiled* composes in, as a context manager.
+
+    ``plan`` and the pre-run checks compose in it exactly as ``run`` would; all of
+    Hydra's global state is restored when it ends. *fast*: zenspec's composition cache.
+    """
+    from hydra.types import RunMode
+
+    from zenspec.launch.context import launch_session
+
+    return launch_session(
+        config=compiled.config,
+        task_function=compiled.task_function,
+        overrides=compiled.overrides,
+        groups=compiled.groups,
+        config_name="zenspec_config",
+        job_name=compiled.job_name,
+        version_base="1.3",
+        with_log_configuration=False,
+        fast=fast,
+        mode=RunMode.MULTIRUN if compiled.multirun else RunMode.RUN,
+    )

@@ -19,7 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from zenspec.errors import LaunchError, OverrideError, SpecError, ZenspecError
-from zenspec.spec.compile import compile_spec
+from zenspec.spec.compile import compile_spec, spec_session
 from zenspec.spec.imports import search_path
 from zenspec.spec.model import Spec
 
@@ -159,7 +159,6 @@ def plan_spec(
     ZenspecError
         Whatever ``zenspec run`` would refuse (bad overrides, bad spec).
     """
-    from zenspec.launch.context import launch_session
     from zenspec.launch.grid import count_grid, plan_grid
     from zenspec.spec.paths import override_problems
     from zenspec.spec.semantic import check_spec
@@ -175,18 +174,7 @@ def plan_spec(
             raise SpecError(problems[0].message, problems=problems)
         compiled = compile_spec(spec, overrides, multirun)
         mode = RunMode.MULTIRUN if compiled.multirun else RunMode.RUN
-        with launch_session(
-            config=compiled.config,
-            task_function=compiled.task_function,
-            overrides=compiled.overrides,
-            groups=compiled.groups,
-            config_name="zenspec_config",
-            job_name=compiled.job_name,
-            version_base="1.3",
-            with_log_configuration=False,
-            fast=False,
-            mode=mode,
-        ) as session:
+        with spec_session(compiled, fast=False) as session:
             try:
                 cfg = session.compose()
             except ValueError as e:  # Hydra's group overrides: "must be a string or a list"

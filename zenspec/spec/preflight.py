@@ -47,8 +47,7 @@ def compose_problems(
     """
     from hydra.types import RunMode
 
-    from zenspec.launch.context import launch_session
-    from zenspec.spec.compile import compile_spec
+    from zenspec.spec.compile import compile_spec, spec_session
 
     cli = list(overrides or ())
     checks = JobChecks(spec, cli)
@@ -57,18 +56,7 @@ def compose_problems(
     except ZenspecError as e:
         return checks.from_error(e)
     mode = RunMode.MULTIRUN if compiled.multirun else RunMode.RUN
-    with launch_session(
-        config=compiled.config,
-        task_function=compiled.task_function,
-        overrides=compiled.overrides,
-        groups=compiled.groups,
-        config_name="zenspec_config",
-        job_name=compiled.job_name,
-        version_base="1.3",
-        with_log_configuration=False,
-        fast=True,
-        mode=mode,
-    ) as session:
+    with spec_session(compiled, fast=True) as session:
         try:
             cfg = session.compose()
         except ZenspecError as e:
