@@ -254,9 +254,11 @@ def test_zenspecs_threads_are_stopped_for_a_fork_and_started_again(tmp_path):
     progress.started_sweep(tmp_path, 3)
     try:
         assert progress.thread is not None and progress.thread.is_alive()
-        assert fork_blocker() is None  # zenspec's own thread does not block forking
+        # zenspec's own thread does not block forking (other tests may leave loky's threads)
+        assert "zenspec-progress" not in (fork_blocker() or "")
         with threads_paused():
-            assert threading.enumerate() == [threading.main_thread()]
+            assert progress.thread is None
+            assert "zenspec-progress" not in [t.name for t in threading.enumerate()]
         assert progress.thread is not None and progress.thread.is_alive()
     finally:
         progress.finished_sweep()
