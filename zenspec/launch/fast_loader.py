@@ -233,16 +233,26 @@ class FastConfigLoader(ConfigLoaderImpl):
                 config_name, overrides, run_mode, from_shell, validate_sweep_overrides, **kwargs
             )
         if from_shell and validate_sweep_overrides and run_mode in (RunMode.RUN, RunMode.MULTIRUN):
-            try:
-                with self._lock:
-                    return self._derive(config_name, list(overrides), run_mode)
-            except Exception as e:  # stock composition decides: its error or its config
-                self._last_hint = None
-                why = type(e).__name__ if not isinstance(e, _Unproven) else str(e)
-                self.stats.fell_back(why)
+            derived = self._try_derive(config_name, overrides, run_mode)
+            if derived is not None:
+                return derived
         return super().load_configuration(
             config_name, overrides, run_mode, from_shell, validate_sweep_overrides
         )
+
+    def _try_derive(
+        self, config_name: Optional[str], overrides: List[str], run_mode: RunMode
+    ) -> Optional[DictConfig]:
+        """The config from a cached base, or None: stock composition decides (its
+        error or its config), and the reason is counted."""
+        try:
+            with self._lock:
+                return self._derive(config_name, list(overrides), run_mode)
+        except Exception as e:
+            self._last_hint = None
+            why = type(e).__name__ if not isinstance(e, _Unproven) else str(e)
+            self.stats.fell_back(why)
+            return None
 
     def _load_configuration(
         self,
@@ -268,13 +278,9 @@ class FastConfigLoader(ConfigLoaderImpl):
             and not activate_config_repository
             and run_mode is RunMode.RUN
         ):
-            try:
-                with self._lock:
-                    return self._derive(config_name, list(overrides), run_mode)
-            except Exception as e:  # stock composition decides: its error or its config
-                self._last_hint = None
-                why = type(e).__name__ if not isinstance(e, _Unproven) else str(e)
-                self.stats.fell_back(why)
+            derived = self._try_derive(config_name, overrides, run_mode)
+            if derived is not None:
+                return derived
         return super()._load_configuration(  # type: ignore[misc]
             config_name,
             overrides,
