@@ -12,8 +12,8 @@ followed by a hint, the format check-jsonschema made familiar.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Iterable, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "BuildsError",
@@ -86,6 +86,9 @@ class Problem:
     line: Optional[int] = None
     column: Optional[int] = None
     hint: Optional[str] = None
+    #: the key path as keys (``("sweep", "lr")``) where a spec file is the input;
+    #: ``path`` is its rendering
+    keys: Optional[Tuple[Union[str, int], ...]] = field(default=None, compare=False, repr=False)
 
     def format(self) -> str:
         where = render_location(self.file, self.path, self.line, self.column)

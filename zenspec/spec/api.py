@@ -120,28 +120,6 @@ def _validate_one(path: PathLike, imports: bool, max_jobs: Optional[int]) -> Fil
     return report
 
 
-_PATH_PART = re.compile(r'\.([^.\["]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
-
-
-def _key_path(text: Optional[str]) -> Optional[tuple]:
-    """``$.a["b.c"][0]`` -> ``("a", "b.c", 0)`` (the inverse of ``format_path``)."""
-    if not text or not text.startswith("$"):
-        return None
-    parts: list = []
-    pos = 1
-    while pos < len(text):
-        m = _PATH_PART.match(text, pos)
-        if m is None:
-            return None
-        name, index, quoted = m.groups()
-        if index is not None:
-            parts.append(int(index))
-        else:
-            parts.append(name if name is not None else re.sub(r"\\(.)", r"\1", quoted))
-        pos = m.end()
-    return tuple(parts)
-
-
 def _without(data: Any, path: tuple) -> bool:
     """Delete *path* from *data* in place; False if it cannot be (the root, a list item)."""
     node = data
@@ -170,10 +148,9 @@ def _beside_schema_problems(
     data = copy.deepcopy(parsed.data)
     removed = []
     for p in found:
-        path = _key_path(p.path)
-        if path is None or not _without(data, path):
+        if p.keys is None or not _without(data, p.keys):
             return []
-        removed.append(path)
+        removed.append(p.keys)
     pruned = dataclasses.replace(parsed, data=data)
     if schema_problems(pruned):
         return []
@@ -183,7 +160,7 @@ def _beside_schema_problems(
         return []
     out = []
     for p in result.problems:
-        path = _key_path(p.path) or ()
+        path = p.keys or ()
         if any(path[: len(r)] == r for r in removed):
             continue
         if any(f"'{r[-1]}'" in p.message for r in removed if isinstance(r[-1], str)):

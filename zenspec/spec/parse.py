@@ -103,7 +103,13 @@ class ParsedSpec:
         """A :class:`Problem` at *path* in this file, with its line where known."""
         line, column = self.source.locate(path)
         return Problem(
-            message, file=self.file, path=format_path(path), line=line, column=column, hint=hint
+            message,
+            file=self.file,
+            path=format_path(path),
+            line=line,
+            column=column,
+            hint=hint,
+            keys=tuple(path),
         )
 
 
