@@ -22,9 +22,18 @@ import enum
 import inspect
 import types
 import typing
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
-__all__ = ["param_hints", "type_problem"]
+from zenspec.errors import did_you_mean
+
+__all__ = [
+    "hint_text",
+    "keyword_names",
+    "not_a_parameter",
+    "param_hints",
+    "takes_any_keyword",
+    "type_problem",
+]
 
 _SEQUENCES = (list, tuple, cabc.Sequence, cabc.MutableSequence, cabc.Iterable, cabc.Collection)
 _MAPPINGS = (dict, cabc.Mapping, cabc.MutableMapping)
@@ -40,6 +49,22 @@ def param_hints(target: Any) -> Dict[str, Any]:
         return {}
     hints.pop("return", None)
     return hints
+
+
+def keyword_names(sig: inspect.Signature) -> List[str]:
+    """The parameters a call can pass by keyword: what a config's keys may fill."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [n for n, p in sig.parameters.items() if p.kind in kinds]
+
+
+def takes_any_keyword(sig: inspect.Signature) -> bool:
+    """Whether the callable has ``**kwargs``: then no key is unknown to it."""
+    return any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+
+
+def not_a_parameter(key: str, name: str, sig: inspect.Signature) -> str:
+    """The message for a key the callable *name* does not take."""
+    return f"'{key}' is not a parameter of {name}{sig}." + did_you_mean(key, keyword_names(sig))
 
 
 def _is_node(value: Any) -> bool:
@@ -61,7 +86,8 @@ def _describe(value: Any) -> str:
     return f"the {type(value).__name__} {value!r}"
 
 
-def _name(hint: Any) -> str:
+def hint_text(hint: Any) -> str:
+    """An annotation as people write it: ``int``, ``Optional[int]``, ``Literal['a']``."""
     text = getattr(hint, "__name__", None) if isinstance(hint, type) else None
     return text or str(hint).replace("typing.", "")
 
@@ -70,7 +96,7 @@ def type_problem(value: Any, hint: Any) -> Optional[str]:
     """Why *value* (a plain config value: dicts, lists, scalars) is not a *hint*, or None."""
     if value is None:
         ok = hint is type(None) or _allows_none(hint)
-        return None if ok else f"null given where {_name(hint)} is expected"
+        return None if ok else f"null given where {hint_text(hint)} is expected"
     if _is_node(value) or (isinstance(value, str) and "${" in value) or value == "???":
         return None
     origin = typing.get_origin(hint)

@@ -68,11 +68,11 @@ def compose_problems(
 
             HydraConfig.instance().set_config(cfg)  # for ${hydra:...}; the session restores it
             _guarded(checks.job, cfg, "the run")
-            return checks.problems
+            return checks.dedupe()
         try:
             jobs = list(_jobs(session, cfg, checks))
         except Exception as e:  # a custom sweeper's params in a form not foreseen here
-            _guarded(_raise, e)
+            _warn("_jobs", e)
             jobs = []
         for label, job_overrides, swept_key in jobs:
             try:
@@ -84,10 +84,11 @@ def compose_problems(
                 checks.problems.extend(checks.from_exception(e, f"composing {label}"))
                 continue
             _guarded(checks.job, job_cfg, label, True)
-            _guarded(checks.intervals)  # both need job 0's config: checked after it
-            _guarded(checks.swept_values)
             if len(checks.problems) > 50:  # the first fifty say enough
                 break
+        # both compare with job 0's config, composed above
+        _guarded(checks.intervals)
+        _guarded(checks.swept_values)
     return checks.dedupe()
 
 
@@ -177,10 +178,6 @@ def _kind(value: Any) -> str:
     return "table" if isinstance(value, dict) else "list" if isinstance(value, list) else "value"
 
 
-def _raise(e: BaseException) -> None:
-    raise e
-
-
 def _guarded(check: Any, *args: Any) -> None:
     """Run one check; a failure of the check itself (not of the input) is a warning.
 
@@ -190,12 +187,16 @@ def _guarded(check: Any, *args: Any) -> None:
     try:
         check(*args)
     except Exception as e:
-        warnings.warn(
-            f"zenspec could not finish a pre-run check ({check.__name__}: "
-            f"{type(e).__name__}: {e}); the run goes on without it.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        _warn(check.__name__, e)
+
+
+def _warn(what: str, e: Exception) -> None:
+    warnings.warn(
+        f"zenspec could not finish a pre-run check ({what}: {type(e).__name__}: {e}); "
+        "the run goes on without it.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def _is_group(cfg: Any, key: str, groups: Any = ()) -> bool:

@@ -19,15 +19,22 @@ from __future__ import annotations
 import inspect
 from typing import Any, Dict, List, Optional, Tuple
 
-from zenspec.errors import Problem, ZenspecError, did_you_mean
-from zenspec.spec.annotations import param_hints, type_problem
+from zenspec.errors import Problem, ZenspecError
+from zenspec.spec.annotations import (
+    hint_text,
+    keyword_names,
+    not_a_parameter,
+    param_hints,
+    takes_any_keyword,
+    type_problem,
+)
 from zenspec.spec.imports import ImportFailure, resolve
 from zenspec.spec.model import Spec
 from zenspec.spec.parse import KeyPath
 
 __all__ = ["JobChecks"]
 
-_Params = Tuple[Optional[inspect.Signature], Dict[str, Any], str]
+_Params = Tuple[inspect.Signature, Dict[str, Any]]  # a target's signature and annotations
 
 
 def _override_key(line: str) -> str:
@@ -123,18 +130,20 @@ class JobChecks:
             return ("groups", parts[0])
         return ("config", *parts)
 
+    def _swept_from(self, key: str) -> Tuple[KeyPath, Optional[str]]:
+        """Where the sweep of *key* was written: the spec's ``[sweep]`` or an override."""
+        line = self._cli_line(key.lstrip("+~"))
+        return (() if line else self.spec.sweep_paths.get(key, ("sweep",))), line
+
     def job_error(self, error: ZenspecError, key: Optional[str]) -> List[Problem]:
         """A job that does not compose, placed at the swept *key* whose value made it."""
         if key is None or error.file is not None:
             return self.from_error(error)
-        line = self._cli_line(key.lstrip("+~"))
-        path = () if line else self.spec.sweep_paths.get(key, ("sweep",))
-        return [self.problem(path, line, error.message, error.hint)]
+        return [self.problem(*self._swept_from(key), error.message, error.hint)]
 
     def sweep_problem(self, key: str, what: str) -> None:
         """A sweep of *key* (the spec's or the command line's) that gives no jobs."""
-        line = self._cli_line(key.lstrip("+~"))
-        path = () if line else self.spec.sweep_paths.get(key, ("sweep",))
+        path, line = self._swept_from(key)
         value = (line or "").partition("=")[2] or "the sweep"
         self.problems.append(self.problem(path, line, f"'{value}' {what}", None))
 
@@ -226,11 +235,9 @@ class JobChecks:
         if target not in self._targets:
             try:
                 obj = resolve(target)
-                sig: Optional[inspect.Signature] = inspect.signature(obj)
+                self._targets[target] = (inspect.signature(obj), param_hints(obj))
             except (ImportFailure, TypeError, ValueError):  # imports are the static checks'
                 self._targets[target] = None
-                return None
-            self._targets[target] = (sig, param_hints(obj), target)
         return self._targets[target]
 
     def _call(self, cfg: Any, node: Any, parts: Tuple[Any, ...], target: str, label: str) -> None:
@@ -238,25 +245,18 @@ class JobChecks:
         from omegaconf import DictConfig, ListConfig, OmegaConf
 
         got = self._params(target)
-        if got is None or got[0] is None:
+        if got is None:
             return
-        sig, hints, _ = got
-        params = sig.parameters
-        open_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
-        names = [
-            n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        ]
+        sig, hints = got
+        open_kwargs = takes_any_keyword(sig)
+        names = keyword_names(sig)
         for key in node:
             key = str(key)
             if (not parts and key == "hydra") or (key.startswith("_") and key.endswith("_")):
                 continue
             if key not in names:
                 if not open_kwargs:
-                    self.add(
-                        (*parts, key),
-                        cfg,
-                        f"'{key}' is not a parameter of {target}{sig}." + did_you_mean(key, names),
-                    )
+                    self.add((*parts, key), cfg, not_a_parameter(key, target, sig))
                 continue
             if key not in hints or OmegaConf.is_missing(node, key):
                 continue
@@ -266,7 +266,7 @@ class JobChecks:
                     value = OmegaConf.to_container(value, resolve=True)
             except Exception:  # reported by the walk
                 continue
-            self._judge((*parts, key), cfg, value, target, key, params[key], hints[key])
+            self._judge((*parts, key), cfg, value, target, sig.parameters[key], hints[key])
 
     def _judge(
         self,
@@ -274,19 +274,24 @@ class JobChecks:
         cfg: Any,
         value: Any,
         target: str,
-        key: str,
-        param: Any,
+        param: inspect.Parameter,
         hint: Any,
+        swept: bool = False,
     ) -> None:
+        """*value* for *target*'s parameter against its annotation *hint*."""
         if value is None and param.default is None:
             return  # ``x: int = None``: None is the documented "not given"
         why = type_problem(value, hint)
         if why:
+            prefix = f"the swept value {value!r}: " if swept else ""
             self.add(
                 here,
                 cfg,
-                f"{why}, but {target}'s parameter '{key}' is annotated {_hint_text(hint)}.",
-                "Fix: give a value of that type (TOML/YAML: quotes make a string), "
+                f"{prefix}{why}, but {target}'s parameter '{param.name}' is annotated "
+                f"{hint_text(hint)}.",
+                "Fix: sweep values of that type, or correct the annotation."
+                if swept
+                else "Fix: give a value of that type (TOML/YAML: quotes make a string), "
                 "or correct the annotation.",
             )
 
@@ -304,9 +309,9 @@ class JobChecks:
         if not isinstance(target, str):
             return None
         got = self._params(target)
-        if got is None or got[0] is None or parts[-1] not in got[1]:
+        if got is None or parts[-1] not in got[1] or parts[-1] not in got[0].parameters:
             return None
-        return target, parts[-1], got[0].parameters.get(parts[-1]), got[1][parts[-1]]
+        return target, parts[-1], got[0].parameters[parts[-1]], got[1][parts[-1]]
 
     def swept_values(self) -> None:
         """Swept values of plain keys (not composed) against their parameters' annotations."""
@@ -318,21 +323,10 @@ class JobChecks:
 
     def _swept_value(self, key: str, value: Any) -> None:
         found = self._hint_for(key)
-        if found is None or found[2] is None:
-            return
-        target, name, param, hint = found
-        here = tuple(key.lstrip("+~").split("."))
-        if value is None and param.default is None:
-            return
-        why = type_problem(value, hint)
-        if why:
-            self.add(
-                here,
-                self.first,
-                f"the swept value {value!r}: {why}, but {target}'s parameter '{name}' is "
-                f"annotated {_hint_text(hint)}.",
-                "Fix: sweep values of that type, or correct the annotation.",
-            )
+        if found is not None:
+            target, _, param, hint = found
+            here = tuple(key.lstrip("+~").split("."))
+            self._judge(here, self.first, value, target, param, hint, swept=True)
 
     def intervals(self) -> None:
         """Sampled keys (``interval``) whose parameter cannot take a number."""
@@ -346,13 +340,8 @@ class JobChecks:
                     self.spec.problem(
                         self.spec.sweep_paths.get(key) or ("sweep",),
                         f"'{interval}' samples numbers, but {target}'s parameter '{name}' is "
-                        f"annotated {_hint_text(hint)}.",
+                        f"annotated {hint_text(hint)}.",
                         "Fix: sweep a choice(...) of values of that type instead.",
                     )
                 )
         self.sampled = []
-
-
-def _hint_text(hint: Any) -> str:
-    name = getattr(hint, "__name__", None) if isinstance(hint, type) else None
-    return name or str(hint).replace("typing.", "")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from zenspec.errors import OverrideError, Problem, did_you_mean
+from zenspec.spec.annotations import keyword_names, not_a_parameter, takes_any_keyword
 from zenspec.spec.hydra_checks import HydraChecks
 from zenspec.spec.imports import ImportFailure, resolve
 from zenspec.spec.model import Spec
@@ -224,11 +225,7 @@ class _Checker(SweepChecks, PolicyChecks, PathChecks, HydraChecks):
             return
         except TypeError as e:
             reason = str(e)
-        keyword = [
-            n
-            for n, p in sig.parameters.items()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
+        keyword = keyword_names(sig)
         target_like = bool(keyword) and not self.spec.experiment.config_class
         self.add(
             ("experiment", "task"),
@@ -254,18 +251,13 @@ class _Checker(SweepChecks, PolicyChecks, PathChecks, HydraChecks):
         except (TypeError, ValueError):  # builtins such as dict: nothing to check against
             return
         params = sig.parameters
-        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        if takes_any_keyword(sig):
             return
-        names = [
-            n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        ]
+        names = keyword_names(sig)
         given = [k for k in kwargs if not (k.startswith("_") and k.endswith("_"))]
         for key in given:
             if key not in names:
-                self.add(
-                    (*path, key),
-                    f"'{key}' is not a parameter of {name}{sig}." + did_you_mean(key, names),
-                )
+                self.add((*path, key), not_a_parameter(key, name, sig))
         if experiment:
             for group in self.spec.groups:
                 if "/" not in group and group not in names:
