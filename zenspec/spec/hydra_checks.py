@@ -15,7 +15,7 @@ and ``add``.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, FrozenSet, List, Tuple
+from typing import Any, FrozenSet, Tuple
 
 from zenspec.errors import did_you_mean
 from zenspec.spec.parse import KeyPath
@@ -46,15 +46,6 @@ def _hydra_conf() -> Any:
     return cfg
 
 
-def _leaves(table: Any, prefix: Tuple[str, ...]) -> List[Tuple[Tuple[str, ...], Any]]:
-    if isinstance(table, dict) and table and not ({"_target_", "_ref_"} & set(table)):
-        out: List[Tuple[Tuple[str, ...], Any]] = []
-        for key, value in table.items():
-            out.extend(_leaves(value, (*prefix, str(key))))
-        return out
-    return [(prefix, table)]
-
-
 class HydraChecks:
     spec: Any
 
@@ -66,7 +57,7 @@ class HydraChecks:
         from omegaconf import OmegaConf
         from omegaconf.errors import OmegaConfBaseException
 
-        from zenspec.spec.compile import convert_value
+        from zenspec.spec.compile import _flatten, convert_value
 
         if not self.spec.hydra:
             return
@@ -82,7 +73,9 @@ class HydraChecks:
                     f"Fix: name one of those options, or give a logging config as a table "
                     f"([hydra.{key}] with version = 1, formatters, handlers, root).",
                 )
-        for parts, value in _leaves(self.spec.hydra, ()):
+        # the leaves spec_overrides writes as hydra.<key>=<value>
+        for dotted, value in _flatten(self.spec.hydra, ""):
+            parts = tuple(dotted.split("."))
             if parts[0] in _LOGGING_GROUPS and isinstance(self.spec.hydra[parts[0]], str):
                 continue
             if not self._known(conf, parts):
