@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from omegaconf import OmegaConf, open_dict
 
 from zenspec.builds import builds, get_target_path
-from zenspec.errors import BuildsError, SpecError
+from zenspec.errors import BuildsError, SpecError, ZenspecError
 from zenspec.funcs import get_obj
 from zenspec.instantiate import instantiate
 from zenspec.launch.overrides import parse_overrides, value_to_override
@@ -315,3 +315,30 @@ def spec_session(compiled: Compiled, *, fast: bool) -> Any:
         fast=fast,
         mode=RunMode.MULTIRUN if compiled.multirun else RunMode.RUN,
     )
+
+
+def job_config(session: Any, cfg: Any, overrides: Sequence[str], num: int = 0) -> Any:
+    """Job *num*'s config as the launcher composes it, with ``HydraConfig`` set for it.
+
+    A config that does not compose is an :class:`~zenspec.errors.OverrideError`
+    naming the override, as a launch reports it. The session restores
+    ``HydraConfig`` when it ends.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    from zenspec._compatibility import job_id
+    from zenspec.launch.context import explain_composition_error
+
+    try:
+        job_cfg = session.hydra.config_loader.load_sweep_config(cfg, list(overrides))
+    except ZenspecError:
+        raise
+    except Exception as e:
+        if type(e).__module__.startswith(("hydra", "omegaconf")):
+            raise explain_composition_error(e, list(overrides), session._siblings) from e
+        raise
+    with open_dict(job_cfg):
+        job_cfg.hydra.job.id = job_id(num)  # a str on omegaconf 2.4
+        job_cfg.hydra.job.num = num
+    HydraConfig.instance().set_config(job_cfg)
+    return job_cfg

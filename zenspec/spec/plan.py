@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from zenspec.errors import LaunchError, OverrideError, SpecError, ZenspecError
-from zenspec.spec.compile import compile_spec, spec_session
+from zenspec.spec.compile import compile_spec, job_config, spec_session
 from zenspec.spec.imports import search_path
 from zenspec.spec.model import Spec
 
@@ -120,19 +120,6 @@ def _subdir_is_num(cfg: DictConfig) -> bool:
     return isinstance(raw, dict) and raw.get("subdir") == "${hydra.job.num}"
 
 
-def _job_config(session: Any, cfg: DictConfig, overrides: Sequence[str], num: int) -> DictConfig:
-    from hydra.core.hydra_config import HydraConfig
-
-    from zenspec._compatibility import job_id
-
-    job_cfg = session.hydra.config_loader.load_sweep_config(cfg, list(overrides))
-    with open_dict(job_cfg):
-        job_cfg.hydra.job.id = job_id(num)
-        job_cfg.hydra.job.num = num
-    HydraConfig.instance().set_config(job_cfg)  # restored by the session's isolation
-    return job_cfg
-
-
 def _refuse_large(spec: Spec, count: int, max_jobs: Optional[int]) -> None:
     if max_jobs is not None and count > max_jobs:
         raise LaunchError(
@@ -230,7 +217,7 @@ def plan_spec(
                 if simple:
                     out = f"{plan.output_dir}/{num}"
                 else:  # a templated subdir (e.g. ${hydra.job.override_dirname}): compose it
-                    jc = _job_config(session, cfg, job_overrides, num)
+                    jc = job_config(session, cfg, job_overrides, num)
                     out = f"{jc.hydra.sweep.dir}/{jc.hydra.sweep.subdir}"
                 plan.jobs.append(PlannedJob(num, list(job_overrides), out))
             if job is not None:
@@ -240,7 +227,7 @@ def plan_spec(
                         f"#0 to #{len(jobs) - 1}."
                     )
                 plan.job = job
-                plan.config = _job_config(session, cfg, jobs[job], job)
+                plan.config = job_config(session, cfg, jobs[job], job)
                 # resolve now, inside the session, where HydraConfig is set for the job
                 plan.config = OmegaConf.create(OmegaConf.to_container(plan.config, resolve=False))
             return plan

@@ -47,7 +47,7 @@ def compose_problems(
     """
     from hydra.types import RunMode
 
-    from zenspec.spec.compile import compile_spec, spec_session
+    from zenspec.spec.compile import compile_spec, job_config, spec_session
 
     cli = list(overrides or ())
     checks = JobChecks(spec, cli)
@@ -76,7 +76,7 @@ def compose_problems(
             jobs = []
         for label, job_overrides, swept_key in jobs:
             try:
-                job_cfg = _compose_job(session, cfg, job_overrides)
+                job_cfg = job_config(session, cfg, job_overrides)
             except ZenspecError as e:
                 checks.problems.extend(checks.job_error(e, swept_key))
                 continue
@@ -90,29 +90,6 @@ def compose_problems(
         _guarded(checks.intervals)
         _guarded(checks.swept_values)
     return checks.dedupe()
-
-
-def _compose_job(session: Any, cfg: Any, overrides: List[str]) -> Any:
-    """One job's config as the launcher composes it, with HydraConfig set for it."""
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
-
-    from zenspec._compatibility import job_id
-    from zenspec.launch.context import explain_composition_error
-
-    try:
-        job_cfg = session.hydra.config_loader.load_sweep_config(cfg, list(overrides))
-    except ZenspecError:
-        raise
-    except Exception as e:
-        if type(e).__module__.startswith(("hydra", "omegaconf")):
-            raise explain_composition_error(e, list(overrides), session._siblings) from e
-        raise
-    with open_dict(job_cfg):
-        job_cfg.hydra.job.id = job_id(0)  # a str on omegaconf 2.4
-        job_cfg.hydra.job.num = 0
-    HydraConfig.instance().set_config(job_cfg)  # restored by the session's isolation
-    return job_cfg
 
 
 def _jobs(
