@@ -38,6 +38,7 @@ from zenspec.launch.fast_grammar import memoized_parse
 from zenspec.launch.isolation import hydra_isolation, scoped_store
 from zenspec.launch.overrides import (
     OverridesLike,
+    override_key,
     parse_overrides,
     reject_sweeps,
     to_override_list,
@@ -171,9 +172,7 @@ def explain_composition_error(
     if reason and reason not in text:
         text = f"{text} ({reason})"
     user = [o for o in overrides if not o.startswith("hydra.mode=")]
-    culprit = next(
-        (o for o in user if named and o.lstrip("+~").split("=")[0] == named.group(1)), None
-    )
+    culprit = next((o for o in user if named and override_key(o) == named.group(1)), None)
     hint = None
     if "No match in the defaults list" in text:
         hint = (
@@ -219,16 +218,15 @@ def _missing_option(e: BaseException, overrides: List[str]) -> Optional[Override
     user = [o for o in overrides if not o.startswith("hydra.mode=")]
     culprit = group = option = None
     for line in reversed(user):
-        key, sep, value = line.lstrip("+~").partition("=")
-        key = key.split("@", 1)[0]
-        if sep and missing == f"{key}/{value}":
+        key, value = override_key(line), line.partition("=")[2]
+        if "=" in line and missing == f"{key}/{value}":
             culprit, group, option = line, key, value
             break
     if group is None or option is None:
         group, _, option = missing.rpartition("/")
         # a sweep over the group (optim=sgd,adamx): the line that named it
         culprit = next(
-            (o for o in reversed(user) if o.lstrip("+~").split("=")[0].split("@")[0] == group),
+            (o for o in reversed(user) if override_key(o) == group),
             None,
         )
     close = did_you_mean(option, options)
@@ -367,7 +365,7 @@ class LaunchSession:
 
     def _unresolved(self, key: str, error: Exception) -> OverrideError:
         culprit = next(
-            (o for o in reversed(self.user_overrides()) if o.lstrip("+~").split("=")[0] == key),
+            (o for o in reversed(self.user_overrides()) if override_key(o) == key),
             None,
         )
         reason = " ".join(re.split(r"\s+full_key:", str(error))[0].split())

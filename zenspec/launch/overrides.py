@@ -26,10 +26,19 @@ __all__ = [
     "OverridesLike",
     "hydra_list",
     "multirun",
+    "override_key",
     "parse_overrides",
     "to_override_list",
     "value_to_override",
 ]
+
+
+def override_key(line: str) -> str:
+    """The key an override line sets, from its text: ``+db@pkg=x`` -> ``db``.
+
+    No parsing: for naming the line behind an error, where the line may not parse.
+    """
+    return line.lstrip("+~").partition("=")[0].split("@", 1)[0]
 
 
 class multirun(list):

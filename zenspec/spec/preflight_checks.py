@@ -20,6 +20,7 @@ import inspect
 from typing import Any, Dict, List, Optional, Tuple
 
 from zenspec.errors import Problem, ZenspecError
+from zenspec.launch.overrides import override_key
 from zenspec.spec.annotations import (
     hint_text,
     keyword_names,
@@ -35,10 +36,6 @@ from zenspec.spec.parse import KeyPath
 __all__ = ["JobChecks"]
 
 _Params = Tuple[inspect.Signature, Dict[str, Any]]  # a target's signature and annotations
-
-
-def _override_key(line: str) -> str:
-    return line.lstrip("+~").partition("=")[0].split("@")[0]
 
 
 class JobChecks:
@@ -57,7 +54,7 @@ class JobChecks:
     def _cli_line(self, key: str) -> Optional[str]:
         key = key.replace("/", ".")
         for line in reversed(self.cli):
-            k = _override_key(line).replace("/", ".")
+            k = override_key(line).replace("/", ".")
             if key == k or key.startswith(k + "."):
                 return line
         return None
