@@ -25,6 +25,7 @@ from zenspec.errors import (
     EXIT_JOB_FAILED,
     EXIT_OK,
     JobFailedError,
+    SpecError,
     Terminated,
     ZenspecError,
 )
@@ -94,17 +95,11 @@ def _validate(args: argparse.Namespace, out: IO[str]) -> int:
             + (f"{bad} with {total} problem(s).\n" if total else "all valid.\n")
         )
     if not reports:
-        raise _usage(
+        raise SpecError(
             f"no spec files under {' '.join(args.paths)}: a spec has a top-level "
             "'experiment' table or a zenspec schema line."
         )
     return EXIT_BAD_INPUT if total else EXIT_OK
-
-
-def _usage(message: str, hint: Optional[str] = None) -> ZenspecError:
-    from zenspec.errors import SpecError
-
-    return SpecError(message, hint=hint)
 
 
 def _plan(args: argparse.Namespace, out: IO[str]) -> int:
@@ -114,7 +109,7 @@ def _plan(args: argparse.Namespace, out: IO[str]) -> int:
         from zenspec.spec.plan import plan_without_imports
 
         if args.job is not None:
-            raise _usage("--job N shows job N's composed config, which needs imports.")
+            raise SpecError("--job N shows job N's composed config, which needs imports.")
         spec = load_spec(args.spec, imports=False)
         plan = plan_without_imports(spec, args.overrides, multirun=args.multirun)
         out.write(plan.to_json() + "\n" if args.format == "json" else plan.format())

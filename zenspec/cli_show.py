@@ -14,13 +14,9 @@ import contextlib
 import sys
 from typing import IO, Any, Iterator, Optional, Tuple
 
-from zenspec.errors import EXIT_OK, SpecError, ZenspecError
+from zenspec.errors import EXIT_OK, SpecError
 
 __all__ = ["check_show_options", "show_cfg", "show_info"]
-
-
-def _usage(message: str, hint: Optional[str] = None) -> ZenspecError:
-    return SpecError(message, hint=hint)
 
 
 def check_show_options(args: argparse.Namespace) -> None:
@@ -30,19 +26,19 @@ def check_show_options(args: argparse.Namespace) -> None:
 
     for flag, value, choices in (("--cfg", args.cfg, CFG_CHOICES), ("--info", args.info, INFO_CHOICES)):  # fmt: skip
         if value is not None and value not in choices:
-            raise _usage(
+            raise SpecError(
                 f"{flag} {value!r} is not one of {', '.join(choices)}.{did_you_mean(value, choices)}",
                 hint=f"Fix: zenspec run {args.spec} {flag} {choices[0]}.",
             )
     if args.cfg is not None and args.info is not None:
-        raise _usage(
+        raise SpecError(
             "--cfg and --info each print something instead of running; give one of them.",
             hint=f"Fix: zenspec run {args.spec} --cfg {args.cfg}, or zenspec run {args.spec} "
             f"--info {args.info}.",
         )
     for flag, given in (("--resolve", args.resolve), ("--package", args.package is not None)):
         if given and args.cfg is None:
-            raise _usage(
+            raise SpecError(
                 f"{flag} changes what --cfg prints, and --cfg is not given.",
                 hint=f"Fix: zenspec run {args.spec} --cfg job {flag}"
                 + (f" {args.package}" if flag == "--package" else "")
@@ -56,7 +52,7 @@ def check_show_options(args: argparse.Namespace) -> None:
     )
     if needs_config and not args.imports:
         shown = f"--cfg {args.cfg}" if args.cfg is not None else f"--info {args.info}"
-        raise _usage(
+        raise SpecError(
             f"{shown} composes the config, which imports the spec's targets; --no-imports "
             "forbids that.",
             hint=f"Fix: drop --no-imports, or list the jobs' overrides without importing: "
@@ -71,7 +67,7 @@ def _job0_plan(args: argparse.Namespace, spec: Any) -> Tuple[Any, Optional[str]]
     try:
         return _job0_plan_of(args, spec)
     except OmegaConfBaseException as e:  # planning iterates values an override interpolates
-        raise _usage(
+        raise SpecError(
             f"the config of the run does not compose: {type(e).__name__}: "
             + " ".join(str(e).split()),
             hint="Fix: correct the interpolation in the spec or the overrides "
@@ -149,7 +145,7 @@ def show_cfg(args: argparse.Namespace, spec: Any, out: IO[str], err: IO[str]) ->
                 HydraConfig.instance().cfg = _shown_config(plan.config, "all")
                 OmegaConf.resolve(shown)
         except Exception as e:
-            raise _usage(
+            raise SpecError(
                 f"--resolve: an interpolation of the config does not resolve: "
                 f"{type(e).__name__}: {e}",
                 hint=f"Fix: correct it in {args.spec} or the overrides; --cfg {args.cfg} "
@@ -163,7 +159,7 @@ def show_cfg(args: argparse.Namespace, spec: Any, out: IO[str], err: IO[str]) ->
         from zenspec.errors import did_you_mean
 
         top = [str(k) for k in shown]
-        raise _usage(
+        raise SpecError(
             f"--package {package}: there is no such node in the {args.cfg} config."
             + did_you_mean(package.split(".")[0], top),
             hint=f"Fix: one of its top-level keys: {', '.join(top) or '(none)'}.",
