@@ -10,18 +10,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers.cli import run_cli as run
 
 import examples.my_app  # noqa: F401  (stores "config" in the ConfigStore on import, as the docs do)
 from zenspec.cli import main, parse_args
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = REPO / "specs"
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # -- the documentation's scenarios, each through the CLI -------------------------------

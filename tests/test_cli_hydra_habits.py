@@ -12,18 +12,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.cli import run_cli as run
 
 import examples.my_app  # noqa: F401  (stores "config" in the ConfigStore on import)
 from zenspec.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = REPO / "specs"
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def ran_nothing(tmp_path: Path) -> bool:

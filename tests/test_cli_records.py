@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from zenspec.cli import main
+from helpers.cli import run_cli as run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,12 +28,6 @@ a = 0
 [sweep]
 a = "range(0, {n})"
 """
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write_spec(tmp_path: Path, task: str, n: int, name: str = "sweep.toml") -> Path:

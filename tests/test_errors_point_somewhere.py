@@ -17,9 +17,9 @@ from pathlib import Path
 
 import hydra
 import pytest
+from helpers.cli import run_cli as cli
 
 from zenspec import builds, hydra_multirun, hydra_run, instantiate
-from zenspec.cli import main
 from zenspec.errors import LaunchError, OverrideError, StorageError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,12 +33,6 @@ GROUPS = (
     '[defaults]\noptim = "sgd"\n'
 )
 HELLO = '[experiment]\nname = "hello"\ntarget = "builtins:dict"\n\n[config]\nbar = "world"\n'
-
-
-def cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def spec(tmp_path: Path, text: str, name: str = "spec.toml") -> Path:

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers.cli import run_cli as run
 
 from zenspec import hydra_multirun
-from zenspec.cli import main
 from zenspec.errors import MetricError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,12 +40,6 @@ def write_spec(where: Path, sweep: str, metric: str = "loss", extra: str = "") -
         encoding="utf-8",
     )
     return spec
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def records(sweep: Path) -> list:

@@ -9,12 +9,13 @@ runs: no sweep directory, no records, nothing outside.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import pytest
+from helpers.cli import run_cli
 
-from zenspec.cli import main
 from zenspec.spec import validate
 
 SWEEP = """\
@@ -36,11 +37,7 @@ sweep.dir = "multirun/demo"
 LINE = 14  # the line {line} is on
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
+run = functools.partial(run_cli, traceback_free=True)
 
 
 @pytest.fixture

@@ -13,16 +13,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from helpers.cli import run_cli
 
 import examples.my_app  # noqa: F401  (stores "config" in the ConfigStore on import, as the docs do)
 from zenspec._compatibility import POLICY_WORD
-from zenspec.cli import main
 from zenspec.errors import SpecError
 from zenspec.spec import load_spec, validate
 
@@ -30,11 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 HELLO = REPO / "specs" / "hello.toml"
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
+run = functools.partial(run_cli, traceback_free=True)
 
 
 @pytest.fixture

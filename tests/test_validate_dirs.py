@@ -11,19 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.cli import run_cli as run
 
-from zenspec.cli import main
 from zenspec.spec import load_spec, validate
 from zenspec.spec.api import collect_spec_files, is_spec_file
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = REPO / "specs"
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 PYPROJECT = """\
