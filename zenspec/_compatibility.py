@@ -50,6 +50,10 @@ __all__ = [
 ]
 
 SUPPORTED_RANGE = "hydra-core 1.3.6 to 1.4.x"
+
+#: Hydra's own sweeper and launcher, as their ``_target_`` is written in its configs
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 _FLOOR = (1, 3, 6)
 _CEILING = (1, 5)  # first unsupported major.minor
 

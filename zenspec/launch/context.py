@@ -26,6 +26,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from zenspec._compatibility import (
+    BASIC_LAUNCHER,
     FAST_COMPOSITION,
     FAST_GRAMMAR,
     ConfigLoaderImpl,
@@ -50,7 +51,6 @@ from zenspec.records.session import claim_output_dir
 
 __all__ = ["Groups", "LaunchSession", "TaskFunction", "launch_session"]
 
-_BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 Groups = Optional[Mapping[str, Mapping[str, Any]]]
 TaskFunction = Callable[[Any], Any]
@@ -318,7 +318,7 @@ class LaunchSession:
                 if explicit and not resume:
                     archive_old_records(claimed)
         launcher = OmegaConf.select(self.cfg, "hydra.launcher._target_", default=None)
-        if launcher != _BASIC_LAUNCHER and not os.path.isabs(moved or directory):
+        if launcher != BASIC_LAUNCHER and not os.path.isabs(moved or directory):
             # Worker processes are reused across calls (loky) and keep the cwd they
             # started in; an absolute dir makes every job write where this call said.
             moved = os.path.abspath(moved or directory)

@@ -14,7 +14,7 @@ from hydra.types import HydraContext, RunMode
 from omegaconf import DictConfig, OmegaConf
 from typing_extensions import Literal
 
-from zenspec._compatibility import Callbacks
+from zenspec._compatibility import BASIC_LAUNCHER, BASIC_SWEEPER, Callbacks
 from zenspec.errors import LaunchError
 from zenspec.launch.context import (
     Groups,
@@ -36,9 +36,6 @@ from zenspec.records.jobs import RecordingTask
 from zenspec.records.session import RecordSession
 
 __all__ = ["hydra_multirun", "hydra_run"]
-
-_BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
-_BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 
 def hydra_run(
@@ -254,7 +251,7 @@ def hydra_multirun(
     ) as session:
         cfg = session.compose()
         _check_sweeper_supports(cfg, session.parsed)
-        grid = OmegaConf.select(cfg, "hydra.sweeper._target_") == _BASIC_SWEEPER
+        grid = OmegaConf.select(cfg, "hydra.sweeper._target_") == BASIC_SWEEPER
         arguments = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
         assert isinstance(arguments, list)
         planned = _plan_grid(session, arguments, max_jobs) if grid else None
@@ -342,7 +339,7 @@ def _any_job_ran(sweeper: Any, session: LaunchSession) -> bool:
 def _crash_log(session: LaunchSession, records: bool) -> Any:
     """faulthandler's traceback on disk if a job crashes this process (in-process jobs only)."""
     launcher = OmegaConf.select(session.cfg, "hydra.launcher._target_", default=None)
-    if not records or session.output_dir is None or launcher != _BASIC_LAUNCHER:
+    if not records or session.output_dir is None or launcher != BASIC_LAUNCHER:
         return contextlib.nullcontext()
     from zenspec.records.crashlog import crash_log
 
@@ -412,7 +409,7 @@ def _raise_first_failure(failures: List[JobReturn], results: Any, where: Optiona
 
 def _check_sweeper_supports(cfg: DictConfig, parsed: list) -> None:
     target = OmegaConf.select(cfg, "hydra.sweeper._target_")
-    if target != _BASIC_SWEEPER:
+    if target != BASIC_SWEEPER:
         return
     for o in parsed:
         if o.is_interval_sweep():

@@ -56,6 +56,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from zenspec._compatibility import (
+    BASIC_LAUNCHER,
     FAST_RUN_JOB,
     BasicLauncher,
     Callbacks,
@@ -80,7 +81,6 @@ __all__ = ["FastLauncher", "instantiate_launcher", "run_job"]
 # BasicLauncher's own logger: the "Launching N jobs" lines must look the same
 log = logging.getLogger("hydra._internal.core_plugins.basic_launcher")
 
-BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 _launches = itertools.count()
 

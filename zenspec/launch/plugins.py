@@ -23,6 +23,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
+from zenspec._compatibility import BASIC_LAUNCHER
 from zenspec.errors import LaunchError
 from zenspec.launch.job_return import SnapshotJobReturn, transfer
 
@@ -104,7 +105,6 @@ def instantiate_sweeper(
     return sweeper
 
 
-_BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 _JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 _SUBMITIT_LAUNCHERS = tuple(
     f"hydra_plugins.hydra_submitit_launcher.submitit_launcher.{name}"
@@ -152,7 +152,7 @@ def instantiate_launcher(
     else:
         launcher = _by_target(launcher_cfg, classname, "launcher", Launcher, "launch jobs")
         launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
-    if classname != _BASIC_LAUNCHER:
+    if classname != BASIC_LAUNCHER:
         check = functools.partial(
             _prepare_payload, launcher, classname, hydra_context, task_function, config
         )
