@@ -403,3 +403,33 @@ def test_a_broken_loky_pool_cuts_off_a_running_job_which_runs_again_and_complete
     runs = _runs(tmp_path, 6)
     assert runs[2] == 2 or runs[2] == 1  # alone the second time, if it was not alone at first
     assert sum(runs) - 6 <= 2  # only the jobs cut off by the broken pool ran again
+
+
+def test_a_slurm_job_ignores_the_time_limit_signal_from_its_first_statement(tmp_path):
+    """SLURM's early USR2 warning may arrive while the job still imports (a loaded node).
+
+    The ``python`` command zenspec gives submitit's sbatch script ignores it before any
+    import, so a job that is only starting is not killed by it; the module submitit
+    names (``-u -m submitit.core._submit <folder>``) then runs with its own arguments.
+    """
+    from zenspec.launchers.slurm_state import job_python
+
+    (tmp_path / "early_usr2.py").write_text(
+        "import os, signal, sys\n"
+        "os.kill(os.getpid(), signal.SIGUSR2)\n"
+        "print('still here', sys.argv[1:])\n"
+    )
+    tail = "-u -m early_usr2 the-folder"
+    plain = subprocess.run(
+        f"exec {sys.executable} {tail}", shell=True, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert plain.returncode == -signal.SIGUSR2  # what stock submitit's command gets
+    booted = subprocess.run(
+        f"exec {job_python('USR2')} {tail}",
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert booted.returncode == 0, booted.stderr
+    assert booted.stdout == "still here ['the-folder']\n"

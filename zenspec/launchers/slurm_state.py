@@ -9,8 +9,10 @@ handler of the time-limit signal. Used by :mod:`zenspec.launchers.submitit`.
 from __future__ import annotations
 
 import logging
+import shlex
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
@@ -23,6 +25,7 @@ __all__ = [
     "RESULT_GRACE_S",
     "exit_cause",
     "ignore_time_signal",
+    "job_python",
     "local_crash",
     "sacct",
     "sbatch_refusal",
@@ -179,6 +182,27 @@ def sbatch_refusal(e: BaseException, sweep_dir: Path, n: int) -> LaunchError:
         path=path,
         hint=hint,
     )
+
+
+# The first statements the job's Python runs, before submitit and the pickled launcher
+# are imported: SLURM may send the time-limit signal while those imports run (a loaded
+# node, a short limit), and the default action of SIGUSR2 is to end the process, which
+# would record a job that was only starting as "killed by SIGUSR2". submitit and then
+# the launcher install their own handlers once loaded.
+_BOOT = (
+    "import runpy, signal, sys; "
+    "signal.signal(signal.SIG{sig}, signal.SIG_IGN); "
+    "m = sys.argv.index('-m'); sys.argv = sys.argv[m + 1:]; "
+    "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)"
+)
+
+
+def job_python(signal_name: str) -> str:
+    """The ``python`` command submitit puts in the sbatch script (it appends ``-u -m ...``)."""
+    if not hasattr(signal, "SIG" + signal_name):
+        return shlex.quote(sys.executable)  # submitit refuses an unknown signal itself
+    boot = _BOOT.format(sig=signal_name)
+    return f"{shlex.quote(sys.executable)} -u -c {shlex.quote(boot)}"
 
 
 def ignore_time_signal(signum: int, frame: Any) -> None:

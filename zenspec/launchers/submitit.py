@@ -59,6 +59,7 @@ from zenspec.launchers.slurm_state import (
     ENDED_STATES,
     RESULT_GRACE_S,
     ignore_time_signal,
+    job_python,
     local_crash,
     sacct,
     sbatch_refusal,
@@ -119,6 +120,8 @@ class _Lossless(BaseSubmititLauncher):
             **{f"{self._EXECUTOR}_{x}": y for x, y in params.items() if x in specific_init_keys}
         )
         init_keys = specific_init_keys | {"submitit_folder"}
+        if self._EXECUTOR == "slurm":
+            init_params["slurm_python"] = job_python(submitit.JobEnvironment.USR_SIG)
         executor = submitit.AutoExecutor(cluster=self._EXECUTOR, **init_params)
         baseparams = set(OmegaConf.structured(BaseQueueConf).keys())
         params = {
