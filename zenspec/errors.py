@@ -12,6 +12,7 @@ followed by a hint, the format check-jsonschema made familiar.
 from __future__ import annotations
 
 import difflib
+import sys
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence, Tuple, Union
 
@@ -28,6 +29,7 @@ __all__ = [
     "SweepLockedError",
     "Terminated",
     "ZenspecError",
+    "describe_error",
     "did_you_mean",
     "render_location",
 ]
@@ -59,6 +61,16 @@ def render_location(
         pos = f"line {line}" + (f", column {column}" if column is not None else "")
         where = f"{where} ({pos})" if where else pos
     return where
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message`` of a job's error on one line, looking through Hydra's
+    instantiation wrapper (to the error the user's target raised)."""
+    hydra_errors = sys.modules.get("hydra.errors")  # not imported: no Hydra error either
+    wrapper = getattr(hydra_errors, "InstantiationException", None)
+    if wrapper is not None and isinstance(error, wrapper) and error.__cause__ is not None:
+        error = error.__cause__
+    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:

@@ -12,18 +12,10 @@ import pprint
 from pathlib import Path
 from typing import IO, Any, List, Optional
 
-from zenspec.errors import EXIT_OK, JobFailedError
+from zenspec.errors import EXIT_OK, JobFailedError, describe_error
+from zenspec.text_table import render_table
 
 __all__ = ["describe_error", "interrupted_message", "report_result", "report_stopped_study"]
-
-
-def describe_error(e: BaseException) -> str:
-    """``Type: message`` of a job's error, looking through Hydra's instantiation wrapper."""
-    from hydra.errors import InstantiationException
-
-    if isinstance(e, InstantiationException) and e.__cause__ is not None:
-        e = e.__cause__
-    return " ".join(f"{type(e).__name__}: {e}".split())
 
 
 def _short(value: Any, width: int = 70) -> str:
@@ -95,16 +87,16 @@ def report_result(result: Any, out: IO[str], quiet: bool = False, maximize: bool
         # from the records: every launcher, params, status, metric, duration
         out.write(table if not quiet else table.rstrip("\n").splitlines()[-1] + "\n")
     elif not quiet:
-        width = max(len(" ".join(j.overrides or [])) for j in jobs)
-        out.write(f"{'#':>3}  {'overrides':<{width}}  result\n")
+        rows = []
         for n, j in enumerate(jobs):
-            shown = " ".join(j.overrides or [])
             if j.status is JobStatus.FAILED:
                 value = f"FAILED {describe_error(j._return_value)}"
             else:
                 value = _short(j.return_value)
             num = j.hydra_cfg.hydra.job.num if getattr(j, "hydra_cfg", None) is not None else n
-            out.write(f"{num:>3}  {shown:<{width}}  {value}\n")
+            rows.append([str(num), " ".join(j.overrides or []), value])
+        table = render_table(["#", "overrides", "result"], rows, align="><", min_widths=[3])
+        out.write(table + "\n")
     if sweep_dir is not None:
         out.write(f"outputs: {sweep_dir}\n")
     if failed:

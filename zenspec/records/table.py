@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from zenspec.records.engine import live_states as engine_live_states
 from zenspec.records.jobs import read_job_records
 from zenspec.records.manifest import read_manifest
+from zenspec.text_table import render_table
 
 __all__ = ["JobRow", "SweepResults", "load_results", "render"]
 
@@ -259,13 +260,7 @@ def render(
         lines += ["| " + " | ".join(b) + " |" for b in body]
         text = "\n".join(lines)
     elif fmt == "table":
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
-        fmt_row = lambda cells: "  ".join(  # noqa: E731
-            str(c).ljust(w) for c, w in zip(cells, widths)
-        ).rstrip()
-        text = "\n".join(
-            [fmt_row(header), fmt_row(["-" * w for w in widths])] + [fmt_row(b) for b in body]
-        )
+        text = render_table(header, body, rule=True)
     else:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(results.counts.items()))

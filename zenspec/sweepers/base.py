@@ -9,7 +9,6 @@ never stops the study unless more than ``max_failures`` trials have failed.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -19,24 +18,21 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from zenspec.errors import JobFailedError, LaunchError, MetricError, did_you_mean
+from zenspec.errors import (
+    JobFailedError,
+    LaunchError,
+    MetricError,
+    describe_error,
+    did_you_mean,
+)
 from zenspec.launch import fast_yaml
 from zenspec.records.jobs import RecordingTask, extract_metric
 from zenspec.sweepers.results import StudyResult, TrialResult
 
-__all__ = ["StudySweeper", "check_metric", "describe_error", "judge"]
+__all__ = ["StudySweeper", "check_metric", "judge"]
 
 Metric = Union[str, Sequence[str], None]
 _DIRECTIONS = ("minimize", "maximize")
-
-
-def describe_error(error: Any) -> str:
-    """``Type: message`` on one line, looking through Hydra's instantiation wrapper."""
-    from hydra.errors import InstantiationException
-
-    if isinstance(error, InstantiationException) and error.__cause__ is not None:
-        error = error.__cause__
-    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 def _one(value: Any, metric: Optional[str]) -> Tuple[Optional[float], Optional[str]]:
@@ -237,9 +233,9 @@ class StudySweeper(Sweeper):
         n_jobs = OmegaConf.select(self.config, "hydra.launcher.n_jobs", default=None)
         if n_jobs is None:
             n_jobs = OmegaConf.select(self.config, "hydra.launcher.array_parallelism", default=None)
-        if isinstance(n_jobs, int) and n_jobs < 0:
-            n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)  # joblib: -1 is all CPUs
-        return n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else 1
+        from zenspec.launchers.forking import effective_workers  # joblib's -1: every CPU
+
+        return effective_workers(n_jobs) or 1
 
     def start(self, sweep_dir: Path) -> None:
         """Save ``multirun.yaml`` as Hydra's sweepers do."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 from zenspec.records.store import FORMAT_VERSION, atomic_write_json, read_json, records_dir
+from zenspec.text_table import render_table
 
 __all__ = ["StudyResult", "TrialResult", "failed_trials", "read_study", "study_path"]
 
@@ -198,12 +199,7 @@ class StudyResult:
             if t.error:
                 cells.append(t.error)
             body.append(cells)
-        widths = [max(len(r[i]) for r in [head, *body] if i < len(r)) for i in range(len(head))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head]]
-        for r in body:
-            line = "  ".join(c.ljust(w) for c, w in zip(r, widths))
-            lines.append((line + ("  " + r[-1] if len(r) > len(head) else "")).rstrip())
-        return "\n".join(lines) + "\n"
+        return render_table(head, body) + "\n"
 
     def __repr__(self) -> str:
         best = f"best_value={self.best_value!r}, best_params={self.best_params!r}"
