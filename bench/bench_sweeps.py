@@ -25,10 +25,19 @@ smaller sweep) the Python heap still held per job with the returned results
 kept, as a caller keeps them, and after dropping them (what Hydra or the
 loader itself keeps).
 
+``--ablation`` instead measures what each speed piece buys: at one N (the
+first of ``--sizes``, default 1000), ``stock``, ``zenspec`` with every piece
+on, ``zenspec`` with each piece switched off in turn (``ZENSPEC_FAST_OFF=piece``,
+:mod:`zenspec.launch.fast_guard`) and ``ZENSPEC_FAST=0`` (every piece off),
+each ``--repeat`` times, interleaved (a loaded machine drifts: the median of
+each is printed, and what switching the piece off costs per job); then the
+same for a single ``hydra_run`` (``--no-single`` skips it).
+
 Usage::
 
     python bench/bench_sweeps.py            # N = 10, 100, 1000 (+10,000 zenspec only), single run x100
     python bench/bench_sweeps.py --quick    # N = 10, 100; single run x20  (~1 min)
+    python bench/bench_sweeps.py --ablation --repeat 3   # N = 1000, each piece off in turn
 """
 
 from __future__ import annotations
@@ -197,7 +206,11 @@ def child(args: argparse.Namespace) -> None:
 
 # ---------------------------------------------------------------- parent side
 def run_child(
-    variant: str, n: int, single: bool = False, mem: bool = False
+    variant: str,
+    n: int,
+    single: bool = False,
+    mem: bool = False,
+    env: Optional[Dict[str, str]] = None,
 ) -> Optional[Dict[str, Any]]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         result = f.name
@@ -206,11 +219,13 @@ def run_child(
         cmd.append("--single")
     if mem:
         cmd.append("--mem")
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
-    )
+    child_env = {
+        k: v for k, v in os.environ.items() if k not in ("ZENSPEC_FAST", "ZENSPEC_FAST_OFF")
+    }
+    child_env.update(env or {})
+    child_env["PYTHONPATH"] = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
     proc = subprocess.run(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=child_env
     )
     try:
         if proc.returncode != 0:
@@ -231,6 +246,64 @@ def available(module: str) -> bool:
     return True
 
 
+def _median(values: List[float]) -> float:
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def ablation(
+    n: int, repeat: int, single: bool, reps: int, pieces: Optional[List[str]] = None
+) -> None:
+    """Stock, zenspec, and zenspec with each speed piece off in turn: median ms of *repeat*.
+
+    *pieces*: only those off in turn, and neither stock nor ``ZENSPEC_FAST=0``
+    (the slow cases: a quicker look at the cheap pieces).
+    """
+    sys.path.insert(0, str(REPO))
+    from zenspec.launch.fast_guard import PIECES
+
+    cases: List[tuple] = [] if pieces else [("stock", "stock", {})]
+    cases.append(("zenspec (all on)", "zenspec", {}))
+    # "a+b": both off at once (skeleton and render stand in for each other)
+    chosen = pieces or [*PIECES, "skeleton+render"]
+    cases += [(f"  - {p}", "zenspec", {"ZENSPEC_FAST_OFF": p.replace("+", ",")}) for p in chosen]
+    if not pieces:
+        cases.append(("ZENSPEC_FAST=0", "zenspec", {"ZENSPEC_FAST": "0"}))
+
+    def table(title: str, measure: Any, key: str, unit: str) -> None:
+        got: Dict[str, List[float]] = {label: [] for label, _, _ in cases}
+        for _ in range(repeat):  # interleaved: drift hits every case alike
+            for label, variant, env in cases:
+                r = measure(variant, env)
+                if r is not None:
+                    got[label].append(r[key])
+        print(f"\n{title}, median of {repeat} ({unit}); 'off costs': vs all on")
+        print(f"{'variant':>22} {unit:>9} {'x stock':>8} {'off costs':>10}  runs")
+        ref = _median(got["stock"]) if got.get("stock") else None
+        on = _median(got["zenspec (all on)"]) if got["zenspec (all on)"] else None
+        for label, _, _ in cases:
+            if not got[label]:
+                continue
+            ms = _median(got[label])
+            ratio = f"{ref / ms:7.1f}x" if ref else "      -"
+            cost = f"{ms - on:+9.2f}" if on is not None and label.startswith("  - ") else ""
+            runs = " ".join(f"{x:.2f}" for x in got[label])
+            print(f"{label:>22} {ms:9.2f} {ratio:>8} {cost:>10}  {runs}")
+        sys.stdout.flush()
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; trivial task, default outputs")
+    sys.stdout.flush()
+    table(f"ablation, N={n} sweep", lambda v, e: run_child(v, n, env=e), "ms_per_job", "ms/job")
+    if single:
+        table(
+            f"ablation, single run (median of {reps} runs each)",
+            lambda v, e: run_child(v, reps, single=True, env=e),
+            "ms_per_run",
+            "ms/run",
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="small N only (about a minute)")
@@ -248,10 +321,29 @@ def main() -> None:
         help="run every fast variant at N=10,000 (default: zenspec only, the public path)",
     )
     p.add_argument("--no-single", action="store_true", help="skip the single-run timings")
+    p.add_argument(
+        "--ablation",
+        action="store_true",
+        help="what each speed piece buys: zenspec with each piece off in turn, at the first "
+        "of --sizes (default 1000), and for a single run",
+    )
+    p.add_argument(
+        "--repeat", type=int, default=2, help="--ablation: runs of each case (default 2)"
+    )
+    p.add_argument(
+        "--pieces",
+        help="--ablation: only these pieces off in turn (comma-separated; a+b: both at "
+        "once), without stock or ZENSPEC_FAST=0",
+    )
     args = p.parse_args()
     if args.child:
         args.variant = args.child
         child(args)
+        return
+    if args.ablation:
+        n = int(args.sizes.split(",")[0]) if args.sizes else 1000
+        pieces = args.pieces.split(",") if args.pieces else None
+        ablation(n, args.repeat, not args.no_single, 20 if args.quick else 50, pieces)
         return
 
     variants = ["fast"]

@@ -27,6 +27,16 @@ if str(REPO_ROOT) not in sys.path:  # so `examples.*` targets import in tests an
     sys.path.insert(0, str(REPO_ROOT))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_dir(tmp_path_factory):
+    """zenspec's kept facts (zenspec.spec.facts) go to a cache of the test session's own,
+    never the user's ~/.cache; subprocesses inherit it."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    yield
+    mp.undo()
+
+
 def _store_keys(node: dict, prefix: str = "") -> set:
     keys = set()
     for k, v in node.items():

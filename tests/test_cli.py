@@ -332,11 +332,19 @@ def test_every_shipped_spec_is_run_by_some_test():
 
 # README's first command installs zenspec without extras: nothing on the basic
 # path may import an engine's package (they are the extras' and the examples').
+# The plugins are hidden from Hydra's plugin scan too, as when not installed (hydra-core
+# 1.4's scan imports what it lists, and would warn about the blocked import).
 _NO_EXTRAS = """
-import sys
-for name in ("cloudpickle", "joblib", "submitit", "ray", "optuna", "psutil",
-             "hydra_plugins.hydra_joblib_launcher", "hydra_plugins.hydra_submitit_launcher"):
+import pkgutil, sys
+PLUGINS = ("hydra_plugins.hydra_joblib_launcher", "hydra_plugins.hydra_submitit_launcher")
+for name in ("cloudpickle", "joblib", "submitit", "ray", "optuna", "psutil", *PLUGINS):
     sys.modules[name] = None  # importing it raises ImportError, as when not installed
+_walk = pkgutil.walk_packages
+def walk_packages(*args, **kwargs):
+    for info in _walk(*args, **kwargs):
+        if not info.name.startswith(PLUGINS):
+            yield info
+pkgutil.walk_packages = walk_packages
 from zenspec.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zenspec.cli import main
-from zenspec.cli_parser import parse_args
+from zenspec.cli.parser import parse_args
 
 
 @pytest.mark.parametrize(
@@ -39,8 +39,8 @@ def test_completion_offers_the_values_of_cfg_and_info(tmp_path):
     import shutil
     import subprocess
 
-    from zenspec.cli_parser import build_parser
-    from zenspec.completion import bash_script
+    from zenspec.cli.completion import bash_script
+    from zenspec.cli.parser import build_parser
 
     if shutil.which("bash") is None:
         pytest.skip("bash is not installed")

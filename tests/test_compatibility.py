@@ -4,6 +4,8 @@ private names, its version probes and flags, and the error for an unsupported Hy
 from __future__ import annotations
 
 import ast
+import functools
+import json
 import subprocess
 import sys
 import warnings
@@ -80,6 +82,273 @@ def test_the_checker_sees_every_form_of_private_import(tmp_path):
         "hydra._internal.hydra",
         "hydra.core.utils._flush_loggers",
         "omegaconf._utils",
+    ]
+
+
+# --- private attributes of Hydra's and OmegaConf's objects ---------------------------
+
+# module file (relative to zenspec/) -> private attribute names it may still access.
+# Empty: every private attribute goes through zenspec._compatibility.
+ALLOWED_ATTRIBUTES: dict = {}
+
+# What the checker must see whatever else changes: the names zenspec reads through
+# zenspec._compatibility (node_of, node_value, job_outcome, container_content...).
+_CORE_PRIVATE = {
+    "_get_node",
+    "_get_child",
+    "_value",
+    "_val",
+    "_is_missing",
+    "_is_none",
+    "_is_interpolation",
+    "_metadata",
+    "_content",
+    "_parent",
+    "_flags_cache",
+    "_set_value",
+    "_set_parent",
+    "_get_parent",
+    "_resolve_interpolation_from_parse_tree",
+    "_to_content",
+    "_resolvers",
+    "_return_value",
+    "_instances",
+    "_apply_overrides_to_config",
+    "_get_value_element_as_str",
+    "_normalize_file_name",
+}
+
+# Run in a fresh interpreter: it imports every module of both libraries.
+_LIBRARY_NAMES = r"""
+import abc, ast, collections, enum, importlib, inspect, json, pkgutil, typing, warnings
+
+def private(name):
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+class E(enum.Enum):
+    A = 1
+class G(typing.Generic[typing.TypeVar("T")]):
+    pass
+class P(typing.Protocol):
+    pass
+class A(abc.ABC):
+    pass
+# names the standard library gives a class (an Enum's _value_, a namedtuple's _asdict)
+STDLIB = {n for c in (object, Exception, E, G, P, A, collections.namedtuple("T", "a"))
+          for n in dir(c) if private(n)}
+
+classes, files = set(), set()
+for top in ("omegaconf", "hydra"):
+    package = importlib.import_module(top)
+    found = pkgutil.walk_packages(package.__path__, top + ".", onerror=lambda name: None)
+    for name in [top] + [m.name for m in found]:
+        parts = name.split(".")
+        # Hydra's own test helpers; ANTLR's generated parsers and vendored runtime
+        if "test_utils" in parts or "gen" in parts or "vendor" in parts:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module = importlib.import_module(name)
+        except Exception:
+            continue
+        if getattr(module, "__file__", None):
+            files.add(module.__file__)
+        for value in list(vars(module).values()):
+            if (isinstance(value, type) and not value.__name__.startswith("_")
+                    and value.__module__.split(".")[0] == top):
+                classes.add(value)
+
+names = set()
+for cls in classes:
+    names.update(dir(cls))
+    for klass in cls.__mro__:
+        names.update(getattr(klass, "__annotations__", {}) if "__annotations__" in vars(klass) else ())
+        names.update(getattr(klass, "__dataclass_fields__", {}))
+        slots = vars(klass).get("__slots__", ())
+        names.update([slots] if isinstance(slots, str) else slots)
+# instance attributes: what the classes assign to self (OmegaConf's __init__ sets
+# _content, _metadata, _parent... through self.__dict__)
+for file in files:
+    if not file.endswith(".py"):
+        continue
+    with open(file, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+                and isinstance(node.value, ast.Name) and node.value.id == "self"):
+            names.add(node.attr)
+        elif (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)
+              and isinstance(node.value, ast.Attribute)
+              and node.value.attr == "__dict__" and isinstance(node.slice, ast.Constant)
+              and isinstance(node.slice.value, str)):
+            names.add(node.slice.value)
+print(json.dumps(sorted(n for n in names if private(n) and n not in STDLIB)))
+"""
+
+
+@functools.cache
+def _library_private_names() -> frozenset:
+    """``_``-prefixed names omegaconf's and hydra's classes define (methods, class and
+    instance attributes, dataclass fields), from the installed libraries."""
+    out = subprocess.run(
+        [sys.executable, "-c", _LIBRARY_NAMES], capture_output=True, text=True, check=True
+    ).stdout
+    return frozenset(json.loads(out))
+
+
+def _own_attribute_names() -> set:
+    """``_``-prefixed attributes zenspec defines on its own classes: methods and class
+    attributes, and what it assigns to ``self``/``cls``."""
+    own = set()
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                for statement in node.body:
+                    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        own.add(statement.name)
+                    targets = (
+                        statement.targets
+                        if isinstance(statement, ast.Assign)
+                        else [statement.target]
+                        if isinstance(statement, ast.AnnAssign)
+                        else []
+                    )
+                    own.update(t.id for t in targets if isinstance(t, ast.Name))
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for part in ast.walk(target):
+                        if isinstance(part, ast.Attribute) and _own_receiver(part.value):
+                            own.add(part.attr)
+                        elif isinstance(part, ast.Subscript):
+                            name = _dict_key(part)
+                            if name is not None and _own_receiver(name[0]):
+                                own.add(name[1])
+    return {name for name in own if _private(name)}
+
+
+def _forbidden_names() -> frozenset:
+    # Hydra's config keys (_target_, _partial_, _convert_...) are public, not private
+    library = {n for n in _library_private_names() if not n.endswith("_")}
+    return frozenset(library - _own_attribute_names())
+
+
+def _own_receiver(node: ast.AST) -> bool:
+    """``self``, ``cls`` or ``super()``: the object's own attributes."""
+    if isinstance(node, ast.Name):
+        return node.id in ("self", "cls")
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+    )
+
+
+def _dict_key(node: ast.Subscript):
+    """(receiver, key) of ``x.__dict__["key"]`` or ``vars(x)["key"]``, else None."""
+    if not (isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)):
+        return None
+    holder = node.value
+    if isinstance(holder, ast.Attribute) and holder.attr == "__dict__":
+        return holder.value, node.slice.value
+    if (
+        isinstance(holder, ast.Call)
+        and isinstance(holder.func, ast.Name)
+        and holder.func.id == "vars"
+        and len(holder.args) == 1
+    ):
+        return holder.args[0], node.slice.value
+    return None
+
+
+_BY_NAME = {"getattr", "setattr", "hasattr", "delattr"}
+_OBJECT_BY_NAME = {"__getattribute__", "__setattr__", "__delattr__"}
+
+
+def _private_attribute_uses(path: Path, forbidden) -> list:
+    """(line, what) for each access, in *path*, to an attribute named in *forbidden* on
+    anything but ``self``/``cls``/``super()``: ``x._a``, ``x.__dict__["_a"]``,
+    ``vars(x)["_a"]``, ``getattr(x, "_a")`` (and setattr, hasattr, delattr),
+    ``object.__setattr__(x, "_a", v)``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found = []
+    for node in ast.walk(tree):
+        receiver = name = None
+        if isinstance(node, ast.Attribute):
+            receiver, name = node.value, node.attr
+        elif isinstance(node, ast.Subscript):
+            receiver, name = _dict_key(node) or (None, None)
+        elif isinstance(node, ast.Call) and len(node.args) >= 2:
+            func = node.func
+            by_name = isinstance(func, ast.Name) and func.id in _BY_NAME
+            on_object = (
+                isinstance(func, ast.Attribute)
+                and func.attr in _OBJECT_BY_NAME
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "object"
+            )
+            key = node.args[1]
+            if (by_name or on_object) and isinstance(key, ast.Constant):
+                receiver, name = node.args[0], key.value
+        if name in forbidden and not _own_receiver(receiver):
+            found.append((node.lineno, f"{name} on {ast.unparse(receiver)}"))
+    return sorted(found)
+
+
+def test_only_the_compatibility_module_touches_private_hydra_or_omegaconf_attributes():
+    forbidden = _forbidden_names()
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == COMPAT:
+            continue
+        rel = path.relative_to(PACKAGE).as_posix()
+        allowed = ALLOWED_ATTRIBUTES.get(rel, set())
+        for line, what in _private_attribute_uses(path, forbidden):
+            if what.split(" ", 1)[0] not in allowed:
+                offenders.append(f"zenspec/{rel}:{line}: {what}")
+    advice = "reach these through a function of zenspec._compatibility:\n"
+    assert not offenders, advice + "\n".join(offenders)
+
+
+def test_the_attribute_checker_knows_the_private_names_zenspec_uses():
+    library = _library_private_names()
+    assert library >= _CORE_PRIVATE, sorted(_CORE_PRIVATE - library)  # computed, not blind
+    shadowed = _CORE_PRIVATE - _forbidden_names()
+    assert not shadowed, (
+        f"zenspec defines {sorted(shadowed)} on a class of its own, so the checker no longer "
+        "sees Hydra's/OmegaConf's: rename zenspec's"
+    )
+
+
+def test_the_checker_sees_every_form_of_private_attribute_access(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text(
+        "def f(node, ret):\n"
+        "    node._get_node('a')\n"
+        "    node.__dict__['_content']['k'] = 1\n"
+        "    vars(node)['_content']\n"
+        "    getattr(ret, '_return_value', None)\n"
+        "    setattr(ret, '_return_value', 1)\n"
+        "    object.__setattr__(ret, '_return_value', 1)\n"
+        "    ret.hydra_cfg._get_node('hydra')._value()\n"
+        "    node._zenspec_own, node.__dict__['_zenspec_own'], getattr(node, '_x' + 'y')\n"
+        "class C:\n"
+        "    def g(self):\n"
+        "        self._get_node('a'), super()._get_node('a'), self.__dict__['_content']\n"
+        "    @classmethod\n"
+        "    def h(cls):\n"
+        "        return cls._value, getattr(cls, '_value')\n"
+    )
+    forbidden = {"_get_node", "_content", "_return_value", "_value"}
+    assert [(line, what) for line, what in _private_attribute_uses(source, forbidden)] == [
+        (2, "_get_node on node"),
+        (3, "_content on node"),
+        (4, "_content on node"),
+        (5, "_return_value on ret"),
+        (6, "_return_value on ret"),
+        (7, "_return_value on ret"),
+        (8, "_get_node on ret.hydra_cfg"),
+        (8, "_value on ret.hydra_cfg._get_node('hydra')"),
     ]
 
 
@@ -295,3 +564,48 @@ def test_split_arguments_is_basic_sweepers():
     parsed = OverridesParser.create().parse_overrides(["a=1,2", "b=3"])
     batches = compat.split_arguments(parsed, None)
     assert batches == [[["a=1", "b=3"], ["a=2", "b=3"]]]
+
+
+def test_the_execution_whitelist_is_hydra_14s_and_reaches_the_hydra_context():
+    assert compat.HAS_EXECUTION_WHITELIST is compat.HYDRA_14
+    assert compat.active_execution_whitelist() is None
+    assert compat.hydra_context(None, None).config_loader is None
+    with compat.execution_whitelist_scope(["builtins.dict"]):
+        active = compat.active_execution_whitelist()
+        context = compat.hydra_context(None, None)
+        with compat.execution_whitelist_scope("builtins.pow"):
+            inner = compat.active_execution_whitelist()
+    assert compat.active_execution_whitelist() is None
+    if compat.HYDRA_14:
+        assert active == ("builtins.dict",) and inner == ("builtins.dict", "builtins.pow")
+        assert context.execution_whitelist == ("builtins.dict",)
+        assert compat.trusted_plugin_kwargs("a.B") == {"_execution_whitelist_": "a.B"}
+    else:  # 1.3: nothing to carry, nothing to pass
+        assert active is None and inner is None
+        assert not hasattr(context, "execution_whitelist")
+        assert compat.trusted_plugin_kwargs("a.B") == {}
+    with compat.execution_whitelist_scope(None):
+        assert compat.active_execution_whitelist() is None
+
+
+def test_a_launch_shadows_a_config_store_entry_without_hydra_14s_collision_warning():
+    from hydra.core.config_store import ConfigStore
+
+    from zenspec import hydra_run
+
+    cs = ConfigStore.instance()
+    cs.store(name="zenspec_compat_mine", node={"a": 0})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # 1.4: Hydra15MigrationWarning without replace=True
+            job = hydra_run(
+                {"a": 1},
+                lambda cfg: cfg.a,
+                config_name="zenspec_compat_mine",
+                with_log_configuration=False,
+                records=False,
+            )
+        assert job.return_value == 1
+        assert cs.repo["zenspec_compat_mine.yaml"].node.a == 0  # the user's entry is back
+    finally:
+        cs.repo.pop("zenspec_compat_mine.yaml", None)

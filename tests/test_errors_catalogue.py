@@ -9,6 +9,9 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
+from zenspec._compatibility import HYDRA_14
 from zenspec.errors import ZenspecError
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -38,5 +41,10 @@ def test_every_error_class_is_in_the_catalogue():
         assert f"Exit code {cls.exit_code}." in text
 
 
+@pytest.mark.skipif(
+    HYDRA_14,
+    reason="docs/errors.md quotes hydra-core 1.3 / omegaconf 2.3's own messages (the "
+    "default install); 1.4 and 2.4 word the target policy and a missing key differently",
+)
 def test_the_catalogue_is_up_to_date():
     assert render() == DOC.read_text(encoding="utf-8"), f"docs/errors.md is out of date; {REGENERATE}"  # fmt: skip

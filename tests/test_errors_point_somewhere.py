@@ -20,6 +20,7 @@ import pytest
 from helpers.cli import run_cli as cli
 
 from zenspec import builds, hydra_multirun, hydra_run, instantiate
+from zenspec._compatibility import HYDRA_14, RUN_JOB_LOGS_ERRORS
 from zenspec.errors import LaunchError, OverrideError, StorageError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,12 +159,21 @@ def test_read_only_parent_is_a_storage_error(tmp_path, capsys):
 
 
 def test_a_full_disk_is_a_storage_error_naming_the_file(tmp_path, capsys, monkeypatch):
+    from zenspec._compatibility import FAST_RUN_JOB
     from zenspec.launch import fast_launcher
 
     def full(path, text):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(fast_launcher, "write_in_place_nofollow", full)
+    if FAST_RUN_JOB:  # zenspec's run_job writes the job's .hydra files
+        monkeypatch.setattr(fast_launcher, "write_in_place_nofollow", full)
+    else:  # stock run_job (hydra-core 1.4) writes them with its _save_config
+        import hydra.core.utils
+
+        def full_save(cfg, filename, output_dir):
+            full(output_dir / filename, "")
+
+        monkeypatch.setattr(hydra.core.utils, "_save_config", full_save)
     code, _, err = cli(capsys, "run", spec(tmp_path, HELLO), "hydra.run.dir=run")
     assert code == 74
     assert "No space left on device" in err and "run/.hydra/config.yaml" in err
@@ -224,6 +234,11 @@ def test_a_failed_single_runs_traceback_is_in_its_log(tmp_path):
     assert info.value.zenspec_job_log == str(tmp_path / "one" / "boom.log")
 
 
+@pytest.mark.skipif(
+    RUN_JOB_LOGS_ERRORS,
+    reason="hydra-core 1.4's own run_job writes a failed job's traceback to every root "
+    "file handler (RUN_JOB_LOGS_ERRORS): stock 1.4 behaviour",
+)
 def test_without_log_configuration_nothing_is_written_to_the_callers_log(tmp_path):
     import logging
 
@@ -266,8 +281,17 @@ def test_a_workers_failed_job_keeps_the_tasks_exception_as_its_cause():
         on_error="continue",
     )
     error = jobs[0][1]._return_value
-    assert isinstance(error.__cause__, ValueError)
-    assert str(error.__cause__) == "negative x: -1"
+    # hydra-core 1.3's instantiate wraps the target's error (InstantiationException,
+    # the task's error its cause); 1.4's raises the target's own error
+    from hydra.errors import InstantiationException
+
+    if isinstance(error, InstantiationException):
+        assert not HYDRA_14
+        cause = error.__cause__
+    else:
+        assert HYDRA_14
+        cause = error
+    assert isinstance(cause, ValueError) and str(cause) == "negative x: -1"
     assert "zenspec_cause" not in error.__dict__
 
 

@@ -1,51 +1,110 @@
-"""memoized_parse: OmegaConf resolves as always, parses each string once inside the
-block, and is left exactly as found after it (nested blocks too)."""
+"""fast_grammar: select/item resolve as OmegaConf does, parse each string once,
+and never touch OmegaConf's own functions."""
 
 from __future__ import annotations
 
 import omegaconf._utils
 import omegaconf.base
 import pytest
-from omegaconf import OmegaConf
-from omegaconf.errors import GrammarParseError
+from omegaconf import OmegaConf, grammar_parser
+from omegaconf.errors import OmegaConfBaseException
 
-from zenspec.launch.fast_grammar import memoized_parse
-
-
-def test_resolution_is_unchanged_and_each_string_is_parsed_once(monkeypatch):
-    import zenspec.launch.fast_grammar as fast_grammar
-
-    cfg = OmegaConf.create({"a": 2, "b": "x_${a}", "c": "${b}/${a}", "d": "\\${a}"})
-    expected = OmegaConf.to_container(cfg, resolve=True)
-    original = omegaconf.base.parse
-    with memoized_parse():
-        assert omegaconf.base.parse is not original
-        assert OmegaConf.to_container(cfg, resolve=True) == expected
-        kept = len(fast_grammar._trees)
-        assert kept >= 3
-        tree = omegaconf.base.parse("x_${a}")
-        assert omegaconf.base.parse("x_${a}") is tree
-        for _ in range(3):
-            assert OmegaConf.to_container(cfg, resolve=True) == expected
-        assert len(fast_grammar._trees) == kept  # nothing parsed again
-        cfg.a = 5  # values are resolved afresh; only the parse is kept
-        assert cfg.c == "x_5/5"
-    assert omegaconf.base.parse is original and omegaconf._utils.parse is not None
-    assert fast_grammar._trees == {}
+import zenspec.launch.fast_grammar as fast_grammar
+from zenspec._compatibility import FAST_GRAMMAR
+from zenspec.launch import fast_guard
 
 
-def test_nested_blocks_restore_only_at_the_outermost():
-    original = omegaconf.base.parse
-    with memoized_parse():
-        inner_parse = omegaconf.base.parse
-        with memoized_parse():
-            assert omegaconf.base.parse is inner_parse
-        assert omegaconf.base.parse is inner_parse
-    assert omegaconf.base.parse is original
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch):
+    monkeypatch.setattr(fast_grammar, "_trees", {})
+    fast_guard.reset()
+    yield
+    fast_guard.reset()
 
 
-def test_parse_errors_are_raised_every_time_and_never_kept():
-    with memoized_parse():
-        for _ in range(2):
-            with pytest.raises(GrammarParseError):
-                omegaconf.base.parse("${a")
+def _cfg():
+    return OmegaConf.create(
+        {
+            "a": 2,
+            "s": "x_${a}",
+            "c": "${s}/${a}",
+            "esc": "\\${a}",
+            "node": "${sub}",
+            "sub": {"k": 1, "up": "${..a}", "num": "${a}"},
+            "lst": ["${a}", "plain", "${sub.k}"],
+            "miss": "???",
+            "to_miss": "${miss}",
+            "bad": "${nope}",
+            "env": "${oc.env:ZENSPEC_TEST_GRAMMAR,fallback}",
+            "plain": "no interpolation",
+        }
+    )
+
+
+SELECTS = ["a", "s", "c", "esc", "node", "sub.k", "sub.up", "sub.num", "plain", "env", "absent"]
+
+
+@pytest.mark.parametrize("key", SELECTS)
+def test_select_is_omegaconf_select(key):
+    cfg = _cfg()
+    assert fast_grammar.select(cfg, key) == OmegaConf.select(cfg, key)
+    assert type(fast_grammar.select(cfg, key)) is type(OmegaConf.select(cfg, key))
+
+
+@pytest.mark.parametrize(
+    "path", [("a",), ("s",), ("c",), ("esc",), ("sub", "up"), ("lst", 0), ("lst", 2), ("env",)]
+)
+def test_item_is_getitem(path):
+    cfg = _cfg()
+    parent = cfg
+    for part in path[:-1]:
+        parent = parent[part]
+    assert fast_grammar.item(parent, path[-1]) == parent[path[-1]]
+
+
+@pytest.mark.parametrize("key", ["bad", "to_miss"])
+def test_errors_are_omegaconfs(key):
+    cfg = _cfg()
+    with pytest.raises(OmegaConfBaseException) as stock:
+        cfg[key]
+    with pytest.raises(type(stock.value)):
+        fast_grammar.item(cfg, key)
+    assert fast_guard.disabled() == {}  # the input's fault, not the piece's
+
+
+@pytest.mark.skipif(
+    not FAST_GRAMMAR,
+    reason="the grammar piece is not proven on omegaconf 2.4 (FAST_GRAMMAR): every "
+    "resolution is OmegaConf's own, parsed by it",
+)
+def test_each_string_is_parsed_once_and_values_are_fresh(monkeypatch):
+    calls = []
+
+    def counting(text, *args):
+        calls.append(text)
+        return grammar_parser.parse(text, *args)
+
+    monkeypatch.setattr(fast_grammar, "parse", counting)
+    cfg = _cfg()
+    for _ in range(3):
+        assert fast_grammar.select(cfg, "c") == "x_2/2"
+        assert fast_grammar.item(cfg.sub, "num") == 2
+    assert sorted(calls) == ["${a}", "${s}/${a}"]
+    cfg.a = 5  # resolved afresh each time: only the parse tree is kept
+    assert fast_grammar.select(cfg, "c") == "x_5/5"
+    assert len(calls) == 2  # (the inner "x_${a}" is OmegaConf's own resolution)
+
+
+def test_omegaconf_is_left_alone():
+    before = (omegaconf.base.parse, omegaconf._utils.parse)
+    fast_grammar.select(_cfg(), "c")
+    assert (omegaconf.base.parse, omegaconf._utils.parse) == before
+    assert omegaconf.base.parse is grammar_parser.parse
+
+
+def test_off_switch_gives_omegaconfs_own_call(monkeypatch):
+    monkeypatch.setenv("ZENSPEC_FAST_OFF", "grammar")
+    monkeypatch.setattr(fast_grammar, "_resolve", None)  # would raise if called
+    cfg = _cfg()
+    assert fast_grammar.select(cfg, "c") == "x_2/2"
+    assert fast_guard.disabled() == {}

@@ -51,8 +51,8 @@ from hypothesis.control import currently_in_test_context
 from tests.test_fuzz_spec import fuzz
 from zenspec import load_results
 from zenspec.cli import main
+from zenspec.cli.progress import Progress
 from zenspec.errors import ZenspecError
-from zenspec.progress import Progress
 from zenspec.records import read_job_records, read_manifest
 from zenspec.records.checks import record_problem
 from zenspec.records.table import FORMATS, render

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -433,3 +434,43 @@ def test_a_slurm_job_ignores_the_time_limit_signal_from_its_first_statement(tmp_
     )
     assert booted.returncode == 0, booted.stderr
     assert booted.stdout == "still here ['the-folder']\n"
+
+
+@pytest.mark.parametrize("fast", ["1", "0"])
+def test_linked_job_dirs_and_logs_are_unlinked_before_a_resume_writes(tmp_path, fast):
+    """Stock Hydra's run_job (hydra-core 1.4's path; ZENSPEC_FAST=0 on any version)
+    opens its files as they are: links planted where a resumed job writes are removed
+    first, never written through."""
+    spec = _setup(tmp_path, n=6)
+    (tmp_path / "counts" / "FIXED").touch()
+    env = _env(tmp_path, ZENSPEC_FAST=fast)
+    first = _zenspec(tmp_path, "run", str(spec), "crash_at=9", env=env)
+    assert first.returncode == 0, first.stderr
+    root, jobs = tmp_path / "sweep", tmp_path / "sweep" / ".zenspec" / "jobs"
+    victim_dir = tmp_path / "victim"
+    victim_dir.mkdir()
+    (victim_dir / "config.yaml").write_text("precious")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    for num in (2, 3, 4):
+        (jobs / f"{num}.json").unlink()  # so resume runs them again
+    shutil.rmtree(root / "2" / ".hydra")
+    (root / "2" / ".hydra").symlink_to(victim_dir)  # a linked output_subdir
+    shutil.rmtree(root / "3")
+    (root / "3").symlink_to(victim_dir)  # a linked job directory
+    logs = list((root / "4").glob("*.log"))
+    assert logs, list((root / "4").iterdir())
+    logs[0].unlink()
+    logs[0].symlink_to(victim)  # a linked job log
+
+    resumed = _zenspec(tmp_path, "resume", "sweep", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "removed 3 symbolic link(s)" in resumed.stderr
+    assert victim.read_text() == "precious"
+    assert sorted(p.name for p in victim_dir.iterdir()) == ["config.yaml"]
+    assert (victim_dir / "config.yaml").read_text() == "precious"
+    for num in (2, 3, 4):
+        assert not (root / str(num)).is_symlink()
+        assert (root / str(num) / ".hydra" / "config.yaml").is_file()
+        assert json.loads((jobs / f"{num}.json").read_text())["status"] == "completed"
+    assert not logs[0].is_symlink()

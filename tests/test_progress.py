@@ -12,7 +12,7 @@ from pathlib import Path
 from helpers.sweep_tasks import every_third_fails
 
 from zenspec import hydra_multirun
-from zenspec.progress import Progress
+from zenspec.cli.progress import Progress
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,7 +49,7 @@ def test_live_line_in_a_pseudo_terminal(tmp_path):
     code = (
         "import sys\n"
         "from zenspec import hydra_multirun\n"
-        "from zenspec.progress import Progress\n"
+        "from zenspec.cli.progress import Progress\n"
         "from helpers.sweep_tasks import dies_at\n"
         "hydra_multirun(dict(a=0), dies_at, ['a=range(0,5)'], metric='loss',"
         " progress=Progress(sys.stdout, interval=0.01), with_log_configuration=False)\n"
@@ -177,7 +177,7 @@ def _sees_itself_running(cfg):
 
 def test_a_job_is_marked_running_while_it_runs_and_the_line_counts_it(tmp_path):
     from zenspec import hydra_multirun
-    from zenspec.progress import Progress
+    from zenspec.cli.progress import Progress
     from zenspec.records.jobs import running_jobs
 
     jobs = hydra_multirun(

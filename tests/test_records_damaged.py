@@ -319,7 +319,7 @@ def test_fuzz_load_results_never_raises_but_zenspec_error(tmp_path, capsys):
 def test_the_progress_line_skips_damaged_records(tmp_path, capsys):
     import io
 
-    from zenspec.progress import Progress
+    from zenspec.cli.progress import Progress
 
     root = make_sweep(tmp_path, capsys)
     damage_all_ways(root)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from zenspec.cli import build_parser, main
-from zenspec.completion import bash_script
+from zenspec.cli.completion import bash_script
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO / "specs").glob("*.*"))

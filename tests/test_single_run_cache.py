@@ -4,13 +4,20 @@ composition (``fast=False``) gives: values, configs, files."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
 from zenspec import hydra_run
+from zenspec._compatibility import FAST_RUN_JOB, HYDRA_14, LOAD_HOOK_14
 from zenspec.launch import context
+
+# hydra-core 1.4: the composition cache serves jobs through 1.4's _load_configuration
+# hook only (LOAD_HOOK_14); a single run's config is the primary config, which is
+# stock's there (it expands override aliases): it is never served from the cache
+SINGLE_RUN_CACHED = not LOAD_HOOK_14
 
 GROUPS = {"optim": {"sgd": {"name": "sgd", "lr": 0.1}, "adam": {"name": "adam", "lr": 0.01}}}
 CONFIG = {"a": 1, "b": "${a}", "optim": {"name": "none"}}
@@ -57,7 +64,8 @@ def test_each_run_is_what_stock_composition_gives_also_from_the_cache(tmp_path, 
     first = _run(tmp_path / "fast1", overrides, fast=True)
     hits = sum(s.hits for s in _fast_stats())
     again = _run(tmp_path / "fast2", overrides, fast=True)
-    assert sum(s.hits for s in _fast_stats()) == hits + 1  # composed from the cache
+    if SINGLE_RUN_CACHED:
+        assert sum(s.hits for s in _fast_stats()) == hits + 1  # composed from the cache
     assert first == stock
     assert again == stock
 
@@ -74,13 +82,24 @@ def test_a_changed_config_or_group_between_calls_is_never_served_stale(tmp_path)
     assert _run(tmp_path / "4", ["optim=sgd"], True)[0]["optim"]["lr"] == 0.1
 
 
+# hydra-core 1.4 refuses a version base below 1.3: its other base is its own
+OLD_BASE = "1.4" if HYDRA_14 else "1.1"
+
+
+def _old_base_warning():
+    # 1.1's base makes jobs chdir, with Hydra's warning about it; 1.4's base does not
+    if HYDRA_14:
+        return contextlib.nullcontext()
+    return pytest.warns(UserWarning, match="working directory")
+
+
 def test_the_version_base_is_part_of_what_is_cached(tmp_path):
     new = _run(tmp_path / "new", [], True, version_base="1.3")
-    with pytest.warns(UserWarning, match="working directory"):
-        old = _run(tmp_path / "old", [], True, version_base="1.1")
-    with pytest.warns(UserWarning, match="working directory"):
-        stock_old = _run(tmp_path / "stock", [], False, version_base="1.1")
-    assert "version_base: '1.1'" in old[2] and "version_base: '1.3'" in new[2]
+    with _old_base_warning():
+        old = _run(tmp_path / "old", [], True, version_base=OLD_BASE)
+    with _old_base_warning():
+        stock_old = _run(tmp_path / "stock", [], False, version_base=OLD_BASE)
+    assert f"version_base: '{OLD_BASE}'" in old[2] and "version_base: '1.3'" in new[2]
     assert old == stock_old
     assert _run(tmp_path / "new2", [], True, version_base="1.3")[1:] == new[1:]
 
@@ -105,6 +124,11 @@ def test_a_config_file_created_between_calls_is_seen(tmp_path):
         ([], "_Holes"),  # a sweep's job preset: only the hole values are kept
         (["hydra.job.env_copy=[HOME]"], "_Delta"),  # no job preset: the job's own keys
     ],
+)
+@pytest.mark.skipif(
+    not FAST_RUN_JOB,
+    reason="job snapshots are made by zenspec's run_job, off on this Hydra "
+    "(FAST_RUN_JOB=False: 1.4's run_job runs)",
 )
 def test_sweep_results_keep_small_snapshots_that_read_back_as_stock(tmp_path, extra, kind):
     from zenspec import hydra_multirun

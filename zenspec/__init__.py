@@ -7,17 +7,19 @@ The public API::
 
 Names are imported on first use (PEP 562): a worker process that runs jobs
 imports the launch layer only, not the spec layer and its JSON Schema
-machinery, which matters when a parallel launcher starts its workers.
+machinery, which matters when a parallel launcher starts its workers; and
+``import zenspec`` imports no Hydra (``builds``/``instantiate`` do, when first
+used), so ``zenspec validate``, ``schema`` and completion start without it.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any, Dict, List
 
-# eager: these names are also submodules' names (an import of zenspec.builds would
-# otherwise leave the module, not the function, as the package's attribute)
-from zenspec.builds import builds, just
+# cheap (the standard library only): the spec layer's errors, imported eagerly
 from zenspec.errors import (
     BuildsError,
     JobFailedError,
@@ -27,9 +29,10 @@ from zenspec.errors import (
     SpecError,
     ZenspecError,
 )
-from zenspec.instantiate import instantiate
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ below
+    from zenspec.builds import builds, just
+    from zenspec.instantiate import instantiate
     from zenspec.launch import JobResult, hydra_list, hydra_multirun, hydra_run, multirun
     from zenspec.records.table import SweepResults, load_results
     from zenspec.spec.api import load_spec, validate
@@ -39,6 +42,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
 __version__ = "0.1.0"
 
 _LAZY: Dict[str, str] = {
+    "builds": "zenspec.builds",  # these three import Hydra: not for `zenspec validate`
+    "just": "zenspec.builds",
+    "instantiate": "zenspec.instantiate",
     "JobResult": "zenspec.launch",
     "hydra_list": "zenspec.launch",
     "hydra_multirun": "zenspec.launch",
@@ -89,3 +95,22 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> List[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """The ``zenspec`` package's module type: ``zenspec.builds`` and
+    ``zenspec.instantiate`` stay the functions after their submodules load.
+
+    Importing a submodule sets it as its package's attribute; two of the lazy
+    names are also submodule names, so without this ``import zenspec.builds``
+    would leave ``zenspec.builds`` the module and ``from zenspec import builds``
+    would hand back a module instead of the function.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == value.__name__:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -4,18 +4,25 @@ Supported: hydra-core 1.3.6 to 1.4.x (omegaconf 2.3 with 1.3, 2.4 with 1.4).
 The installed versions are read once, from the package metadata (cheap: no
 Hydra import), and turned into flags; every private name zenspec needs is
 imported here, lazily, and given to the rest of the package under a public
-name (plain functions, or a module attribute through ``__getattr__``).
+name (plain functions, or a module attribute through ``__getattr__``). So is
+every private attribute or method of their objects zenspec reads, writes or
+calls (``node._get_node(key)`` is :func:`node_of`, ``ret._return_value`` is
+:func:`job_outcome`...).
 
 Speed pieces that cannot be proven for the installed version are switched off
 here (``FAST_*``): zenspec then runs stock Hydra's code path, with stock's
 outputs. ``tests/test_compatibility.py`` fails if any other module imports
-``hydra._internal`` or a ``_``-prefixed name from Hydra or OmegaConf.
+``hydra._internal`` or a ``_``-prefixed name from Hydra or OmegaConf, or
+accesses a ``_``-prefixed attribute their classes define.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from omegaconf import Container, Node
 
 __all__ = [
     "FAST_COMPOSITION",
@@ -23,6 +30,7 @@ __all__ = [
     "FAST_LOGGING",
     "FAST_RUN_JOB",
     "FAST_YAML",
+    "HAS_EXECUTION_WHITELIST",
     "HAS_OVERRIDE_VALIDATE",
     "HYDRA_14",
     "HYDRA_VERSION",
@@ -30,21 +38,49 @@ __all__ = [
     "OMEGACONF_24",
     "OMEGACONF_VERSION",
     "POLICY_WORD",
+    "RUN_JOB_LOGS_ERRORS",
     "SETS_OVERRIDE_DIRNAME",
     "SUPPORTED_RANGE",
+    "active_execution_whitelist",
+    "apply_overrides_to_config",
     "authorize_target_name",
     "base_at_least",
     "check_hydra_context",
+    "child_of",
     "configure_logging",
+    "container_content",
+    "execution_whitelist_scope",
     "get_overrides_dirname",
     "get_yaml_loader",
     "has_target_policy",
     "has_trusted_internal_target",
+    "hydra_context",
+    "is_interpolation_node",
+    "is_missing_node",
+    "is_none_node",
     "job_id",
+    "job_outcome",
+    "node_metadata",
+    "node_of",
+    "node_parent",
+    "node_value",
+    "normalize_file_name",
+    "omegaconf_resolvers",
+    "override_element_text",
+    "override_value",
     "require_supported",
+    "resolve_from_parse_tree",
+    "set_container_content",
+    "set_node_value",
+    "set_omegaconf_resolvers",
+    "set_parent",
+    "set_singleton_instances",
     "set_version_base",
+    "singleton_instances",
     "split_arguments",
+    "to_content",
     "trusted_internal_target",
+    "trusted_plugin_kwargs",
     "unsupported_reason",
     "validate_override",
 ]
@@ -98,6 +134,9 @@ OMEGACONF_24: bool = _OMEGACONF[:2] >= (2, 4)
 # 1.4 computes hydra.job.override_dirname with a resolver (${hydra_override_dirname:})
 SETS_OVERRIDE_DIRNAME: bool = not HYDRA_14
 HAS_OVERRIDE_VALIDATE: bool = not HYDRA_14  # Override.validate() is gone in 1.4
+# hydra-core 1.4's execution whitelist (report §5.3): instantiate(_execution_whitelist_=),
+# hydra.utils.execution_whitelist(), @hydra.main(execution_whitelist=), HydraContext
+HAS_EXECUTION_WHITELIST: bool = HYDRA_14
 # the word Hydra's target policy refuses a target with
 POLICY_WORD: str = "blacklisted" if HYDRA_14 else "blocklisted"
 
@@ -112,12 +151,15 @@ LOAD_HOOK_14: bool = HYDRA_14
 # zenspec's run_job copies 1.3's; 1.4's adds the execution whitelist, env_set
 # resolution and job-error logging (report §5.1): not proven on 1.4.
 FAST_RUN_JOB: bool = not HYDRA_14
+# 1.4's run_job itself writes a failed job's traceback ("Job failed") to every file
+# handler of the root logger (_log_job_error_to_file; report §5.1 (4))
+RUN_JOB_LOGS_ERRORS: bool = HYDRA_14
 # configure_log without re-resolving: 1.4 passes an execution whitelist (B8)
 FAST_LOGGING: bool = not HYDRA_14
 # OmegaConf.to_yaml's text: 2.4 encodes "\???" literals (B10)
 FAST_YAML: bool = not OMEGACONF_24
-# memoized interpolation parsing (swaps omegaconf's module-level parse): 2.4
-# reuses a thread-local parser and vendors antlr; not proven there
+# fast_grammar: the two interpolations zenspec resolves itself (a job's subdir and
+# log name), from parse trees it keeps; not proven on omegaconf 2.4
 FAST_GRAMMAR: bool = not OMEGACONF_24
 
 
@@ -170,13 +212,6 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), attr)
     globals()[name] = value
     return value
-
-
-def omegaconf_parse_modules() -> Tuple[Any, ...]:
-    """The OmegaConf modules that bind the grammar's ``parse`` by name (fast_grammar)."""
-    import omegaconf.base
-
-    return (omegaconf.base, importlib.import_module("omegaconf._utils"))
 
 
 def split_arguments(parsed: Any, max_batch_size: Optional[int]) -> Any:
@@ -259,12 +294,16 @@ def has_target_policy() -> bool:
     return _policy_module() is not None
 
 
-def authorize_target_name(name: str, resolved_from: str = "", full_key: str = "") -> None:
+def authorize_target_name(
+    name: str, resolved_from: str = "", full_key: str = "", whitelist: Any = None
+) -> None:
     """Hydra's target policy asked about *name* (B7); raises ``InstantiationException``.
 
-    1.3.6-1.3.8: ``target_policy._authorize_target_name(name, resolved_from, key)``;
-    1.4: ``execution_policy._authorize_target_name(..., execution_whitelist)``,
-    with None (the legacy blacklist, as ``instantiate`` without a whitelist).
+    1.3.6-1.3.8: ``target_policy._authorize_target_name(name, resolved_from, key)``
+    (the blocklist; *whitelist* does not exist there);
+    1.4: ``execution_policy._authorize_target_name(..., execution_whitelist)``, with
+    *whitelist* as :func:`active_execution_whitelist` gives it (None: the legacy
+    blacklist, as ``instantiate`` without a whitelist).
     Does nothing where Hydra has no policy.
     """
     module = _policy_module()
@@ -272,7 +311,7 @@ def authorize_target_name(name: str, resolved_from: str = "", full_key: str = ""
         return
     authorize = module._authorize_target_name
     if module.__name__.endswith("execution_policy"):
-        authorize(name, resolved_from or name, full_key, None)
+        authorize(name, resolved_from or name, full_key, whitelist)
     else:
         authorize(name, resolved_from or name, full_key)
 
@@ -317,3 +356,238 @@ def job_id(value: Any) -> Any:
     """What to assign to ``hydra.job.id`` (B12): a str on omegaconf 2.4, which warns
     about the implicit int -> str conversion (the node is a str either way)."""
     return str(value) if OMEGACONF_24 else value
+
+
+# --- private attributes of OmegaConf's and Hydra's objects ---------------------------
+# One thin wrapper per private attribute or method zenspec reads or calls, so no other
+# module names one (tests/test_compatibility.py checks). Several run per job or per
+# node: each is a plain call, with no checks of its own. "Checked on" names the
+# versions whose source and tests were read for it: hydra-core 1.3.6 and 1.3.8 with
+# omegaconf 2.3.1, hydra-core 1.4.0rc3 with omegaconf 2.4.1rc1.
+
+
+def node_of(container: Container, key: Any) -> Any:
+    """``container._get_node(key)``: the child *node* at *key* (None if absent), not its
+    value; no resolution, no missing-value error. Checked on omegaconf 2.3.1, 2.4.1rc1."""
+    return container._get_node(key)
+
+
+def child_of(container: Container, key: Any) -> Any:
+    """``container._get_child(key, throw_on_missing_value=False)``: as :func:`node_of`, with
+    the key validated as ``container[key]`` does. Checked on omegaconf 2.3.1, 2.4.1rc1."""
+    return container._get_child(key, throw_on_missing_value=False)
+
+
+def node_value(node: Node) -> Any:
+    """``node._value()``: a value node's raw value (``_val``: an interpolation's string,
+    ``"???"``, an Enum member...), a container's content. Checked on omegaconf 2.3.1,
+    2.4.1rc1."""
+    return node._value()
+
+
+def is_interpolation_node(node: Node) -> bool:
+    """``node._is_interpolation()``: whether the node holds a ``${...}`` string (a
+    container: is one). Checked on omegaconf 2.3.1, 2.4.1rc1."""
+    return node._is_interpolation()
+
+
+def is_missing_node(node: Node) -> bool:
+    """``node._is_missing()``: whether the node is ``???`` (unresolved: an interpolation
+    is not missing). Checked on omegaconf 2.3.1, 2.4.1rc1."""
+    return node._is_missing()
+
+
+def is_none_node(node: Node) -> bool:
+    """``node._is_none()``: whether the node is None (unresolved). Checked on omegaconf
+    2.3.1, 2.4.1rc1."""
+    return node._is_none()
+
+
+def node_metadata(node: Node) -> Any:
+    """``node._metadata``: the node's ``Metadata`` (a ``ContainerMetadata`` for a
+    container) dataclass, live. Checked on omegaconf 2.3.1, 2.4.1rc1."""
+    return node._metadata
+
+
+def node_parent(node: Node) -> Any:
+    """``node._get_parent()``: the container holding *node*, or None. Checked on omegaconf
+    2.3.1, 2.4.1rc1."""
+    return node._get_parent()
+
+
+def set_parent(node: Node, parent: Any) -> None:
+    """``node._set_parent(parent)``: re-point *node* at *parent* (a container or None);
+    nothing else changes. Checked on omegaconf 2.3.1, 2.4.1rc1."""
+    node._set_parent(parent)
+
+
+def set_node_value(node: Node, value: Any) -> None:
+    """``node._set_value(value)``: replace the node's value in place, validated and
+    converted as an assignment is (flags: the node's own). Checked on omegaconf 2.3.1,
+    2.4.1rc1."""
+    node._set_value(value)
+
+
+def container_content(container: Container) -> Any:
+    """``container.__dict__["_content"]``: a DictConfig's ``{key: node}`` dict, a
+    ListConfig's list of nodes, the live object (or None / an interpolation string /
+    ``"???"``). Checked on omegaconf 2.3.1, 2.4.1rc1."""
+    return container.__dict__["_content"]
+
+
+def set_container_content(container: Container, content: Any) -> None:
+    """``container.__dict__["_content"] = content``: swap the container's content
+    object; no parent, flag or validation is touched. Checked on omegaconf 2.3.1,
+    2.4.1rc1."""
+    container.__dict__["_content"] = content
+
+
+def to_content(conf: Container, enum_to_str: bool, structured_config_mode: Any) -> Any:
+    """``BaseContainer._to_content(conf, resolve=False, throw_on_missing=False, ...)``,
+    what ``OmegaConf.to_container(conf, resolve=False, ...)`` returns after its checks.
+    Checked on omegaconf 2.3.1, 2.4.1rc1 (whose extra parameters keep their defaults)."""
+    from omegaconf.basecontainer import BaseContainer
+
+    return BaseContainer._to_content(
+        conf,
+        resolve=False,
+        throw_on_missing=False,
+        enum_to_str=enum_to_str,
+        structured_config_mode=structured_config_mode,
+    )
+
+
+def resolve_from_parse_tree(parent: Container, key: Any, node: Node, parse_tree: Any) -> Any:
+    """``parent._resolve_interpolation_from_parse_tree(...)`` for *node* (at *key* in
+    *parent*) and its string's *parse_tree*, throwing on a failure, with a fresh memo:
+    what ``parent[key]`` does after parsing. Returns the resolved node. Checked on
+    omegaconf 2.3.1 and 2.4.1rc1 (whose extra ``resolved_node_cache`` keeps its default;
+    zenspec does not call it there: ``FAST_GRAMMAR`` is off)."""
+    return parent._resolve_interpolation_from_parse_tree(
+        parent=parent,
+        key=key,
+        value=node,
+        parse_tree=parse_tree,
+        throw_on_resolution_failure=True,
+        memo=set(),
+    )
+
+
+def job_outcome(ret: Any) -> Any:
+    """``ret._return_value`` of a ``JobReturn``: the task's return value, or the error of a
+    failed job. ``ret.return_value`` raises the error (and writes to stderr) for a failed
+    job, so this is read instead; set it with the public ``ret.return_value = ...``.
+    Checked on hydra-core 1.3.6, 1.3.8, 1.4.0rc3."""
+    return ret._return_value
+
+
+def override_value(override: Any) -> Any:
+    """``override._value`` of a parsed ``Override``: the parsed value as it is (a
+    ``Sweep``, a list, a ``QuotedString``...); the public ``value()`` converts it.
+    Checked on hydra-core 1.3.6, 1.3.8, 1.4.0rc3."""
+    return override._value
+
+
+def override_element_text(value: Any) -> str:
+    """``Override._get_value_element_as_str(value)``: an element of a sweep as Hydra
+    writes it on an override line. Checked on hydra-core 1.3.6, 1.3.8, 1.4.0rc3."""
+    from hydra.core.override_parser.types import Override
+
+    return Override._get_value_element_as_str(value)
+
+
+def apply_overrides_to_config(overrides: Any, cfg: Any) -> None:
+    """``ConfigLoaderImpl._apply_overrides_to_config(overrides, cfg)``: a composed
+    config's value overrides, written as composition writes them. Checked on hydra-core
+    1.3.6, 1.3.8, 1.4.0rc3."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    ConfigLoaderImpl._apply_overrides_to_config(overrides, cfg)
+
+
+def normalize_file_name(filename: str) -> str:
+    """``ConfigSource._normalize_file_name(filename=...)``: a config name with its
+    ``.yaml`` suffix. Checked on hydra-core 1.3.6, 1.3.8, 1.4.0rc3."""
+    from hydra.plugins.config_source import ConfigSource
+
+    return ConfigSource._normalize_file_name(filename=filename)
+
+
+def singleton_instances() -> Dict[Any, Any]:
+    """``Singleton._instances``: Hydra's live ``{class: instance}`` dict of singletons.
+    Checked on hydra-core 1.3.6, 1.3.8, 1.4.0rc3."""
+    from hydra.core.singleton import Singleton
+
+    return Singleton._instances
+
+
+def set_singleton_instances(instances: Dict[Any, Any]) -> None:
+    """``Singleton._instances = instances``. Checked on hydra-core 1.3.6, 1.3.8,
+    1.4.0rc3."""
+    from hydra.core.singleton import Singleton
+
+    Singleton._instances = instances
+
+
+def omegaconf_resolvers() -> Dict[str, Any]:
+    """``BaseContainer._resolvers``: OmegaConf's live ``{name: resolver}`` registry (what
+    ``Singleton.get_state`` saves). Checked on omegaconf 2.3.1, 2.4.1rc1."""
+    from omegaconf.basecontainer import BaseContainer
+
+    return BaseContainer._resolvers
+
+
+def set_omegaconf_resolvers(resolvers: Dict[str, Any]) -> None:
+    """``BaseContainer._resolvers = resolvers`` (what ``Singleton.set_state`` restores).
+    Checked on omegaconf 2.3.1, 2.4.1rc1."""
+    from omegaconf.basecontainer import BaseContainer
+
+    BaseContainer._resolvers = resolvers
+
+
+# --- the execution whitelist (hydra-core 1.4; report §5.3) ---------------------------
+
+
+def active_execution_whitelist() -> Any:
+    """The whitelist active in this context (1.4's ``_get_active_execution_whitelist()``:
+    a tuple of patterns, ``UNSAFE_DISABLE_EXECUTION_CHECKS`` or None); None on 1.3."""
+    if not HAS_EXECUTION_WHITELIST:
+        return None
+    from hydra._internal.execution_policy import _get_active_execution_whitelist
+
+    return _get_active_execution_whitelist()
+
+
+def execution_whitelist_scope(whitelist: Any) -> ContextManager[Any]:
+    """``hydra.utils.execution_whitelist(whitelist)`` (adds to the active one, as
+    ``@hydra.main(execution_whitelist=...)`` does); nothing on 1.3 or for None."""
+    import contextlib
+
+    if not HAS_EXECUTION_WHITELIST or whitelist is None:
+        return contextlib.nullcontext()
+    from hydra.utils import execution_whitelist
+
+    return execution_whitelist(whitelist)  # type: ignore[no-any-return]
+
+
+def hydra_context(config_loader: Any, callbacks: Any) -> Any:
+    """A ``HydraContext``; on 1.4 carrying the active whitelist, as ``Hydra.run``/``multirun``
+    build it (stock 1.4 ``run_job`` runs each job under exactly that whitelist)."""
+    from hydra.types import HydraContext
+
+    if not HAS_EXECUTION_WHITELIST:
+        return HydraContext(config_loader=config_loader, callbacks=callbacks)
+    return HydraContext(
+        config_loader=config_loader,
+        callbacks=callbacks,
+        execution_whitelist=active_execution_whitelist(),
+    )
+
+
+def trusted_plugin_kwargs(class_path: str) -> Dict[str, Any]:
+    """Extra ``instantiate`` arguments for a plugin class zenspec's own code chose.
+
+    1.4: ``_execution_whitelist_=class_path``, as ``Plugins._instantiate`` passes for a
+    registered plugin (the class, added to the active whitelist: nested targets still
+    need the caller's); 1.3: nothing (the target blocklist applies)."""
+    return {"_execution_whitelist_": class_path} if HAS_EXECUTION_WHITELIST else {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import sys
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "BuildsError",
@@ -172,18 +172,21 @@ class ZenspecError(Exception):
     def __str__(self) -> str:
         return self.format_message()
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> Tuple[Any, ...]:
         # every field survives a trip through pickle (a launcher's worker process)
         return (_rebuild_error, (type(self), self.args, dict(self.__dict__)))
 
 
-def _rebuild_error(cls: type, args: tuple, state: dict) -> ZenspecError:
+def _rebuild_error(
+    cls: type[ZenspecError], args: Tuple[Any, ...], state: dict[str, Any]
+) -> ZenspecError:
     error = cls.__new__(cls)
     error.args = args
     os_fields = state.pop("_os_fields", None)
     error.__dict__.update(state)
     if os_fields is not None:  # OSError keeps these outside __dict__
-        error.errno, error.strerror, error.filename = os_fields  # type: ignore[attr-defined]
+        assert isinstance(error, OSError)  # only StorageError.__reduce__ sets them
+        error.errno, error.strerror, error.filename = os_fields
     return error
 
 
@@ -211,7 +214,7 @@ class MetricError(SpecError):
         *,
         returned_keys: Sequence[str] = (),
         results: object = None,
-        **kw,
+        **kw: Any,
     ) -> None:
         self.returned_keys = tuple(returned_keys)
         self.results = results
@@ -287,7 +290,7 @@ class StorageError(ZenspecError, OSError):
         made.filename = os.fspath(path) if path is not None else None
         return made
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> Tuple[Any, ...]:
         rebuild, (cls, args, state) = super().__reduce__()
         state["_os_fields"] = (self.errno, self.strerror, self.filename)
         return (rebuild, (cls, args, state))
@@ -305,7 +308,7 @@ class JobFailedError(ZenspecError):
 
     exit_code = EXIT_JOB_FAILED
 
-    def __init__(self, message: str, *, results: object = None, **kw) -> None:
+    def __init__(self, message: str, *, results: object = None, **kw: Any) -> None:
         self.results = results
         super().__init__(message, **kw)
 
@@ -327,7 +330,7 @@ class JobDiedError(Exception):
         self.detail = detail
         super().__init__(f"{cause}{': ' + detail if detail else ''}")
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.cause, self.detail))
 
 

@@ -8,6 +8,13 @@ itself instantiates plugins through a trusted context scoped to exactly the
 registered plugin class; zenspec does the same, for launchers and sweepers that
 Hydra's plugin registry knows, and for nothing else. Nested targets inside such a
 config, and every other target, still go through the full policy.
+
+hydra-core 1.4 adds an execution whitelist (the callables config may name,
+given by trusted code): ``instantiate`` passes ``_execution_whitelist_`` on to
+Hydra there; on 1.3, which has none, it is checked for form and has no effect.
+:func:`normalize_execution_whitelist` is the one check of a whitelist's form,
+for ``hydra_run(execution_whitelist=...)`` and a spec's
+``[experiment] execution_whitelist`` too.
 """
 
 from __future__ import annotations
@@ -18,9 +25,15 @@ from typing import Any, ContextManager, Optional
 from hydra.utils import instantiate as _hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["instantiate"]
+__all__ = ["instantiate", "is_whitelisted", "normalize_execution_whitelist"]
 
-from zenspec._compatibility import has_trusted_internal_target, trusted_internal_target
+from zenspec._compatibility import (
+    HAS_EXECUTION_WHITELIST,
+    has_trusted_internal_target,
+    trusted_internal_target,
+    trusted_plugin_kwargs,
+)
+from zenspec.spec.whitelist import is_whitelisted, normalize_execution_whitelist
 
 
 def _top_level_target(config: Any) -> Optional[str]:
@@ -81,11 +94,37 @@ def instantiate(config: Any, *args: Any, **kwargs: Any) -> Any:
     >>> instantiate(builds(dict, a=1))
     {'a': 1}
     """
+    if "_execution_whitelist_" in kwargs:
+        whitelist = normalize_execution_whitelist(kwargs.pop("_execution_whitelist_"))
+        if HAS_EXECUTION_WHITELIST:  # 1.3 has no whitelist: accepted, no effect
+            kwargs["_execution_whitelist_"] = whitelist
     target = _top_level_target(config)
     clazz = _trusted_plugin_class(target)
     if clazz is not None:
+        assert target is not None
         if not isinstance(config, DictConfig):
             config = OmegaConf.structured(config)
+        # the class Hydra's registry holds, allowed as Hydra allows its own plugins
+        trusted = {**trusted_plugin_kwargs(target), **kwargs}
+        if "_execution_whitelist_" in kwargs and HAS_EXECUTION_WHITELIST:
+            trusted["_execution_whitelist_"] = _with(kwargs["_execution_whitelist_"], target)
         with _plugin_context(target):
-            return _hydra_instantiate(config, *args, _target_=clazz, **kwargs)
+            return _hydra_instantiate(config, *args, _target_=clazz, **trusted)
     return _hydra_instantiate(config, *args, **kwargs)
+
+
+def _with(whitelist: Any, name: str) -> Any:
+    if whitelist is None:
+        return name
+    if not isinstance(whitelist, tuple):  # 1.4's UNSAFE_DISABLE_EXECUTION_CHECKS
+        return whitelist
+    return (*whitelist, name)
+
+
+def instantiate_plugin(config: Any, clazz: type, class_path: str) -> Any:
+    """Instantiate *config* as the Launcher/Sweeper class *clazz* that zenspec's own
+    code chose (Hydra's ``Plugins._instantiate``: the class, explicitly allowed; on
+    1.4 through the execution whitelist, so no legacy warning). *class_path* is the
+    name the class is checked by (``module.qualname``)."""
+    with _plugin_context(class_path):
+        return _hydra_instantiate(config, _target_=clazz, **trusted_plugin_kwargs(class_path))

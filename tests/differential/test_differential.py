@@ -13,12 +13,17 @@ composes differently fails here first.
 
 from __future__ import annotations
 
+import pickle
+from dataclasses import dataclass
+
 import pytest
 from diff_cases import CASES
 from diff_harness import run_case
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from omegaconf import OmegaConf
 
 from zenspec._compatibility import FAST_COMPOSITION, FAST_RUN_JOB, HYDRA_14
+from zenspec.launch import fast_snapshot
 from zenspec.launch.fast_loader import FastConfigLoader
 
 # cases stock hydra-core 1.4 decides the other way (the comparison with stock still holds):
@@ -42,6 +47,53 @@ def test_corpus_is_big_enough():
 )
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_same_as_stock(case, tmp_path):
+    _check_case(case, tmp_path)
+
+
+# Cases that read or write hydra.runtime, or hold classes pickle cannot name: where a
+# template copied by reference instead of by value would show.
+_DEEPCOPY_CASES = ["runtime_touched", "runtime_choices", "local_dataclass", "group_x_value"]
+
+
+@pytest.mark.skipif(
+    not FAST_COMPOSITION,
+    reason="composition cache off on this Hydra (FAST_COMPOSITION=False): zenspec runs "
+    "stock composition, there is nothing to compare",
+)
+@pytest.mark.parametrize("case_id", _DEEPCOPY_CASES)
+def test_same_as_stock_with_deepcopy_templates(case_id, tmp_path, monkeypatch):
+    """A config pickle cannot copy (and on CPython 3.13.0, whose picklers refuse an
+    instance ``persistent_id``, gh-125631, the pickled path was never taken) is copied
+    by deepcopy: the same output as stock still."""
+    refused = []
+
+    def unpicklable(self, cfg):
+        refused.append(cfg)
+        raise pickle.PicklingError("refused by the test: deepcopy path")
+
+    monkeypatch.setattr(fast_snapshot.Template, "_dumps", unpicklable)
+    _check_case(next(c for c in CASES if c.id == case_id), tmp_path)
+    assert refused, "no template was made: the deepcopy path was not exercised"
+
+
+def test_templates_copy_by_pickle():
+    """Template's fast path (pickle, ~4x deepcopy) is taken on this Python, a class
+    pickle cannot name (defined in a function) included."""
+
+    @dataclass
+    class Local:
+        x: int = 1
+
+    cfg = OmegaConf.create({"a": {"b": [1, 2]}, "local": OmegaConf.structured(Local)})
+    template = fast_snapshot.Template(cfg)
+    assert template._blob is not None
+    assert template._classes == [Local]
+    copied = template.new()
+    assert copied is not cfg
+    assert fast_snapshot.signature(copied) == fast_snapshot.signature(cfg)
+
+
+def _check_case(case, tmp_path):
     if HYDRA_14 and case.version_base is not None and case.version_base < "1.3":
         pytest.skip("hydra-core 1.4 refuses version_base < 1.3 (HYDRA_14)")
     stock = run_case(case, ConfigLoaderImpl, tmp_path / "stock")

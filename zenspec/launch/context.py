@@ -13,9 +13,9 @@ import os
 import re
 import warnings
 from collections import OrderedDict
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
@@ -28,14 +28,13 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from zenspec._compatibility import (
     BASIC_LAUNCHER,
     FAST_COMPOSITION,
-    FAST_GRAMMAR,
     ConfigLoaderImpl,
     Hydra,
     create_config_search_path,
     set_version_base,
 )
 from zenspec.errors import LaunchError, OverrideError, StorageError, ZenspecError, did_you_mean
-from zenspec.launch.fast_grammar import memoized_parse
+from zenspec.launch.fast_guard import all_off
 from zenspec.launch.isolation import hydra_isolation, scoped_store
 from zenspec.launch.overrides import (
     OverridesLike,
@@ -65,8 +64,9 @@ _MAX_LOADERS = 8
 
 
 def _make_loader(search_path: Any, fast: bool) -> ConfigLoaderImpl:
-    # the composition cache only where it is proven for the installed Hydra
-    if fast and FAST_COMPOSITION:
+    # the composition cache only where it is proven for the installed Hydra, and
+    # not where ZENSPEC_FAST=0 asks for stock's path as fast=False does (fast_guard)
+    if fast and FAST_COMPOSITION and not all_off():
         try:
             from zenspec.launch.fast_loader import FastConfigLoader
         except ImportError:  # the fast path is optional: stock composition is always right
@@ -153,7 +153,7 @@ def job_name_for(task_function: TaskFunction, job_name: Optional[str]) -> str:
 
 def explain_composition_error(
     e: Exception, overrides: List[str], siblings: Optional[Callable[[str], List[str]]] = None
-) -> LaunchError:
+) -> Union[LaunchError, OverrideError]:
     """One paragraph naming the override Hydra refused, and the fix.
 
     *siblings* maps a key path to the keys beside it in the primary config, for
@@ -182,7 +182,8 @@ def explain_composition_error(
     elif "is not in struct" in text or "Could not override" in text:
         close = (
             did_you_mean(named.group(1).rsplit(".", 1)[-1], siblings(named.group(1)))
-            if (named and siblings)
+            # omegaconf 2.4 makes its own suggestion: one is enough
+            if (named and siblings and "did you mean" not in text.lower())
             else ""
         )
         hint = (
@@ -425,9 +426,7 @@ def launch_session(
         entries.extend((group, option, node) for option, node in options.items())
 
     # launcher_scope: hydra/launcher=ray for this call, and what launchers started, undone
-    # memoized_parse: OmegaConf parses each interpolation string once per call
-    grammar = memoized_parse() if fast and FAST_GRAMMAR else nullcontext()
-    with hydra_isolation(), launcher_scope(), scoped_store(entries), grammar:
+    with hydra_isolation(), launcher_scope(), scoped_store(entries):
         add_group_defaults(primary, referenced_groups(primary, parsed))
         with scoped_store([(None, config_name, primary)]):
             set_version_base(version_base)

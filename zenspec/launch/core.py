@@ -6,15 +6,23 @@ import contextlib
 import functools
 import os
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Union
+from typing import Any, List, Mapping, Optional, Tuple, Union
 
 from hydra.core.utils import JobReturn, JobStatus, run_job
 from hydra.errors import ConfigCompositionException
-from hydra.types import HydraContext, RunMode
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from typing_extensions import Literal
 
-from zenspec._compatibility import BASIC_LAUNCHER, BASIC_SWEEPER, Callbacks
+from zenspec._compatibility import (
+    BASIC_LAUNCHER,
+    BASIC_SWEEPER,
+    Callbacks,
+    execution_whitelist_scope,
+    hydra_context,
+    job_outcome,
+)
+from zenspec.cli.progress import Progress
 from zenspec.errors import LaunchError
 from zenspec.launch.context import (
     Groups,
@@ -25,13 +33,13 @@ from zenspec.launch.context import (
     launch_session,
     storage_errors,
 )
+from zenspec.launch.fast_guard import stock_only
 from zenspec.launch.fast_launcher import run_job as fast_run_job
 from zenspec.launch.grid import GridSweeper, count_grid, plan_grid
 from zenspec.launch.job_dirs import check_job_dirs
+from zenspec.launch.jobs_owed import jobs_to_resume
 from zenspec.launch.overrides import OverridesLike, value_to_override
 from zenspec.launch.plugins import JobResult, instantiate_sweeper, wrap_job_returns
-from zenspec.launch.resume import jobs_to_resume
-from zenspec.progress import Progress
 from zenspec.records.jobs import RecordingTask
 from zenspec.records.session import RecordSession
 
@@ -52,6 +60,7 @@ def hydra_run(
     records: bool = True,
     metric: Optional[str] = None,
     provenance: Optional[Mapping[str, Any]] = None,
+    execution_whitelist: Any = None,
 ) -> JobResult:
     """Run one Hydra job of *task_function* on *config*, from Python.
 
@@ -77,16 +86,31 @@ def hydra_run(
         ``{group: {option: config}}`` registered in the ConfigStore only for
         this call (``{"optim": {"sgd": SGDConf}}``).
     fast : bool, default True
-        Use zenspec's caching config loader and ``run_job`` (same config, same
-        files as stock). The loader outlives the call: calling ``hydra_run``
+        Use zenspec's speed pieces: its caching config loader, ``run_job`` and
+        the rest (same config, same files as stock); False runs stock Hydra's
+        code path throughout the call. The loader outlives the call: calling ``hydra_run``
         again with an equal config composes it from the cache (a change to the
         config, a group, a config file or the version base is always seen).
+        A speed piece that fails switches itself off for the process (one
+        warning on the ``zenspec.fast`` logger) and the call gets stock's path:
+        it never fails the call. ``ZENSPEC_FAST=0`` in the environment is
+        ``fast=False`` for every call; ``ZENSPEC_FAST_OFF=piece,...`` switches
+        off single pieces (names in :data:`zenspec.launch.fast_guard.PIECES`).
     records : bool, default True
         Write the manifest and the job's result under ``<run dir>/.zenspec/``.
     metric : str, optional
         Key of a returned mapping to record as the job's metric.
     provenance : Mapping, optional
         Extra facts for the manifest (the spec layer passes the spec here).
+    execution_whitelist : str or sequence of str, optional
+        hydra-core 1.4's execution whitelist, as ``@hydra.main(execution_whitelist=...)``
+        takes it: the callables config may name as ``_target_`` (``"pkg.mod.fn"``,
+        or ``"pkg.*"`` for a package), added to any ``hydra.utils.execution_whitelist``
+        context active around the call, for the whole launch (callbacks, logging, the
+        job's ``instantiate`` calls). ``hydra.utils.UNSAFE_DISABLE_EXECUTION_CHECKS``
+        opts out. None: 1.4's legacy blacklist (Hydra warns per target). On
+        hydra-core 1.3, which has no whitelist, its form is checked and it has no
+        effect (1.3's target blocklist applies).
 
     Returns
     -------
@@ -109,6 +133,50 @@ def hydra_run(
     >>> job.return_value
     {'a': 1, 'b': 1}
     """
+    with execution_whitelist_scope(_whitelist(execution_whitelist)), stock_only(not fast):
+        return _hydra_run(
+            config,
+            task_function,
+            overrides,
+            config_name=config_name,
+            job_name=job_name,
+            version_base=version_base,
+            with_log_configuration=with_log_configuration,
+            groups=groups,
+            fast=fast,
+            records=records,
+            metric=metric,
+            provenance=provenance,
+        )
+
+
+def _whitelist(value: Any) -> Any:
+    """*value*, normalized; a malformed whitelist is an input error (exit 2)."""
+    from zenspec.instantiate import normalize_execution_whitelist
+
+    try:
+        return normalize_execution_whitelist(value)
+    except ValueError as e:
+        raise LaunchError(
+            str(e), hint="Fix: e.g. execution_whitelist=['mypkg.models.*', 'builtins.dict']."
+        ) from None
+
+
+def _hydra_run(
+    config: Any,
+    task_function: TaskFunction,
+    overrides: OverridesLike,
+    *,
+    config_name: str,
+    job_name: Optional[str],
+    version_base: Optional[str],
+    with_log_configuration: bool,
+    groups: Groups,
+    fast: bool,
+    records: bool,
+    metric: Optional[str],
+    provenance: Optional[Mapping[str, Any]],
+) -> JobResult:
     task = RecordingTask(task_function, metric) if records else task_function
     with launch_session(
         config=config,
@@ -133,7 +201,7 @@ def hydra_run(
             record = _start_records(session, records, task_function, None, provenance, metric)
         callbacks = Callbacks(cfg)
         callbacks.on_run_start(config=cfg, config_name=config_name)
-        context = HydraContext(config_loader=session.hydra.config_loader, callbacks=callbacks)
+        context = hydra_context(session.hydra.config_loader, callbacks)
         # zenspec's run_job (tests/differential holds it to stock's), or stock's
         run = functools.partial(fast_run_job, render_hint=hint) if fast else run_job
         try:
@@ -182,6 +250,7 @@ def hydra_multirun(
     force: bool = False,
     progress: Optional[Progress] = None,
     max_jobs: Optional[int] = 100_000,
+    execution_whitelist: Any = None,
 ) -> Any:
     """Run a Hydra multirun (a sweep) of *task_function* on *config*, from Python.
 
@@ -209,10 +278,13 @@ def hydra_multirun(
         With ``resume``, also re-run jobs recorded as failed.
     force : bool, default False
         With ``resume``, accept a config that differs from the recorded one.
-    progress : zenspec.progress.Progress, optional
+    progress : zenspec.cli.progress.Progress, optional
         Report progress (read from the job records) while the sweep runs.
     max_jobs : int or None, default 100_000
         Refuse, before anything runs, a grid with more jobs than this.
+    execution_whitelist : str or sequence of str, optional
+        As for :func:`hydra_run`: every job, the sweeper's and the callbacks'
+        ``instantiate`` calls run under it (hydra-core 1.4; no effect on 1.3).
 
     Returns
     -------
@@ -230,9 +302,55 @@ def hydra_multirun(
     >>> [j.return_value for j in jobs[0]]
     [{'a': 1, 'b': 1}, {'a': 2, 'b': 1}]
     """
+    with execution_whitelist_scope(_whitelist(execution_whitelist)), stock_only(not fast):
+        return _hydra_multirun(
+            config,
+            task_function,
+            overrides,
+            config_name=config_name,
+            job_name=job_name,
+            version_base=version_base,
+            with_log_configuration=with_log_configuration,
+            groups=groups,
+            fast=fast,
+            records=records,
+            metric=metric,
+            provenance=provenance,
+            on_error=on_error,
+            fail_fast=fail_fast,
+            resume=resume,
+            retry_failed=retry_failed,
+            force=force,
+            progress=progress,
+            max_jobs=max_jobs,
+        )
+
+
+def _hydra_multirun(
+    config: Any,
+    task_function: TaskFunction,
+    overrides: OverridesLike,
+    *,
+    config_name: str,
+    job_name: Optional[str],
+    version_base: Optional[str],
+    with_log_configuration: bool,
+    groups: Groups,
+    fast: bool,
+    records: bool,
+    metric: Optional[str],
+    provenance: Optional[Mapping[str, Any]],
+    on_error: str,
+    fail_fast: bool,
+    resume: Union[str, Path, None],
+    retry_failed: bool,
+    force: bool,
+    progress: Optional[Progress],
+    max_jobs: Optional[int],
+) -> Any:
     if on_error not in ("raise", "continue"):
         raise LaunchError(f"on_error must be 'raise' or 'continue', got {on_error!r}.")
-    extra = ()
+    extra: Tuple[str, ...] = ()
     if resume is not None:
         extra = (f"hydra.sweep.dir={value_to_override(str(Path(resume).resolve()))}",)
     task = RecordingTask(task_function, metric) if records or resume else task_function
@@ -259,6 +377,7 @@ def hydra_multirun(
             check_job_dirs(cfg, session.hydra.config_loader, enumerate(planned))
         # only now, with the inputs known to be good, is a directory claimed
         session.claim_output_dir(resume=resume is not None, lock=records or resume is not None)
+        assert session.cfg is not None  # composed above
         cfg = session.cfg
 
         only_jobs = None
@@ -280,7 +399,7 @@ def hydra_multirun(
 
         callbacks = Callbacks(cfg)
         callbacks.on_multirun_start(config=cfg, config_name=config_name)
-        context = HydraContext(config_loader=session.hydra.config_loader, callbacks=callbacks)
+        context = hydra_context(session.hydra.config_loader, callbacks)
         if grid:
             sweeper: Any = GridSweeper(
                 max_batch_size=cfg.hydra.sweeper.get("max_batch_size"),
@@ -338,6 +457,8 @@ def _any_job_ran(sweeper: Any, session: LaunchSession) -> bool:
 
 def _crash_log(session: LaunchSession, records: bool) -> Any:
     """faulthandler's traceback on disk if a job crashes this process (in-process jobs only)."""
+    if session.cfg is None:
+        return contextlib.nullcontext()
     launcher = OmegaConf.select(session.cfg, "hydra.launcher._target_", default=None)
     if not records or session.output_dir is None or launcher != BASIC_LAUNCHER:
         return contextlib.nullcontext()
@@ -394,7 +515,7 @@ def _finish(record: Optional[RecordSession], status: str) -> None:
 
 
 def _raise_first_failure(failures: List[JobReturn], results: Any, where: Optional[str]) -> None:
-    error = failures[0]._return_value
+    error = job_outcome(failures[0])
     assert isinstance(error, BaseException)
     with contextlib.suppress(AttributeError):  # exceptions with __slots__
         error.zenspec_results = results  # type: ignore[attr-defined]

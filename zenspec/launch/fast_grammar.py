@@ -1,71 +1,106 @@
-"""OmegaConf's interpolation parse trees, kept for the duration of a launch.
+"""The interpolations zenspec resolves itself, each string parsed once per process.
 
 OmegaConf parses an interpolation string with its ANTLR grammar every time it
-resolves it (0.1-0.3 ms each): ``${hydra.job.num}`` in the sweep's subdir, the
-job log's ``${hydra.runtime.output_dir}/${hydra.job.name}.log``, a user's own
-``${...}``, the same strings in every job of a sweep. A parse tree depends on
-nothing but the string (and the grammar rule), and resolving one only reads it,
-so while :func:`memoized_parse` is active OmegaConf's ``parse`` keeps the trees
-it made. On exit the original function is put back and the trees dropped.
+resolves it (0.2-0.5 ms each). Two of the strings a sweep's every job resolves
+are resolved by zenspec's own code: the job's directory (``hydra.sweep.subdir``,
+``${hydra.job.num}``; ``hydra.sweep.dir``, often ``${now:...}``) in
+``run_job``, and the job log's file name
+(``${hydra.runtime.output_dir}/${hydra.job.name}.log``) in
+:mod:`zenspec.launch.fast_logging`. :func:`select` and :func:`item` resolve a
+value as ``OmegaConf.select`` and ``node[key]`` do, through OmegaConf's own
+resolution of a parse tree (``_resolve_interpolation_from_parse_tree``, what
+both call after parsing), with the tree kept here: a parse tree depends on
+nothing but the string, and resolving only reads it.
+
+Nothing of OmegaConf's is replaced: any other resolution (a task's own
+``${...}``) parses as always. Anything but a string interpolation that
+resolves to a plain value goes to OmegaConf's own call; so does everything
+where this piece is off (``FAST_GRAMMAR``, :mod:`zenspec.launch.fast_guard`).
 """
 
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Union
 
-from zenspec._compatibility import omegaconf_parse_modules
+from omegaconf import Container, DictConfig, OmegaConf, ValueNode
+from omegaconf.grammar_parser import parse
 
-__all__ = ["memoized_parse"]
+from zenspec._compatibility import (
+    FAST_GRAMMAR,
+    is_interpolation_node,
+    is_missing_node,
+    is_none_node,
+    node_of,
+    node_value,
+    resolve_from_parse_tree,
+)
+from zenspec.launch.fast_guard import shortcut
 
-# the modules that imported ``parse`` by name (``from .grammar_parser import parse``)
-_MODULES = omegaconf_parse_modules()
-_MAX_TREES = 4096
+__all__ = ["item", "select"]
+
+_MAX_TREES = 256
 _lock = threading.Lock()
-_depth = 0
-_saved: List[Tuple[Any, Callable[..., Any]]] = []
-_trees: Dict[Tuple[str, str, str], Any] = {}
+_trees: Dict[str, Any] = {}
+_STOCK = object()  # "not served here": OmegaConf's own call answers
 
 
-def _memoizing(original: Callable[..., Any]) -> Callable[..., Any]:
-    def parse(
-        value: str, parser_rule: str = "configValue", lexer_mode: str = "DEFAULT_MODE"
-    ) -> Any:
-        key = (value, parser_rule, lexer_mode)
-        tree = _trees.get(key)
-        if tree is None:
-            tree = original(value, parser_rule, lexer_mode)  # errors are never kept
+def _tree(text: str) -> Any:
+    tree = _trees.get(text)
+    if tree is None:
+        tree = parse(text)  # errors are never kept
+        with _lock:
             if len(_trees) >= _MAX_TREES:
                 _trees.clear()
-            _trees[key] = tree
-        return tree
-
-    parse.__wrapped__ = original  # type: ignore[attr-defined]
-    return parse
+            _trees[text] = tree
+    return tree
 
 
-@contextmanager
-def memoized_parse() -> Iterator[None]:
-    """OmegaConf keeps the parse trees of the interpolations it resolves in this block.
+def _resolve(parent: Container, key: Union[str, int]) -> Any:
+    """``parent[key]``'s value if it is a string interpolation resolving to a plain value."""
+    node = node_of(parent, key)
+    if not isinstance(node, ValueNode):
+        return _STOCK
+    text = node_value(node)
+    if not isinstance(text, str) or "${" not in text:
+        return _STOCK
+    resolved = resolve_from_parse_tree(parent, key, node, _tree(text))
+    if not isinstance(resolved, ValueNode) or is_missing_node(resolved):
+        return _STOCK
+    return node_value(resolved)
 
-    Nests (the outermost block restores OmegaConf); thread-safe.
-    """
-    global _depth
-    with _lock:
-        _depth += 1
-        if _depth == 1:
-            for module in _MODULES:
-                original = module.parse  # type: ignore[attr-defined]
-                _saved.append((module, original))
-                module.parse = _memoizing(original)  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                while _saved:
-                    module, original = _saved.pop()
-                    module.parse = original  # type: ignore[attr-defined]
-                _trees.clear()
+
+def _select(cfg: DictConfig, key: str) -> Any:
+    node: Any = cfg
+    *path, last = key.split(".")
+    for part in path:
+        if not isinstance(node, DictConfig) or is_interpolation_node(node):
+            return OmegaConf.select(cfg, key)
+        if is_none_node(node) or is_missing_node(node):
+            return OmegaConf.select(cfg, key)
+        node = node_of(node, part)
+    if not isinstance(node, DictConfig) or is_interpolation_node(node) or is_missing_node(node):
+        return OmegaConf.select(cfg, key)
+    if is_none_node(node) or not last:
+        return OmegaConf.select(cfg, key)
+    value = _resolve(node, last)
+    return OmegaConf.select(cfg, key) if value is _STOCK else value
+
+
+def select(cfg: DictConfig, key: str) -> Any:
+    """``OmegaConf.select(cfg, key)`` for a dotted *key* of plain names."""
+    if not FAST_GRAMMAR:
+        return OmegaConf.select(cfg, key)
+    return shortcut("grammar", lambda: _select(cfg, key), lambda: OmegaConf.select(cfg, key))
+
+
+def _item(parent: Container, key: Union[str, int]) -> Any:
+    value = _resolve(parent, key)
+    return parent[key] if value is _STOCK else value  # type: ignore[index]
+
+
+def item(parent: Container, key: Union[str, int]) -> Any:
+    """``parent[key]``."""
+    if not FAST_GRAMMAR:
+        return parent[key]  # type: ignore[index]
+    return shortcut("grammar", lambda: _item(parent, key), lambda: parent[key])  # type: ignore[index]

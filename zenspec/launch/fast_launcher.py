@@ -18,6 +18,12 @@ copy Hydra's whole config tree (~300 nodes) for nothing:
   the same cached base writes (:mod:`zenspec.launch.fast_render`, verified
   against ``OmegaConf.to_yaml`` on the first job of each layout).
 
+Each of these is a shortcut (:mod:`zenspec.launch.fast_guard`): an unexpected
+error before the task starts sends the job to stock ``run_job`` (the shortcut
+switched off for the process, unless stock raises too: then stock's error is
+the job's), and ``ZENSPEC_FAST=0`` or ``ZENSPEC_FAST_OFF=run_job`` gives stock's
+``run_job`` throughout.
+
 Everything else is stock ``run_job``, line for line, in the same order: the
 output dir, chdir, logging, ``.hydra/*.yaml``, callbacks, env, the returned
 ``JobReturn`` (its ``hydra_cfg`` is an independent copy, pickled until read:
@@ -34,6 +40,7 @@ in hydra.yaml and multirun.yaml) is unchanged.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import os
@@ -62,14 +69,17 @@ from zenspec._compatibility import (
     Callbacks,
     base_at_least,
     check_hydra_context,
+    container_content,
     deprecation_warning,
     flush_loggers,
+    is_interpolation_node,
+    node_of,
 )
 from zenspec._compatibility import job_id as job_id_value
-from zenspec.errors import LaunchError
-from zenspec.launch import fast_yaml
+from zenspec.errors import LaunchError, ZenspecError
+from zenspec.launch import fast_grammar, fast_yaml
+from zenspec.launch.fast_guard import disable, enabled, shortcut
 from zenspec.launch.fast_logging import configure_log
-from zenspec.launch.fast_release import release
 from zenspec.launch.fast_render import RenderHint, render_hydra_yaml
 from zenspec.launch.fast_snapshot import copy_without_hydra
 from zenspec.launch.job_dirs import JOB_DIR_HINT, job_dir_refusal
@@ -104,21 +114,21 @@ def _share_hydra_node(config: DictConfig) -> None:
     hydra_node_type = OmegaConf.get_type(config, "hydra")
     assert hydra_node_type is not None and issubclass(hydra_node_type, HydraConf)
     masked = DictConfig(content={})  # as masked_copy's root: a fresh, flagless dict
-    masked.__dict__["_content"]["hydra"] = config._get_node("hydra")
+    container_content(masked)["hydra"] = node_of(config, "hydra")
     HydraConfig.instance().cfg = masked  # type: ignore[assignment]
 
 
 def _job_fields_interpolate(hydra_cfg: DictConfig) -> bool:
     """Whether ``hydra.job.chdir`` or ``hydra.job.env_set`` holds an interpolation."""
-    job = hydra_cfg.hydra._get_node("job")
-    if not isinstance(job, DictConfig) or job._is_interpolation():
+    job = node_of(hydra_cfg.hydra, "job")
+    if not isinstance(job, DictConfig) or is_interpolation_node(job):
         return True
-    chdir, env_set = job._get_node("chdir"), job._get_node("env_set")
-    if chdir is None or chdir._is_interpolation():
+    chdir, env_set = node_of(job, "chdir"), node_of(job, "env_set")
+    if chdir is None or is_interpolation_node(chdir):
         return True
-    if not isinstance(env_set, DictConfig) or env_set._is_interpolation():
+    if not isinstance(env_set, DictConfig) or is_interpolation_node(env_set):
         return True
-    return any(node._is_interpolation() for node in env_set.__dict__["_content"].values())
+    return any(is_interpolation_node(node) for node in container_content(env_set).values())
 
 
 def run_job(
@@ -137,11 +147,16 @@ def run_job(
 
     Where this copy is not proven for the installed Hydra (``FAST_RUN_JOB``
     false: 1.4's ``run_job`` adds the execution whitelist and job-error
-    logging), stock's ``run_job`` runs instead.
+    logging), or the ``run_job`` shortcut is off (:mod:`zenspec.launch.fast_guard`),
+    stock's ``run_job`` runs instead. So it does when this one raises before
+    the task starts (no callback or task ran yet), unless the error is
+    zenspec's own refusal or the machine's (an ``OSError``): where stock raises
+    too, stock's error is the job's; where it does not, the shortcut was at
+    fault and is switched off.
     """
-    if not FAST_RUN_JOB:
-        from hydra.core.utils import run_job as stock_run_job
+    from hydra.core.utils import run_job as stock_run_job
 
+    def stock() -> JobReturn:
         return stock_run_job(
             task_function=task_function,
             config=config,
@@ -150,6 +165,44 @@ def run_job(
             hydra_context=hydra_context,
             configure_logging=configure_logging,
         )
+
+    if not FAST_RUN_JOB or not enabled("run_job"):
+        return stock()
+    started = [False]
+    try:
+        return _run_job(
+            task_function,
+            config,
+            job_dir_key,
+            job_subdir_key,
+            hydra_context,
+            configure_logging,
+            render_hint,
+            started,
+        )
+    except Exception as e:
+        # the task or a callback ran: stock would run the same lines; a refusal of
+        # zenspec's own, or the machine's (disk full): not the shortcut's doing
+        if started[0] or isinstance(e, (ZenspecError, OSError)):
+            raise
+        error: Optional[Exception] = e
+    ret = stock()  # raises stock's own error if the input is at fault
+    assert error is not None
+    disable("run_job", error)
+    return ret
+
+
+def _run_job(
+    task_function: TaskFunction,
+    config: DictConfig,
+    job_dir_key: str,
+    job_subdir_key: Optional[str],
+    hydra_context: HydraContext,
+    configure_logging: bool,
+    render_hint: Optional[RenderHint],
+    started: List[bool],
+) -> JobReturn:
+    """:func:`run_job`'s shortcut; ``started[0]`` is set before any callback or task runs."""
     check_hydra_context(hydra_context)
     callbacks = hydra_context.callbacks
 
@@ -164,9 +217,10 @@ def run_job(
     masked = HydraConfig.instance().cfg
     assert masked is not None
 
-    output_dir = str(OmegaConf.select(config, job_dir_key))
+    # OmegaConf.select, the interpolation's parse tree kept (fast_grammar)
+    output_dir = str(fast_grammar.select(config, job_dir_key))
     if job_subdir_key is not None:
-        subdir = str(OmegaConf.select(config, job_subdir_key))
+        subdir = str(fast_grammar.select(config, job_subdir_key))
         refusal = job_dir_refusal(output_dir, subdir, config.hydra.job.name)
         if refusal is not None:  # before the job makes or writes anything
             HydraConfig.instance().cfg = orig_hydra_cfg
@@ -194,11 +248,15 @@ def run_job(
         ret.cfg = task_cfg
         # stock: a deepcopy kept live in every JobReturn; here an equal snapshot,
         # unpickled when read. Below, the job reads the (identical) masked config.
-        ret.hydra_cfg = snapshot(
-            masked,
-            render_hint.base if render_hint else None,
-            render_hint.per_job if render_hint else None,
-            render_hint.shared if render_hint else None,
+        ret.hydra_cfg = shortcut(
+            "snapshot",
+            lambda: snapshot(
+                masked,
+                render_hint.base if render_hint else None,
+                render_hint.per_job if render_hint else None,
+                render_hint.shared if render_hint else None,
+            ),
+            lambda: copy.deepcopy(masked),
         )
         # Stock reads chdir and env_set from its copy, a root holding only
         # ``hydra``: an interpolation there must resolve (or fail) as in it.
@@ -225,7 +283,7 @@ def run_job(
                     Future Hydra versions will no longer change working directory at job runtime by default.
                     See {url} for more information."""
                 ),
-                stacklevel=2,
+                stacklevel=3,  # the caller of run_job, as stock (through run_job)
             )
             _chdir = True
 
@@ -253,6 +311,7 @@ def run_job(
             _write_text(overrides_yaml, hydra_output / "overrides.yaml")
 
         with env_override(job.env_set):
+            started[0] = True  # from here on, stock would run the same lines
             callbacks.on_job_start(config=config, task_function=task_function)
             try:
                 ret.return_value = task_function(task_cfg)
@@ -328,7 +387,6 @@ class FastLauncher(BasicLauncher):
                 render_hint=hint,
             )
             runs.append(ret)
-            release(sweep_config, 1)  # freed now, if nothing kept any of it
             configure_log(primary.hydra_logging, primary.verbose, key=hydra_logging)
         return runs
 

@@ -23,7 +23,10 @@ config if the fast path was the one at fault), a base whose composition emitted
 warnings, a classification of the overrides that disagrees with Hydra's
 defaults list, a ConfigStore that changed or a config file that was modified
 since the base was composed. ``tests/differential/`` proves the rest against
-stock Hydra, job by job.
+stock Hydra, job by job. An exception on the fast path where stock then
+composes the config is the cache's fault: it is switched off for the rest of
+the process (:mod:`zenspec.launch.fast_guard`, piece ``composition``), as it is
+by ``ZENSPEC_FAST=0`` or ``ZENSPEC_FAST_OFF=composition``.
 
 Memory: the cache holds at most ``max_bases`` bases (LRU), each a pickled
 snapshot of one composed config (~10-20 KiB), plus a bounded cache of parsed
@@ -54,9 +57,13 @@ from zenspec._compatibility import (
     SETS_OVERRIDE_DIRNAME,
     CachingConfigRepository,
     ConfigLoaderImpl,
+    apply_overrides_to_config,
     create_defaults_list,
     get_overrides_dirname,
+    is_interpolation_node,
+    node_of,
 )
+from zenspec.launch.fast_guard import disable, enabled
 from zenspec.launch.fast_render import RenderHint
 from zenspec.launch.fast_snapshot import SourceWatch, Template, copy_without_hydra
 from zenspec.launch.overrides import ParseCache
@@ -232,27 +239,38 @@ class FastConfigLoader(ConfigLoaderImpl):
             return super().load_configuration(  # type: ignore[call-arg]
                 config_name, overrides, run_mode, from_shell, validate_sweep_overrides, **kwargs
             )
+        error = None
         if from_shell and validate_sweep_overrides and run_mode in (RunMode.RUN, RunMode.MULTIRUN):
-            derived = self._try_derive(config_name, overrides, run_mode)
+            derived, error = self._try_derive(config_name, overrides, run_mode)
             if derived is not None:
                 return derived
-        return super().load_configuration(
+        cfg = super().load_configuration(
             config_name, overrides, run_mode, from_shell, validate_sweep_overrides
         )
+        if error is not None:  # stock composed what the fast path could not
+            disable("composition", error)
+        return cfg
 
     def _try_derive(
         self, config_name: Optional[str], overrides: List[str], run_mode: RunMode
-    ) -> Optional[DictConfig]:
+    ) -> Tuple[Optional[DictConfig], Optional[Exception]]:
         """The config from a cached base, or None: stock composition decides (its
-        error or its config), and the reason is counted."""
+        error or its config), and the reason is counted. Also the exception the
+        fast path raised, if any (not its own "cannot vouch")."""
+        if not enabled("composition"):
+            self._last_hint = None
+            return None, None
         try:
             with self._lock:
-                return self._derive(config_name, list(overrides), run_mode)
+                return self._derive(config_name, list(overrides), run_mode), None
         except Exception as e:
             self._last_hint = None
             why = type(e).__name__ if not isinstance(e, _Unproven) else str(e)
             self.stats.fell_back(why)
-            return None
+            # a sweep's primary config (MULTIRUN) falls back by design where a group
+            # is left ??? (see _plan): only a job's fallback can be the cache's fault
+            expected = isinstance(e, _Unproven) or run_mode is not RunMode.RUN
+            return None, None if expected else e
 
     def _load_configuration(
         self,
@@ -278,10 +296,12 @@ class FastConfigLoader(ConfigLoaderImpl):
             and not activate_config_repository
             and run_mode is RunMode.RUN
         ):
-            derived = self._try_derive(config_name, overrides, run_mode)
+            derived, error = self._try_derive(config_name, overrides, run_mode)
             if derived is not None:
                 return derived
-        return super()._load_configuration(  # type: ignore[misc]
+        else:
+            error = None
+        cfg = super()._load_configuration(  # type: ignore[misc]
             config_name,
             overrides,
             run_mode,
@@ -291,6 +311,9 @@ class FastConfigLoader(ConfigLoaderImpl):
             activate_config_repository,
             parsed_overrides,
         )
+        if error is not None:  # stock composed what the fast path could not
+            disable("composition", error)
+        return cfg
 
     def validate_batch(self, master_config: DictConfig, batch: Sequence[Sequence[str]]) -> None:
         """Raise what ``load_sweep_config`` would raise for a job of *batch*, if any.
@@ -298,7 +321,9 @@ class FastConfigLoader(ConfigLoaderImpl):
         What ``Sweeper.validate_batch_is_legal`` checks, without composing every
         job in full: see :func:`zenspec.launch.fast_validate.validate_batch`.
         """
-        if LOAD_HOOK_14:  # 1.4 also checks the launcher/sweeper choice per job: stock's loop
+        # 1.4 also checks the launcher/sweeper choice per job: stock's loop; so does a
+        # switched-off check (or cache: the check plans from it)
+        if LOAD_HOOK_14 or not enabled("composition") or not enabled("validate"):
             for overrides in batch:
                 self.load_sweep_config(master_config, list(overrides))
             return
@@ -468,7 +493,7 @@ class FastConfigLoader(ConfigLoaderImpl):
                 return _finish_from_job_preset(shared[0], parsed, own), shared[1]
         preset = not any(_touches_runtime(o.key_or_group) for o in config_overrides)
         cfg = (base.preset if preset else base.template).new()
-        ConfigLoaderImpl._apply_overrides_to_config(config_overrides, cfg)
+        apply_overrides_to_config(config_overrides, cfg)
         hydra = cfg.hydra
         hydra_list, task_list = hydra.overrides.hydra, hydra.overrides.task
         app_overrides = []
@@ -540,19 +565,19 @@ def _job_preset(
         return None
     cfg = base.preset.new()
     try:
-        ConfigLoaderImpl._apply_overrides_to_config(on_hydra, cfg)
+        apply_overrides_to_config(on_hydra, cfg)
     except Exception:
         return None
     hydra = cfg.hydra
-    job, overrides = hydra._get_node("job"), hydra._get_node("overrides")
+    job, overrides = node_of(hydra, "job"), node_of(hydra, "overrides")
     if not isinstance(job, DictConfig) or not isinstance(overrides, DictConfig):
         return None
-    env_copy = job._get_node("env_copy")
-    if not isinstance(env_copy, ListConfig) or env_copy._is_interpolation() or len(env_copy):
+    env_copy = node_of(job, "env_copy")
+    if not isinstance(env_copy, ListConfig) or is_interpolation_node(env_copy) or len(env_copy):
         return None
     for k in ("hydra", "task"):
-        node = overrides._get_node(k)
-        if not isinstance(node, ListConfig) or node._is_interpolation():
+        node = node_of(overrides, k)
+        if not isinstance(node, ListConfig) or is_interpolation_node(node):
             return None
     for line in hydra_lines:
         overrides.hydra.append(line)
@@ -573,7 +598,7 @@ def _finish_from_job_preset(
 ) -> DictConfig:
     """Steps 6-12 from the sweep's shared part: the task's value overrides and lines."""
     cfg = shared.new()
-    ConfigLoaderImpl._apply_overrides_to_config(config_overrides, cfg)
+    apply_overrides_to_config(config_overrides, cfg)
     job = cfg.hydra.job
     task_list = cfg.hydra.overrides.task
     app_overrides = []

@@ -12,6 +12,8 @@ against stock's dict, and an entry that differs is never used.
 
 ``logging.config`` itself still runs on every call, with a fresh dict, exactly
 as stock: handlers, files and streams (``ext://sys.stdout``) are all made anew.
+An unexpected error here switches the piece off for the process and the call
+goes to stock's ``configure_log`` (:mod:`zenspec.launch.fast_guard`, ``logging``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from typing import Any, Hashable, List, Optional, Sequence, Tuple, Union
 from hydra.core.utils import configure_log as stock_configure_log
 from omegaconf import Container, DictConfig, ListConfig, OmegaConf
 
-from zenspec._compatibility import FAST_LOGGING, configure_logging
+from zenspec._compatibility import (
+    FAST_LOGGING,
+    RUN_JOB_LOGS_ERRORS,
+    configure_logging,
+    is_none_node,
+    node_of,
+)
+from zenspec.launch import fast_grammar
+from zenspec.launch.fast_guard import enabled, shortcut
 
 __all__ = ["configure_log", "log_job_error", "logging_config_error"]
 
@@ -51,9 +61,18 @@ def configure_log(
         not FAST_LOGGING
         or key is None
         or not isinstance(log_config, DictConfig)
-        or log_config._is_none()
+        or is_none_node(log_config)
+        or not enabled("logging")
     ):
         return stock_configure_log(log_config, verbose_config)
+    shortcut(
+        "logging",
+        lambda: _configure_log(log_config, verbose_config, key),
+        lambda: stock_configure_log(log_config, verbose_config),
+    )
+
+
+def _configure_log(log_config: DictConfig, verbose_config: Any, key: Hashable) -> None:
     with _lock:
         entry = _entries.get(key, False)
         if entry is not False:
@@ -143,8 +162,8 @@ def _interpolating_leaves(data: Any, path: _Path, out: List[_Path]) -> None:
 
 def _resolved(node: Container, path: _Path) -> Any:
     for part in path[:-1]:
-        node = node._get_node(part)  # type: ignore[assignment]
-    value = node[path[-1]]  # type: ignore[index]
+        node = node_of(node, part)
+    value = fast_grammar.item(node, path[-1])  # node[key], its parse tree kept
     if isinstance(value, (DictConfig, ListConfig)):
         return OmegaConf.to_container(value, resolve=True)
     return value
@@ -173,7 +192,8 @@ def log_job_error(error: BaseException, within: Optional[str] = None) -> Optiona
     core and the CLI name in their messages (it survives pickling, so a worker's
     job reports it too). *within*: only log files inside this directory (the
     job's), never a file handler of the caller's own. Never raises: a log that
-    cannot be written must not change how the job is reported.
+    cannot be written must not change how the job is reported. On hydra-core 1.4,
+    whose ``run_job`` writes that record itself, only the file is found and named.
     """
     logged = getattr(error, "zenspec_job_log", None)
     if logged is not None:
@@ -199,9 +219,10 @@ def log_job_error(error: BaseException, within: Optional[str] = None) -> Optiona
             if not isinstance(handler, logging.FileHandler) or record.levelno < handler.level:
                 continue
             if inside is None or handler.baseFilename.startswith(inside):
-                handler.handle(record)
-                with contextlib.suppress(Exception):
-                    handler.flush()
+                if not RUN_JOB_LOGS_ERRORS:  # 1.4's run_job writes this record itself
+                    handler.handle(record)
+                    with contextlib.suppress(Exception):
+                        handler.flush()
                 first = first or handler.baseFilename
     except Exception:  # the job's report matters more than its log
         return first

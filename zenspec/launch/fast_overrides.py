@@ -7,6 +7,9 @@ every job's lines. :func:`parse_line` parses the forms below itself, into the
 :class:`Override` Hydra's parser returns for them, and returns None for any
 other line (Hydra's parser then decides: its result or its error).
 ``tests/test_fast_overrides.py`` holds the two parsers equal on generated lines.
+Off (``ZENSPEC_FAST_OFF=overrides``), every line goes to Hydra's parser; an
+unexpected error here switches the piece off for the process, and that line
+is parsed by Hydra (:mod:`zenspec.launch.fast_guard`).
 
 * ``key=value``, ``+key=value``, ``++key=value``; the key a dot path
   (``a.b.c``, ``a.0``) or a group path (``hydra/launcher``), no ``@package``;
@@ -37,6 +40,7 @@ from hydra.core.override_parser.types import (
 )
 
 from zenspec._compatibility import validate_override
+from zenspec.launch.fast_guard import enabled, shortcut
 
 __all__ = ["parse_line", "parse_lines"]
 
@@ -102,6 +106,16 @@ def _value(text: str) -> Optional[Tuple[Any, ValueType]]:
 
 def parse_line(line: str, config_loader: Optional[ConfigLoader] = None) -> Optional[Override]:
     """*line* as ``OverridesParser.create(config_loader).parse_overrides([line])[0]``, or None."""
+    if not enabled("overrides"):
+        return None
+    return shortcut(
+        "overrides",
+        lambda: _parse_line(line, config_loader),
+        lambda: OverridesParser.create(config_loader=config_loader).parse_overrides([line])[0],
+    )
+
+
+def _parse_line(line: str, config_loader: Optional[ConfigLoader]) -> Optional[Override]:
     match = _LINE.match(line)
     if match is None:
         return None

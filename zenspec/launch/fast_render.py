@@ -13,6 +13,10 @@ YAML of ``{"hydra": {key: value}}`` minus its first line. That split is not
 assumed: the first job of each (base, key layout) renders both ways and the
 cached blocks are used only if the concatenation equals ``OmegaConf.to_yaml``
 exactly; otherwise that layout is always rendered by ``OmegaConf.to_yaml``.
+
+Both this and :mod:`zenspec.launch.fast_skeleton` are shortcuts
+(:mod:`zenspec.launch.fast_guard`, ``render`` and ``skeleton``): off, or after
+an unexpected error (then off for the process), the document is rendered whole.
 """
 
 from __future__ import annotations
@@ -25,10 +29,19 @@ from enum import Enum
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
 from omegaconf import Container, DictConfig, OmegaConf, SCMode, ValueNode
-from omegaconf.basecontainer import BaseContainer
 
+from zenspec._compatibility import (
+    child_of,
+    container_content,
+    is_interpolation_node,
+    is_missing_node,
+    is_none_node,
+    node_value,
+    to_content,
+)
 from zenspec.launch import fast_skeleton as skeleton
 from zenspec.launch import fast_yaml
+from zenspec.launch.fast_guard import enabled, shortcut
 
 __all__ = ["RenderHint", "render_hydra_yaml"]
 
@@ -69,16 +82,10 @@ _layouts: OrderedDict[Tuple[Any, ...], Union[Dict[str, str], bool]] = OrderedDic
 
 def _content(node: DictConfig, key: str) -> Any:
     """What ``OmegaConf.to_container(..., enum_to_str=True)`` makes of ``node[key]``."""
-    child = node._get_child(key, throw_on_missing_value=False)
+    child = child_of(node, key)
     if isinstance(child, Container):
-        return BaseContainer._to_content(
-            child,
-            resolve=False,
-            throw_on_missing=False,
-            enum_to_str=True,
-            structured_config_mode=SCMode.DICT,
-        )
-    value = child._value()  # type: ignore[union-attr]
+        return to_content(child, enum_to_str=True, structured_config_mode=SCMode.DICT)
+    value = node_value(child)
     return f"{value.name}" if isinstance(value, Enum) else value
 
 
@@ -89,15 +96,26 @@ def _block(node: DictConfig, key: str) -> Optional[str]:
 
 def render_hydra_yaml(hydra_cfg: DictConfig, hint: Optional[RenderHint]) -> str:
     """``OmegaConf.to_yaml(hydra_cfg)``, reusing the blocks shared by the base's jobs."""
-    if hint is not None and hint.shared is not None:
-        text = skeleton.render(hydra_cfg, hint.shared)
+
+    def whole() -> str:
+        return fast_yaml.to_yaml(hydra_cfg)
+
+    if hint is None:
+        return whole()
+    if hint.shared is not None and enabled("skeleton"):
+        shared = hint.shared
+        text = shortcut("skeleton", lambda: skeleton.render(hydra_cfg, shared), whole)
         if text is not None:
             return text
-    content = hydra_cfg.__dict__["_content"]
+    return shortcut("render", lambda: _render(hydra_cfg, hint), whole)
+
+
+def _render(hydra_cfg: DictConfig, hint: RenderHint) -> str:
+    content = container_content(hydra_cfg)
     node = content.get("hydra") if isinstance(content, dict) else None
-    if hint is None or list(content) != ["hydra"] or not isinstance(node, DictConfig):
+    if list(content) != ["hydra"] or not isinstance(node, DictConfig):
         return OmegaConf.to_yaml(hydra_cfg)
-    keys = node.__dict__["_content"]
+    keys = container_content(node)
     if not isinstance(keys, dict) or not keys:
         return OmegaConf.to_yaml(hydra_cfg)
     layout = (hint.base, tuple(keys))
@@ -127,8 +145,12 @@ def _dump(data: Any) -> str:
 
 def _one_line_or_mapping(child: Any) -> bool:
     if isinstance(child, DictConfig):
-        return not child._is_none() and not child._is_missing() and not child._is_interpolation()
-    return isinstance(child, ValueNode) and not isinstance(child._value(), str)
+        return (
+            not is_none_node(child)
+            and not is_missing_node(child)
+            and not is_interpolation_node(child)
+        )
+    return isinstance(child, ValueNode) and not isinstance(node_value(child), str)
 
 
 def _blocks(node: DictConfig, keys: List[str]) -> Dict[str, Optional[str]]:
@@ -141,7 +163,7 @@ def _blocks(node: DictConfig, keys: List[str]) -> Dict[str, Optional[str]]:
     splits into the blocks separate dumps give. Anything else (a list, a
     string that might wrap): one dump each.
     """
-    children = [node._get_child(k, throw_on_missing_value=False) for k in keys]
+    children = [child_of(node, k) for k in keys]
     if len(keys) < 2 or not all(_one_line_or_mapping(c) for c in children):
         return {key: _block(node, key) for key in keys}
     text = _dump({"hydra": {key: _content(node, key) for key in keys}})
@@ -160,7 +182,7 @@ def _first_of_layout(
     hydra_cfg: DictConfig, node: DictConfig, hint: RenderHint, layout: Tuple[Any, ...]
 ) -> str:
     full = OmegaConf.to_yaml(hydra_cfg)
-    blocks = {key: _block(node, key) for key in node.__dict__["_content"]}
+    blocks = {key: _block(node, key) for key in container_content(node)}
     split_ok = all(b is not None for b in blocks.values()) and full == _HEAD + "".join(
         blocks.values()  # type: ignore[arg-type]
     )

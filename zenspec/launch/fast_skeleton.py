@@ -25,8 +25,15 @@ from enum import Enum
 from typing import Any, List, Optional, Tuple, Union
 
 from omegaconf import DictConfig, ListConfig, SCMode, ValueNode
-from omegaconf.basecontainer import BaseContainer
 
+from zenspec._compatibility import (
+    container_content,
+    is_interpolation_node,
+    is_none_node,
+    node_of,
+    node_value,
+    to_content,
+)
 from zenspec.launch import fast_yaml
 
 __all__ = ["HOLES", "hole_leaves", "render"]
@@ -80,11 +87,11 @@ def render(hydra_cfg: DictConfig, shared: int) -> Optional[str]:
 
 
 def _node(hydra_cfg: DictConfig, path: Tuple[str, str]) -> Any:
-    hydra = hydra_cfg._get_node("hydra")
-    parent = hydra._get_node(path[0]) if isinstance(hydra, DictConfig) else None
-    if not isinstance(parent, DictConfig) or parent._is_interpolation() or parent._is_none():
+    hydra = node_of(hydra_cfg, "hydra")
+    parent = node_of(hydra, path[0]) if isinstance(hydra, DictConfig) else None
+    if not isinstance(parent, DictConfig) or is_interpolation_node(parent) or is_none_node(parent):
         return None
-    return parent._get_node(path[1])
+    return node_of(parent, path[1])
 
 
 def hole_leaves(hydra_cfg: DictConfig) -> Optional[List[Any]]:
@@ -96,14 +103,18 @@ def hole_leaves(hydra_cfg: DictConfig) -> Optional[List[Any]]:
     for path in HOLES:
         node = _node(hydra_cfg, path)
         if path == _LIST:
-            if not isinstance(node, ListConfig) or node._is_interpolation() or node._is_none():
+            if (
+                not isinstance(node, ListConfig)
+                or is_interpolation_node(node)
+                or is_none_node(node)
+            ):
                 return None
-            content = node.__dict__["_content"]
+            content = container_content(node)
             if not isinstance(content, list) or not all(isinstance(i, ValueNode) for i in content):
                 return None
-            values.append([item._value() for item in content])
+            values.append([node_value(item) for item in content])
         elif isinstance(node, ValueNode):
-            values.append(node._value())
+            values.append(node_value(node))
         else:
             return None
     return values
@@ -126,16 +137,10 @@ def _as_text(value: Any) -> Any:
 
 def _make(hydra_cfg: DictConfig) -> Optional[_Skeleton]:
     """The document with a token in each hole, cut at the tokens."""
-    content = BaseContainer._to_content(
-        hydra_cfg,
-        resolve=False,
-        throw_on_missing=False,
-        enum_to_str=True,
-        structured_config_mode=SCMode.DICT,
-    )
+    content = to_content(hydra_cfg, enum_to_str=True, structured_config_mode=SCMode.DICT)
     try:
         for n, (outer, inner) in enumerate(HOLES):
-            content["hydra"][outer][inner] = _TOKEN.format(n)  # type: ignore[index]
+            content["hydra"][outer][inner] = _TOKEN.format(n)
     except (KeyError, TypeError):
         return None
     text = fast_yaml.dump(content)

@@ -16,10 +16,17 @@ from dataclasses import fields
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from hydra.core.config_store import ConfigStore
-from hydra.plugins.config_source import ConfigSource
 from omegaconf import DictConfig, ListConfig, ValueNode, open_dict, read_write
 
-from zenspec._compatibility import CachingConfigRepository
+from zenspec._compatibility import (
+    CachingConfigRepository,
+    container_content,
+    node_metadata,
+    node_parent,
+    node_value,
+    normalize_file_name,
+    set_container_content,
+)
 
 __all__ = ["SourceWatch", "Template", "copy_without_hydra", "signature"]
 
@@ -36,20 +43,26 @@ class Template:
     __slots__ = ("_blob", "_cfg", "_classes")
 
     def __init__(self, cfg: DictConfig) -> None:
-        self._cfg: Optional[DictConfig] = cfg
+        self._cfg: Optional[DictConfig] = None
         self._blob: Optional[bytes] = None
         self._classes: List[type] = []
         try:
             blob = self._dumps(cfg)
             if signature(self._loads(blob)) == signature(cfg):
-                self._blob, self._cfg = blob, None
+                self._blob = blob
         except Exception:  # unpicklable content: deepcopy is always right
             pass
+        if self._blob is None:
+            # A snapshot, as the blob is: the caller goes on changing *cfg*
+            # (``_fill_runtime``), and a copy must not see that.
+            self._classes = []
+            self._cfg = copy.deepcopy(cfg)
 
     def new(self) -> DictConfig:
         if self._blob is not None:
             return self._loads(self._blob)
-        return copy.deepcopy(self._cfg)  # type: ignore[arg-type]
+        assert self._cfg is not None
+        return copy.deepcopy(self._cfg)
 
     # A class that is not what its module now holds under its name (Hydra's
     # plugin scan re-executes plugin modules, e.g. the joblib launcher's config
@@ -57,27 +70,43 @@ class Template:
     # process, so such classes are kept aside and referred to by index.
     def _dumps(self, cfg: DictConfig) -> bytes:
         buffer = io.BytesIO()
-        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        index: Dict[type, int] = {}
-
-        def persistent_id(obj: Any) -> Optional[int]:
-            if not isinstance(obj, type) or _by_reference(obj):
-                return None
-            if obj not in index:
-                index[obj] = len(self._classes)
-                self._classes.append(obj)
-            return index[obj]
-
-        pickler.persistent_id = persistent_id  # type: ignore[method-assign]
-        pickler.dump(cfg)
+        _Pickler(buffer, self._classes).dump(cfg)
         return buffer.getvalue()
 
     def _loads(self, blob: bytes) -> DictConfig:
         if not self._classes:
-            return pickle.loads(blob)  # type: ignore[no-any-return]
-        unpickler = pickle.Unpickler(io.BytesIO(blob))
-        unpickler.persistent_load = self._classes.__getitem__  # type: ignore[assignment]
-        return unpickler.load()  # type: ignore[no-any-return]
+            return pickle.loads(blob)
+        return _Unpickler(io.BytesIO(blob), self._classes).load()
+
+
+# persistent_id/persistent_load are methods of subclasses, not instance attributes:
+# CPython 3.13.0 made those attributes read-only (gh-125631, allowed again in 3.13.1).
+class _Pickler(pickle.Pickler):
+    """Saves classes that pickle cannot save by reference as indexes into *classes*."""
+
+    def __init__(self, file: Any, classes: List[type]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._classes = classes
+        self._index: Dict[type, int] = {}
+
+    def persistent_id(self, obj: Any) -> Optional[int]:
+        if not isinstance(obj, type) or _by_reference(obj):
+            return None
+        if obj not in self._index:
+            self._index[obj] = len(self._classes)
+            self._classes.append(obj)
+        return self._index[obj]
+
+
+class _Unpickler(pickle.Unpickler):
+    """Loads what :class:`_Pickler` saved, with the same *classes*."""
+
+    def __init__(self, file: Any, classes: List[type]) -> None:
+        super().__init__(file)
+        self._classes = classes
+
+    def persistent_load(self, pid: Any) -> type:
+        return self._classes[pid]
 
 
 def _by_reference(cls: type) -> bool:
@@ -95,18 +124,18 @@ def copy_without_hydra(config: DictConfig) -> DictConfig:
     The same tree as stock's copy-then-delete: same keys, order, flags and
     metadata (root included); the ``hydra`` node is never touched.
     """
-    content = config.__dict__["_content"]
+    content = container_content(config)
     if not isinstance(content, dict) or "hydra" not in content:
         task_cfg = copy.deepcopy(config)
         with read_write(task_cfg), open_dict(task_cfg):
             del task_cfg["hydra"]
         return task_cfg
     # The same dict object goes back afterwards: key order and identity intact.
-    config.__dict__["_content"] = {k: v for k, v in content.items() if k != "hydra"}
+    set_container_content(config, {k: v for k, v in content.items() if k != "hydra"})
     try:
         return copy.deepcopy(config)
     finally:
-        config.__dict__["_content"] = content
+        set_container_content(config, content)
 
 
 def signature(node: Any) -> Any:
@@ -115,22 +144,22 @@ def signature(node: Any) -> Any:
     Types and classes compare by identity, so a class that unpickles to a
     different object (redefined, or not importable under its name) differs.
     """
-    meta = node._metadata
+    meta = node_metadata(node)
     parts: List[Any] = [type(node)]
     for f in fields(meta):
         if f.name != "resolver_cache":
             parts.append((f.name, getattr(meta, f.name)))
     if isinstance(node, ValueNode):
-        value = node._val
+        value = node_value(node)
         parts.append((type(value), value))
     elif isinstance(node, (DictConfig, ListConfig)):
-        content = node.__dict__["_content"]
+        content = container_content(node)
         if content is None or isinstance(content, str):
             parts.append(("content", content))
         else:
             items = content.items() if isinstance(content, dict) else enumerate(content)
             for key, child in items:
-                if child._get_parent() is not node:
+                if node_parent(child) is not node:
                     parts.append(("orphan", key))
                 parts.append((type(key), key, signature(child)))
     return tuple(parts)
@@ -167,7 +196,7 @@ class SourceWatch:
             if result is None or not result.path.startswith("file://"):
                 continue
             config_path = cache_key.split("=", 1)[1]
-            name = ConfigSource._normalize_file_name(filename=config_path)
+            name = normalize_file_name(config_path)
             path = os.path.join(result.path[len("file://") :], name)
             try:
                 st = os.stat(path)

@@ -29,7 +29,9 @@ rest of composition reads (``hydra.job.env_copy``,
 ``hydra.job.config.override_dirname``); ``+``/``~`` overrides of ``hydra`` keys
 are composed in full. Any job that fails this way is composed in full, so the
 error raised is Hydra's own; a warning emitted on the way (stock would emit it)
-sends the batch to full composition.
+sends the batch to full composition. A job that this check fails and full
+composition then accepts means the check was wrong: it is switched off for the
+process (:mod:`zenspec.launch.fast_guard`), the batch checked in full.
 """
 
 from __future__ import annotations
@@ -40,9 +42,15 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from zenspec._compatibility import ConfigLoaderImpl
+from zenspec._compatibility import (
+    apply_overrides_to_config,
+    is_interpolation_node,
+    is_missing_node,
+    is_none_node,
+    node_of,
+)
+from zenspec.launch.fast_guard import disable
 from zenspec.launch.fast_loader import _touches_hydra
-from zenspec.launch.fast_release import release
 
 if TYPE_CHECKING:
     from zenspec.launch.fast_loader import FastConfigLoader
@@ -69,11 +77,14 @@ def validate_batch(
     config_name = master_config.hydra.job.config_name
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        failed = _proven_up_to(loader, master_config, config_name, hydra_overrides, batch)
+        failed, error = _proven_up_to(loader, master_config, config_name, hydra_overrides, batch)
     if caught:  # stock would have warned, job by job: let it
-        failed = 0
+        failed, error = 0, None
     for overrides in batch[failed:]:
         loader.load_sweep_config(master_config, list(overrides))
+        if error is not None:  # the job this check refused composes: the check was wrong
+            disable("validate", error)
+            error = None
 
 
 def _proven_up_to(
@@ -82,12 +93,17 @@ def _proven_up_to(
     config_name: Optional[str],
     hydra_overrides: List[Any],
     batch: Sequence[Sequence[str]],
-) -> int:
-    """How many leading jobs of *batch* are proven to compose (the rest is checked in full)."""
+) -> Tuple[int, Optional[Exception]]:
+    """How many leading jobs of *batch* are proven to compose (the rest is checked in full).
+
+    Also what this check raised on the next job, if it refused it without
+    composing it in full (None: full composition refused it, or all are proven).
+    """
     uniform: Dict[Tuple[Any, ...], bool] = {}  # validation key -> reference job composed
     keep_alive: List[Any] = []
     for i, job in enumerate(batch):
         overrides = hydra_overrides + list(job)
+        cheap = True  # False while a job is composed in full (its error is Hydra's)
         try:
             with loader._lock:
                 loader._check_sources()
@@ -98,24 +114,26 @@ def _proven_up_to(
             if proven is None:
                 # the reference job: composed in full (raises as stock would)
                 keep_alive.append(base)  # its id stays its own for the whole batch
+                cheap = False
                 cfg = loader.load_sweep_config(master_config, list(job))
+                cheap = True
                 proven = uniform[key] = base.task is not None and _hydra_part_uniform(
                     cfg, on_hydra, base
                 )
                 continue
             if not proven:
+                cheap = False
                 loader.load_sweep_config(master_config, list(job))
                 continue
             assert base.task is not None
             task_cfg = base.task.new()
-            ConfigLoaderImpl._apply_overrides_to_config(
+            apply_overrides_to_config(
                 [o for o in config_overrides if not _touches_hydra(o.key_or_group)], task_cfg
             )
-            release(task_cfg, 1)  # a throwaway copy: freed now, not by the cyclic GC
             del task_cfg
-        except Exception:  # composed in full from here on: Hydra's own error, or none
-            return i
-    return len(batch)
+        except Exception as e:  # composed in full from here on: Hydra's own error, or none
+            return i, e if cheap else None
+    return len(batch), None
 
 
 def _hydra_part_uniform(cfg: DictConfig, on_hydra: List[Override], base: Any) -> bool:
@@ -141,25 +159,25 @@ def _node_at(cfg: DictConfig, path: str) -> Any:
     """The node at *path*, None if absent, False if the walk meets anything but plain dicts."""
     node: Any = cfg
     for part in path.split("."):
-        if not isinstance(node, DictConfig) or node._is_interpolation() or node._is_missing():
+        if not isinstance(node, DictConfig) or is_interpolation_node(node):
             return False
-        if node._is_none():
+        if is_missing_node(node) or is_none_node(node):
             return False
-        node = node._get_node(part)
+        node = node_of(node, part)
         if node is None:
             return None
     return node
 
 
 def _has_interpolation(node: Any) -> bool:
-    if node._is_interpolation():
+    if is_interpolation_node(node):
         return True
-    if node._is_missing() or node._is_none():
+    if is_missing_node(node) or is_none_node(node):
         return False
     if isinstance(node, DictConfig):
-        return any(_has_interpolation(node._get_node(k)) for k in node)
+        return any(_has_interpolation(node_of(node, k)) for k in node)
     if isinstance(node, ListConfig):
-        return any(_has_interpolation(node._get_node(i)) for i in range(len(node)))
+        return any(_has_interpolation(node_of(node, i)) for i in range(len(node)))
     return False
 
 

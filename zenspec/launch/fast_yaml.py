@@ -15,7 +15,9 @@ as before. A string value that PyYAML may fold or break over lines (Hydra's
 help templates) is laid out by PyYAML too, once per (string, key, indent):
 in a mapping reached through mappings only, its text depends on nothing
 else (:func:`_folded`). ``tests/test_fast_yaml.py`` checks the equality on generated data;
-``tests/differential`` on every file of the corpus.
+``tests/differential`` on every file of the corpus. Off (``ZENSPEC_FAST_OFF=yaml``),
+or after an unexpected error (then off for the process), every document goes
+through ``yaml.dump`` (:mod:`zenspec.launch.fast_guard`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from zenspec._compatibility import FAST_YAML, YAML_BOOL_TYPES, get_omega_conf_dumper
+from zenspec.launch.fast_guard import shortcut
 
 __all__ = ["MAX_LINE", "dump", "fits", "save", "scalar", "to_yaml"]
 
@@ -83,7 +86,11 @@ def to_yaml(cfg: Any) -> str:
     """
     if not FAST_YAML:
         return OmegaConf.to_yaml(cfg)
-    return dump(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))
+    return shortcut(
+        "yaml",
+        lambda: _dump(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)),
+        lambda: OmegaConf.to_yaml(cfg),
+    )
 
 
 def save(cfg: Any, path: Any) -> None:
@@ -96,6 +103,10 @@ def save(cfg: Any, path: Any) -> None:
 
 def dump(data: Any) -> str:
     """``yaml.dump(data, ...)`` exactly as ``OmegaConf.to_yaml`` calls it."""
+    return shortcut("yaml", lambda: _dump(data), lambda: _yaml(data))
+
+
+def _dump(data: Any) -> str:
     out: List[str] = []
     if isinstance(data, dict) and data:
         done = _mapping(data, 0, out, True)

@@ -20,9 +20,10 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from zenspec._compatibility import FAST_RUN_JOB
+from zenspec._compatibility import FAST_RUN_JOB, job_outcome, override_value
 from zenspec.launch import fast_yaml
 from zenspec.launch.fast_overrides import parse_lines
+from zenspec.launch.job_dirs import unplant_links
 from zenspec.launch.job_return import restore_cause
 
 __all__ = ["GridSweeper", "plan_grid"]
@@ -47,13 +48,13 @@ def count_grid(
     for o in parse_lines(conf, config_loader):
         n = 1
         if o.is_discrete_sweep():
-            value = o._value
+            value = override_value(o)
             if isinstance(value, RangeSweep):
                 r = value.range()
                 n = len(r) if isinstance(r, range) else max(0, _float_range_len(value))
             elif isinstance(value, list):
                 n = len(value)
-            elif hasattr(value, "list"):
+            elif value is not None and hasattr(value, "list"):
                 n = len(value.list)
             else:  # glob: ask the loader
                 n = len(list(o.sweep_iterator()))
@@ -182,6 +183,7 @@ class GridSweeper(Sweeper):
         return self._parallelism()
 
     def _parallelism(self) -> int:
+        assert self.config is not None
         n_jobs = OmegaConf.select(self.config, "hydra.launcher.n_jobs", default=None)
         if n_jobs is None:  # a SLURM array: its parallelism, one sbatch per batch
             n_jobs = OmegaConf.select(self.config, "hydra.launcher.array_parallelism", default=None)
@@ -199,18 +201,20 @@ class GridSweeper(Sweeper):
         self.metric_checked = True
         from zenspec.sweepers.base import check_metric
 
-        error = check_metric(first._return_value, self.metric, sweep_dir.resolve(), launched)
+        error = check_metric(job_outcome(first), self.metric, sweep_dir.resolve(), launched)
         if error is not None:
             error.results = returns
             raise error
 
     def sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None and self.launcher is not None
+        assert self.hydra_context is not None
         params_conf = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
         jobs = _split_arguments(parse_lines(params_conf, self.hydra_context.config_loader))
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        unplant_links(sweep_dir, self.config.hydra.output_subdir)  # a resume: jobs write again
         fast_yaml.save(self.config, sweep_dir / "multirun.yaml")  # OmegaConf.save's text
 
         wanted = range(len(jobs)) if self.only_jobs is None else sorted(self.only_jobs)
@@ -225,7 +229,7 @@ class GridSweeper(Sweeper):
         # get the whole grid at once (a first round would hold every worker, or a SLURM
         # array, until it ended); the metric is then checked when their batch returns.
         in_process = any(c.__name__ == "BasicLauncher" for c in type(self.launcher).__mro__)
-        probe = 1 if self.metric and not size and in_process else None
+        probe = 1 if self.metric and not size and in_process else 0
         launched = 0
         for run in [valid] if numbered and valid else _runs(valid):
             i, join = 0, False

@@ -24,7 +24,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobRuntime
 from hydra.version import VersionBase
 
+from zenspec._compatibility import HYDRA_14
+
 __all__ = ["hydra_isolation", "scoped_store"]
+
+# ConfigStore.store(replace=True): hydra-core 1.4's way to replace an entry without its
+# Hydra15MigrationWarning (1.3 has no such parameter and replaces silently)
+_REPLACE: Dict[str, Any] = {"replace": True} if HYDRA_14 else {}
 
 _LoggerState = Tuple[int, List[logging.Handler], bool, bool]
 
@@ -209,7 +215,9 @@ def scoped_store(entries: List[Tuple[Optional[str], str, Any]]) -> Iterator[None
             if cached is not None:
                 _holder(cs, groups)[filename] = cached  # what cs.store made of it last time
                 continue
-            cs.store(group=group, name=name, node=node, provider="zenspec")
+            # shadowing is the point (the old entry is put back): say so where
+            # hydra-core 1.4 warns about a silent replace
+            cs.store(group=group, name=name, node=node, provider="zenspec", **_REPLACE)
             holder = _holder(cs, groups)
             if own:
                 _own_nodes[(group, name, node)] = holder[filename]

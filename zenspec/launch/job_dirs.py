@@ -11,12 +11,13 @@ from the launch core), for any other job as its directory is resolved
 
 from __future__ import annotations
 
+import logging
 import os
-from typing import Any, Iterable, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from zenspec.errors import LaunchError
 
-__all__ = ["JOB_DIR_HINT", "check_job_dirs", "job_dir_refusal"]
+__all__ = ["JOB_DIR_HINT", "check_job_dirs", "job_dir_refusal", "unplant_links"]
 
 JOB_DIR_HINT = (
     "Fix: keep '/' and '..' out of the values that name job directories (an override's "
@@ -97,3 +98,70 @@ def check_job_dirs(config: Any, loader: Any, jobs: Iterable[Tuple[int, Sequence[
                 raise LaunchError(f"job #{num} ({shown}): {refusal}", hint=JOB_DIR_HINT)
     finally:
         holder.cfg = before
+
+
+# stderr (Python's last-resort handler), never a job's log or the caller's handlers
+_links_log = logging.getLogger("zenspec.links")
+_links_log.propagate = False
+
+# what Hydra's run_job writes in a job's directory: <output_subdir>/ and these files in
+# it, and the job's log (<job name>.log)
+_HYDRA_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
+
+
+def unplant_links(sweep_dir: Any, output_subdir: Optional[str] = ".hydra") -> List[str]:
+    """Remove symbolic links planted where a job of the sweep will write; return them.
+
+    zenspec's own ``run_job`` writes with ``O_NOFOLLOW``, but stock Hydra's (the
+    path on hydra-core 1.4, and the fallback of every version) opens its files as
+    they are: a link at ``<job>/.hydra/config.yaml``, at ``<job>/.hydra`` or at a job
+    directory itself would have a resumed job write through it, over the file it
+    points at. Links are unlinked, never followed (their targets are untouched):
+    directories at the top of the sweep directory that are links (a job directory),
+    and, in each real job directory, a linked *output_subdir*, the files Hydra writes
+    in it, and ``*.log``. ``.zenspec`` is left alone (its readers and writers refuse
+    links themselves).
+    """
+    removed: List[str] = []
+
+    def unlink(path: str) -> None:
+        try:
+            os.unlink(path)
+        except OSError:
+            return
+        removed.append(path)
+
+    try:
+        entries = list(os.scandir(os.fspath(sweep_dir)))
+    except OSError:  # no sweep directory yet: nothing planted
+        return removed
+    for entry in entries:
+        if entry.name == ".zenspec":
+            continue
+        if entry.is_symlink():
+            if os.path.isdir(entry.path):  # a linked job directory
+                unlink(entry.path)
+            continue
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            inner = list(os.scandir(entry.path))
+        except OSError:
+            continue
+        for item in inner:
+            if item.is_symlink():
+                if item.name == output_subdir or item.name.endswith(".log"):
+                    unlink(item.path)
+            elif output_subdir and item.name == output_subdir and item.is_dir():
+                for name in _HYDRA_FILES:
+                    path = os.path.join(item.path, name)
+                    if os.path.islink(path):
+                        unlink(path)
+    if removed:
+        _links_log.warning(
+            "removed %d symbolic link(s) planted where the sweep's jobs write (zenspec never "
+            "writes through one; their targets are untouched): %s",
+            len(removed),
+            ", ".join(removed[:5]) + (" ..." if len(removed) > 5 else ""),
+        )
+    return removed

@@ -27,6 +27,14 @@ from typing import Any, Dict, FrozenSet, Optional, Set, Tuple, Union
 from hydra.core.utils import JobReturn
 from omegaconf import DictConfig, read_write
 
+from zenspec._compatibility import (
+    container_content,
+    job_outcome,
+    node_of,
+    node_parent,
+    set_node_value,
+    set_parent,
+)
 from zenspec.launch.fast_skeleton import HOLES, hole_leaves
 from zenspec.launch.fast_snapshot import signature
 
@@ -56,11 +64,11 @@ class _Delta:
 
     def load(self) -> DictConfig:
         root = self.base.load()
-        hydra = root._get_node("hydra")
-        content = hydra.__dict__["_content"]
+        hydra = node_of(root, "hydra")
+        content = container_content(hydra)
         for key, child in pickle.loads(zlib.decompress(self.own)):
             content[key] = child  # same key, same place: the order is the base's
-            child._set_parent(hydra)
+            set_parent(child, hydra)
         return root
 
 
@@ -82,11 +90,11 @@ class _Holes:
 
     def load(self) -> DictConfig:
         root = self.base.load()
-        hydra = root._get_node("hydra")
+        hydra = node_of(root, "hydra")
         with read_write(hydra):
             for (outer, inner), value in zip(HOLES, self.values):
-                node = hydra._get_node(outer)._get_node(inner)
-                node._set_value(list(value) if isinstance(value, tuple) else value)
+                node = node_of(node_of(hydra, outer), inner)
+                set_node_value(node, list(value) if isinstance(value, tuple) else value)
         return root
 
 
@@ -140,10 +148,10 @@ def snapshot(
     # A shared ``hydra`` node (fast_launcher) has the job's whole config as its
     # parent; a deepcopy re-parents the copy to the copied root, pickle would
     # carry that parent along. Pickle it as the deepcopy will be.
-    children = [(n, n._get_parent()) for n in hydra_cfg.__dict__["_content"].values()]
+    children = [(n, node_parent(n)) for n in container_content(hydra_cfg).values()]
     try:
         for node, _ in children:
-            node._set_parent(hydra_cfg)
+            set_parent(node, hydra_cfg)
         got = _from_preset(hydra_cfg, shared) if shared is not None else None
         if got is None:
             got = _pickled(hydra_cfg, serial, own_keys)
@@ -155,7 +163,7 @@ def snapshot(
         got = None
     finally:
         for node, parent in children:
-            node._set_parent(parent)
+            set_parent(node, parent)
     return copy.deepcopy(hydra_cfg) if got is None else got
 
 
@@ -174,8 +182,8 @@ def _from_preset(hydra_cfg: DictConfig, shared: int) -> Optional[_Holes]:
 def _pickled(
     hydra_cfg: DictConfig, serial: Optional[int], own_keys: Optional[FrozenSet[str]]
 ) -> Union[_Blob, _Delta, None]:
-    node = hydra_cfg._get_node("hydra")
-    content = node.__dict__["_content"] if isinstance(node, DictConfig) else None
+    node = node_of(hydra_cfg, "hydra")
+    content = container_content(node) if isinstance(node, DictConfig) else None
     keys = tuple(content) if isinstance(content, dict) else ()
     first = _firsts.get(serial) if serial is not None else None
     if first is not None and own_keys is not None and first.keys == keys and first.delta_proven:
@@ -203,14 +211,14 @@ def _pickled(
 
 def _delta(first: _First, content: Dict[str, Any], own_keys: FrozenSet[str]) -> _Delta:
     own = [(key, child) for key, child in content.items() if key in own_keys]
-    parents = [child._get_parent() for _, child in own]
+    parents = [node_parent(child) for _, child in own]
     try:
         for _, child in own:  # each pickled alone, not with the tree around it
-            child._set_parent(None)
+            set_parent(child, None)
         data = pickle.dumps(own, protocol=pickle.HIGHEST_PROTOCOL)
     finally:
         for (_, child), parent in zip(own, parents):
-            child._set_parent(parent)
+            set_parent(child, parent)
     return _Delta(first.blob, zlib.compress(data, 1))
 
 
@@ -254,7 +262,7 @@ def carry_cause(ret: JobReturn) -> None:
     ``__dict__`` (pickled with it) when it pickles; :func:`restore_cause` puts
     it back.
     """
-    error = getattr(ret, "_return_value", None)
+    error = job_outcome(ret)
     cause = getattr(error, "__cause__", None)
     if not isinstance(error, BaseException) or cause is None:
         return
@@ -269,7 +277,7 @@ def carry_cause(ret: JobReturn) -> None:
 
 def restore_cause(ret: JobReturn) -> None:
     """In the zenspec process: the ``__cause__`` :func:`carry_cause` sent along, back in place."""
-    error = getattr(ret, "_return_value", None)
+    error = job_outcome(ret)
     if not isinstance(error, BaseException):
         return
     cause = error.__dict__.pop(_CAUSE, None) if hasattr(error, "__dict__") else None

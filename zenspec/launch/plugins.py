@@ -63,12 +63,42 @@ def wrap_job_returns(value: Any) -> Any:
     return value
 
 
+def _class_path(clazz: type) -> str:
+    return f"{clazz.__module__}.{clazz.__qualname__}"
+
+
+def _located_plugin_class(classname: str, base: type) -> Any:
+    """The class *classname* names, if it is a *base* subclass (imported, not called)."""
+    from hydra.utils import get_class
+
+    from zenspec.spec.policy import policy_refusal
+
+    if not isinstance(classname, str) or policy_refusal(classname):
+        return None  # Hydra's instantiate refuses it, with its own words
+    try:
+        clazz = get_class(classname)
+    except Exception:
+        return None
+    return clazz if isinstance(clazz, type) and issubclass(clazz, base) else None
+
+
 def _by_target(node: DictConfig, classname: str, kind: str, base: type, verb: str) -> Any:
-    """A sweeper/launcher class outside Hydra's plugin registry, from its ``_target_``."""
+    """A sweeper/launcher class outside Hydra's plugin registry, from its ``_target_``.
+
+    A *base* subclass is instantiated through the trusted plugin path (on hydra-core
+    1.4: the class itself allowed, as Hydra allows a registered plugin; nested
+    targets in its config still need the caller's whitelist); anything else through
+    Hydra's full policy, which then says why it cannot be one."""
     from hydra.utils import instantiate as hydra_instantiate
 
+    from zenspec.instantiate import instantiate_plugin
+
+    clazz = _located_plugin_class(classname, base)
     try:
-        plugin = hydra_instantiate(node)
+        if clazz is not None:
+            plugin = instantiate_plugin(node, clazz, _class_path(clazz))
+        else:
+            plugin = hydra_instantiate(node)
     except Exception as e:
         raise LaunchError(
             f"could not instantiate the {kind} '{classname}': {e}",
@@ -126,9 +156,8 @@ def instantiate_launcher(
     workers cannot import are pickled by value for the rest of the launch
     (:mod:`zenspec.launchers.pickling`).
     """
-    from hydra.utils import instantiate as hydra_instantiate
-
     from zenspec._compatibility import get_cls_name as _get_cls_name
+    from zenspec.instantiate import instantiate_plugin
 
     plugins = Plugins.instance()
     launcher_cfg = config.hydra.launcher
@@ -138,12 +167,15 @@ def instantiate_launcher(
     if classname == _JOBLIB_LAUNCHER:  # the same launcher, less serial work per job
         from zenspec.launchers.joblib import FastJoblibLauncher
 
-        launcher = hydra_instantiate(launcher_cfg, _target_=FastJoblibLauncher)
+        launcher = instantiate_plugin(
+            launcher_cfg, FastJoblibLauncher, _class_path(FastJoblibLauncher)
+        )
         launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
     elif classname in _SUBMITIT_LAUNCHERS:  # the same launcher, that loses no job
         from zenspec.launchers.submitit import SUBMITIT_LAUNCHERS
 
-        launcher = hydra_instantiate(launcher_cfg, _target_=SUBMITIT_LAUNCHERS[classname])
+        clazz = SUBMITIT_LAUNCHERS[classname]
+        launcher = instantiate_plugin(launcher_cfg, clazz, _class_path(clazz))
         launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
     elif classname in plugins.class_name_to_class:
         launcher = plugins.instantiate_launcher(
@@ -157,7 +189,7 @@ def instantiate_launcher(
             _prepare_payload, launcher, classname, hydra_context, task_function, config
         )
         if getattr(launcher, "checks_payload_itself", False):
-            launcher.check_payload = check  # type: ignore[attr-defined]
+            launcher.check_payload = check
         else:
             check()
     return launcher

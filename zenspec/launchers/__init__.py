@@ -94,12 +94,12 @@ def singleton_state() -> Dict[str, Any]:
     live objects; unpickled, the state is the same as stock's.
     """
     from hydra.core.plugins import Plugins
-    from hydra.core.singleton import Singleton
-    from omegaconf.basecontainer import BaseContainer
+
+    from zenspec._compatibility import omegaconf_resolvers, singleton_instances
 
     return {
-        "instances": {k: v for k, v in Singleton._instances.items() if k is not Plugins},
-        "omegaconf_resolvers": BaseContainer._resolvers,
+        "instances": {k: v for k, v in singleton_instances().items() if k is not Plugins},
+        "omegaconf_resolvers": omegaconf_resolvers(),
     }
 
 

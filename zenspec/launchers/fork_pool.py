@@ -212,7 +212,9 @@ def _interrupt(
             os.kill(w.process.pid, signum)
     deadline = time.monotonic() + INTERRUPT_GRACE_S
     while any(w.job is not None for w in busy) and time.monotonic() < deadline:
-        pending = {w.conn: w for w in busy if w.job is not None}
+        # keyed by what wait() returns: a worker's pipe end or its process sentinel (an
+        # int); wait() is typed to return any connection or socket, not one of these
+        pending: Dict[Any, _Worker] = {w.conn: w for w in busy if w.job is not None}
         pending.update({w.process.sentinel: w for w in busy if w.job is not None})
         for handle in wait(list(pending), timeout=max(0.0, deadline - time.monotonic())):
             worker = pending[handle]

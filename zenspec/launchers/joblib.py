@@ -38,8 +38,13 @@ from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, filter_overrides, setup_globals
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from omegaconf import DictConfig
-from omegaconf.basecontainer import BaseContainer
 
+from zenspec._compatibility import (
+    job_outcome,
+    set_omegaconf_resolvers,
+    set_singleton_instances,
+    singleton_instances,
+)
 from zenspec.launch.fast_render import RenderHint
 
 __all__ = ["FastJoblibLauncher"]
@@ -71,13 +76,13 @@ def _set_singletons(state: Any) -> None:
     gets its own fresh copy of every other singleton (the ConfigStore among
     them) and of OmegaConf's resolvers, as stock.
     """
-    plugins = Singleton._instances.get(Plugins)
+    plugins = singleton_instances().get(Plugins)
     if plugins is None:
         Singleton.set_state(state)
         return
-    Singleton._instances = state["instances"]
-    Singleton._instances[Plugins] = plugins
-    BaseContainer._resolvers = copy.deepcopy(state["omegaconf_resolvers"])
+    set_singleton_instances(state["instances"])
+    singleton_instances()[Plugins] = plugins
+    set_omegaconf_resolvers(copy.deepcopy(state["omegaconf_resolvers"]))
 
 
 def execute_job(
@@ -94,7 +99,6 @@ def execute_job(
     *gpus*: (records dir, each worker slot's ``CUDA_VISIBLE_DEVICES``) with ``gpus_per_job``.
     """
     from zenspec.launch.fast_launcher import run_job
-    from zenspec.launch.fast_release import release
     from zenspec.launch.job_return import carry_cause
 
     if gpus is not None:
@@ -123,8 +127,6 @@ def execute_job(
         )
     finally:
         _in_job[0] = False
-    # held by this call and by the pool's call item (loky's or the forked pool's)
-    release(sweep_config, 2)
     if os.getpid() != parent:
         _check_sendable(ret)
         carry_cause(ret)  # the task's own error, under Hydra's wrapper, survives the trip
@@ -182,17 +184,17 @@ def _check_sendable(ret: JobReturn) -> None:
     import cloudpickle
 
     try:
-        cloudpickle.dumps(ret._return_value, protocol=5)
+        cloudpickle.dumps(job_outcome(ret), protocol=5)
     except Exception as e:
         from zenspec.records.lost import fail_record
 
         error = TypeError(
-            f"the job's return value ({type(ret._return_value).__name__}) cannot be sent "
+            f"the job's return value ({type(job_outcome(ret)).__name__}) cannot be sent "
             f"back to the zenspec process: {type(e).__name__}: {e}. Fix: return plain data "
             "(numbers, strings, lists, dicts), or save the object in the job's directory."
         )
         ret.status = JobStatus.FAILED
-        ret._return_value = error
+        ret.return_value = error
         hc = ret.hydra_cfg.hydra if ret.hydra_cfg is not None else None
         if hc is not None:
             root = os.path.join(hc.runtime.cwd, hc.sweep.dir)
@@ -235,7 +237,7 @@ def compose_and_execute(
 
     hydra_context, _ = _shared[key]
     primary, instances = _composing[key]
-    Singleton._instances = instances
+    set_singleton_instances(instances)
     loader = hydra_context.config_loader
     sweep_config = loader.load_sweep_config(primary, overrides)
     hint = getattr(loader, "render_hint", lambda cfg: None)(sweep_config)
@@ -340,7 +342,7 @@ class FastJoblibLauncher(JoblibLauncher):
             # job and pickling ~300 nodes, CPU the workers' jobs would not get.
             _shared.clear()
             _shared[key] = (self.hydra_context, self.task_function)
-            _composing[key] = (self.config, dict(Singleton._instances))
+            _composing[key] = (self.config, dict(singleton_instances()))
 
             def calls() -> Iterator[Tuple[Any, ...]]:
                 for n, overrides in enumerate(job_overrides):

@@ -148,7 +148,9 @@ class _Recorder:
         should_ref = getattr(cp.cloudpickle, "_should_pickle_by_reference", None)
         modules: Set[str] = set()
 
-        class Pickler(cp.Pickler):  # type: ignore[name-defined, misc]
+        base: Any = cp.Pickler  # a module passed in: its classes are only known at run time
+
+        class Pickler(base):
             def reducer_override(self, obj: Any) -> Any:
                 if isinstance(obj, types.ModuleType):
                     if should_ref is None or should_ref(obj):

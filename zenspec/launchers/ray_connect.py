@@ -99,7 +99,9 @@ def _signal_exceptions() -> Iterator[List[BaseException]]:
     wrapped: Dict[int, Tuple[Any, Any]] = {}
     for name in ("SIGTERM", "SIGHUP"):
         sig = getattr(signal, name, None)
-        old = signal.getsignal(sig) if sig is not None else None
+        if sig is None:
+            continue
+        old = signal.getsignal(sig)
         if not callable(old):
             continue
 
@@ -190,7 +192,7 @@ class RayConnection:
 
     @staticmethod
     @contextlib.contextmanager
-    def _bounded_connect(explicit: bool):  # type: ignore[no-untyped-def]
+    def _bounded_connect(explicit: bool) -> Iterator[None]:
         """Ray retries a cluster's GCS for 20 s (once a second): fewer for an explicit address.
 
         The port answered already (:meth:`_check_answers`); what Ray may still

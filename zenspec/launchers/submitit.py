@@ -303,7 +303,7 @@ class _Lossless(BaseSubmititLauncher):
         ret = JobReturn()
         ret.overrides = list(overrides)
         ret.status = JobStatus.FAILED
-        ret._return_value = JobDiedError(cause)
+        ret.return_value = JobDiedError(cause)
         ret.working_dir = os.getcwd()
         try:  # the job's config as it would have been (the table and the sweepers read it)
             assert self.config is not None and self.hydra_context is not None
@@ -432,6 +432,19 @@ class LosslessLocalLauncher(_Lossless, LocalLauncher):
         if not faulthandler.is_enabled():
             faulthandler.enable(file=sys.stderr)
         return super().__call__(*args, **kwargs)
+
+    def _collect(self, jobs: List[Any], *args: Any, **kwargs: Any) -> List[JobReturn]:
+        results = super()._collect(jobs, *args, **kwargs)
+        # A job writes its result just before its process exits: wait for the exits (and
+        # reap them), so that none of the sweep's processes runs once it returned (a
+        # `resume` right after would see a job "still running" and refuse).
+        deadline = time.monotonic() + RESULT_GRACE_S
+        for job in jobs:
+            process = getattr(job, "_process", None)
+            if process is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        return results
 
     def _ended(self, jobs: List[Any], indices: List[int]) -> Dict[int, str]:
         from zenspec.records.lost import describe_exit

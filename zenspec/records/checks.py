@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
+from typing_extensions import TypeGuard
+
 from zenspec.records.store import FORMAT_VERSION
 
 __all__ = ["MAX_DEPTH", "STATUSES", "manifest_problem", "record_problem"]
@@ -56,7 +58,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, float)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -13,7 +13,7 @@ import os
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union, cast
 
 from zenspec.records.store import (
     _CLOEXEC,
@@ -112,9 +112,11 @@ class RecordingTask:
         """The running job's Hydra config, records root and number (None outside a job)."""
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
+        from omegaconf import DictConfig
 
         try:
-            hc = HydraConfig.get()
+            # typed as the HydraConf schema, but it is the DictConfig built from it
+            hc = cast(DictConfig, HydraConfig.get())
         except ValueError:  # called outside a Hydra job: nothing to record against
             return None
         multirun = hc.mode == RunMode.MULTIRUN
@@ -174,7 +176,7 @@ def _user_choices(choices: Any) -> Dict[str, Any]:
 
     every = OmegaConf.to_container(choices, resolve=True)  # ~2x quicker than .items()
     assert isinstance(every, dict)
-    return {k: v for k, v in every.items() if not str(k).startswith("hydra/")}
+    return {str(k): v for k, v in every.items() if not str(k).startswith("hydra/")}
 
 
 _made_dirs: Set[str] = set()  # jobs dirs known to exist (one mkdir per sweep, not per job)
@@ -293,7 +295,7 @@ def read_job_records(
     ``num`` that is not its file's, a planted symlink) is skipped; with a
     *damaged* list, ``("jobs/<name>", why)`` is appended to it for each.
     """
-    records = []
+    records: List[Dict[str, Any]] = []
     directory = jobs_dir(root)
     if not directory.is_dir():
         return records

@@ -224,12 +224,14 @@ def reap_dead_markers(
         pid, start = marker.get("pid"), marker.get("start")
         if marker and (marker.get("host") != host or not isinstance(pid, int)):
             continue  # another machine's job: its engine knows (records.engine)
-        if marker and process_alive(pid, start):
+        # pid is an int here unless the marker is empty
+        if isinstance(pid, int) and process_alive(pid, start):
             continue
         overrides = planned[num]
         in_process = not marker or pid in launcher_pids
         if in_process:
-            cause, detail = crash.get(pid, ("the zenspec process running it died", ""))
+            died = ("the zenspec process running it died", "")
+            cause, detail = crash.get(pid, died) if isinstance(pid, int) else died
             if not detail:
                 cause += " (os._exit, SIGKILL or out of memory: its exit status is the shell's $?)"
             recorded = record_lost_job(root, num, overrides, cause, detail=detail)

@@ -114,7 +114,12 @@ class SweepResults:
         ]
         if not scored:
             return None
-        return (max if maximize else min)(scored, key=lambda r: r.metric)
+
+        def metric(r: JobRow) -> float:
+            assert r.metric is not None  # scored rows only
+            return r.metric
+
+        return (max if maximize else min)(scored, key=metric)
 
     def sorted_rows(self, by: Optional[str] = None, maximize: bool = False) -> List[JobRow]:
         if by is None:

@@ -6,12 +6,35 @@ source map), :mod:`~zenspec.spec.schema` (the JSON Schema),
 :mod:`~zenspec.spec.semantic` (checks a schema cannot make, optionally with
 imports), :mod:`~zenspec.spec.compile` (to the core API's config, groups and
 overrides) and :mod:`~zenspec.spec.plan` (the dry run).
+
+The names below are imported on first use (PEP 562): the launch layer imports
+:mod:`zenspec.spec.override_text` (Hydra-free override text) without loading
+the JSON Schema machinery, and ``zenspec validate`` never loads :mod:`~zenspec.spec.plan`.
 """
 
-from zenspec.spec.api import FileReport, load_spec, run_spec, validate, validate_paths
-from zenspec.spec.model import Spec
-from zenspec.spec.plan import Plan, PlannedJob, plan_spec
-from zenspec.spec.schema import load_schema
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, List
+
+if TYPE_CHECKING:
+    from zenspec.spec.api import FileReport, load_spec, run_spec, validate, validate_paths
+    from zenspec.spec.model import Spec
+    from zenspec.spec.plan import Plan, PlannedJob, plan_spec
+    from zenspec.spec.schema import load_schema
+
+_LAZY: Dict[str, str] = {
+    "FileReport": "zenspec.spec.api",
+    "load_spec": "zenspec.spec.api",
+    "run_spec": "zenspec.spec.api",
+    "validate": "zenspec.spec.api",
+    "validate_paths": "zenspec.spec.api",
+    "Spec": "zenspec.spec.model",
+    "Plan": "zenspec.spec.plan",
+    "PlannedJob": "zenspec.spec.plan",
+    "plan_spec": "zenspec.spec.plan",
+    "load_schema": "zenspec.spec.schema",
+}
 
 __all__ = [
     "FileReport",
@@ -25,3 +48,16 @@ __all__ = [
     "validate",
     "validate_paths",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zenspec.spec' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # imported once
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))

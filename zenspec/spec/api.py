@@ -297,7 +297,8 @@ def run_spec(
         with its line before anything is launched.
     **launch_kwargs
         Passed to :func:`zenspec.hydra_run` / :func:`zenspec.hydra_multirun`
-        (``with_log_configuration``, ``on_error``, ``progress``, ``records``...).
+        (``with_log_configuration``, ``on_error``, ``progress``, ``records``...);
+        ``execution_whitelist`` defaults to the spec's ``[experiment] execution_whitelist``.
 
     Returns
     -------
@@ -336,6 +337,8 @@ def run_spec(
         }
         if spec.experiment.metric is not None:
             launch_kwargs.setdefault("metric", spec.experiment.metric)
+        if compiled.execution_whitelist is not None:  # [experiment] execution_whitelist
+            launch_kwargs.setdefault("execution_whitelist", compiled.execution_whitelist)
         launch = hydra_multirun if compiled.multirun else hydra_run
         if not compiled.multirun:
             launch_kwargs = {

@@ -22,22 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from omegaconf import OmegaConf, open_dict
-
-from zenspec.builds import builds, get_target_path
 from zenspec.errors import BuildsError, SpecError, ZenspecError
-from zenspec.funcs import get_obj
-from zenspec.instantiate import instantiate
-from zenspec.launch.overrides import parse_overrides, value_to_override
 from zenspec.spec.imports import ImportFailure, hydra_path, resolve
 from zenspec.spec.model import Spec
+from zenspec.spec.override_text import value_to_override
 from zenspec.sweepers.space import is_structured_sweep, structured_to_sweep
 
 __all__ = ["Compiled", "compile_spec", "convert_value", "merge_overrides", "spec_overrides"]
 
 #: The ConfigStore option a spec's own sweeper is registered as (hydra/sweeper=...).
 SWEEPER_OPTION = "zenspec_spec"
-_GET_OBJ = get_target_path(get_obj)
+# get_target_path(zenspec.funcs.get_obj), spelt out: zenspec.builds imports Hydra, and the
+# overrides of a spec are written without it (tests/test_layers.py holds the two equal)
+_GET_OBJ = "zenspec.funcs.get_obj"
 # Parts of Hydra's config that are open dicts: new keys there need `++`.
 _OPEN_HYDRA = ("job.env_set", "job_logging", "hydra_logging", "callbacks")
 
@@ -52,6 +49,8 @@ class Compiled:
     overrides: List[str]
     multirun: bool
     job_name: str
+    #: ``[experiment] execution_whitelist``, dotted: ``hydra_run``'s ``execution_whitelist``
+    execution_whitelist: Optional[List[str]] = None
 
 
 # keys zenspec adds to a Hydra launcher's config (not in the plugin's dataclass)
@@ -131,6 +130,13 @@ def spec_overrides(spec: Spec) -> List[str]:
 
 
 def _override_key(text: str) -> str:
+    from zenspec.spec.sweep_text import read_line
+
+    simple = read_line(text)  # a spec's own lines: without Hydra's parser
+    if simple is not None:
+        return simple.key
+    from zenspec.launch.overrides import parse_overrides
+
     (o,) = parse_overrides([text])
     return o.key_or_group
 
@@ -185,6 +191,10 @@ def _placeholders(spec: Spec, taken: Sequence[str]) -> Dict[str, None]:
 
 def build_config(spec: Spec) -> Any:
     """The primary config (imports the experiment's target or config_class)."""
+    from omegaconf import DictConfig, OmegaConf, open_dict
+
+    from zenspec.builds import builds
+
     values = convert_value(spec.config)
     exp = spec.experiment
     if exp.target:
@@ -218,6 +228,7 @@ def build_config(spec: Spec) -> Any:
                 f"the config does not fit {exp.config_class}: {e}".replace("\n", " "),
                 **_where(spec, ("config",)),
             ) from e
+        assert isinstance(cfg, DictConfig)  # a dataclass's config merged with a dict
         with open_dict(cfg):
             for key, value in extra.items():
                 cfg[key] = value
@@ -259,7 +270,8 @@ def _builtin_sweeper_settings(spec: Spec) -> Dict[str, Any]:
 
     conf = RandomSearchSweeperConf if spec.sweeper.kind == "random" else OptunaSweeperConf
     out = {
-        f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        # every setting has a default or a default_factory (never both)
+        f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         for f in dataclasses.fields(conf)
         if f.name != "_target_"
     }
@@ -276,6 +288,8 @@ def compile_spec(
     Imports the experiment's target/task/config_class, so call it inside
     :func:`zenspec.spec.imports.search_path`.
     """
+    from zenspec.instantiate import instantiate
+
     config = build_config(spec)
     task = instantiate if spec.experiment.target else _imported(spec, "task")
     if not spec.experiment.target and not callable(task):
@@ -290,7 +304,20 @@ def compile_spec(
         overrides=merge_overrides(spec_overrides(spec), overrides or ()),
         multirun=bool(multirun or spec.sweep or not spec.sweeper.is_grid),
         job_name=spec.experiment.name,
+        execution_whitelist=spec_execution_whitelist(spec),
     )
+
+
+def spec_execution_whitelist(spec: Spec) -> Optional[List[str]]:
+    """The spec's ``[experiment] execution_whitelist`` in Hydra's dotted form, or None.
+
+    ``_ref_`` values compile to ``zenspec.funcs.get_obj`` nodes, so it is added
+    when the spec has a whitelist (the referenced paths are the spec's: ``zenspec
+    validate`` holds them to the whitelist)."""
+    listed = spec.experiment.execution_whitelist
+    if listed is None:
+        return None
+    return list(dict.fromkeys([*(hydra_path(p) for p in listed), _GET_OBJ]))
 
 
 def spec_session(compiled: Compiled, *, fast: bool) -> Any:
@@ -325,6 +352,7 @@ def job_config(session: Any, cfg: Any, overrides: Sequence[str], num: int = 0) -
     ``HydraConfig`` when it ends.
     """
     from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
 
     from zenspec._compatibility import job_id
     from zenspec.launch.context import explain_composition_error

@@ -37,6 +37,8 @@ class Experiment:
     search_path: Tuple[Path, ...] = ()
     metric: Optional[str] = None
     direction: str = "minimize"
+    #: the callables the config may name (hydra-core 1.4's execution whitelist), as written
+    execution_whitelist: Optional[Tuple[str, ...]] = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,10 @@ class Spec:
         multirun: bool = False,
         **kwargs: Any,
     ) -> Any:
-        """Run the spec, as ``zenspec run``; see :func:`zenspec.spec.run_spec`."""
+        """Run the spec, as ``zenspec run``; see :func:`zenspec.spec.run_spec`.
+
+        ``[experiment] execution_whitelist`` becomes the launch's
+        ``execution_whitelist`` (unless *kwargs* gives one)."""
         from zenspec.spec.api import run_spec
 
         return run_spec(self, overrides=overrides, multirun=multirun, **kwargs)
@@ -153,6 +158,9 @@ def build_spec(parsed: ParsedSpec) -> Spec:
         search_path=tuple(base / p for p in exp.get("search_path", ())),
         metric=exp.get("metric"),
         direction=exp.get("direction", "minimize"),
+        execution_whitelist=(
+            tuple(exp["execution_whitelist"]) if "execution_whitelist" in exp else None
+        ),
     )
     sweep: Dict[str, Any] = {}
     sweep_paths: Dict[str, KeyPath] = {}

@@ -113,18 +113,19 @@ class ParsedSpec:
         )
 
 
-def detect_format(path: Union[str, Path]) -> str:
+def detect_format(path: Union[str, os.PathLike[str]]) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
+        name = os.fspath(path)
         raise SpecError(
-            f"cannot tell the format of '{path}' from its suffix {suffix!r}.",
-            file=str(path),
+            f"cannot tell the format of '{name}' from its suffix {suffix!r}.",
+            file=name,
             hint="Fix: name the spec *.toml, *.yaml or *.yml.",
         )
     return SUFFIXES[suffix]
 
 
-def parse_file(path: Union[str, Path]) -> ParsedSpec:
+def parse_file(path: Union[str, os.PathLike[str]]) -> ParsedSpec:
     """Read and parse one spec file.
 
     Raises
@@ -134,13 +135,13 @@ def parse_file(path: Union[str, Path]) -> ParsedSpec:
         top level, or has a syntax error (with its line and column).
     """
     fmt = detect_format(path)
-    name = str(path)
+    name = os.fspath(path)
     try:
         raw = _read_capped(path, name)
     except FileNotFoundError:
-        raise SpecError(f"no such file: '{path}'.", file=name) from None
+        raise SpecError(f"no such file: '{name}'.", file=name) from None
     except IsADirectoryError:
-        raise SpecError(f"'{path}' is a directory, not a spec file.", file=name) from None
+        raise SpecError(f"'{name}' is a directory, not a spec file.", file=name) from None
     except OSError as e:
         raise SpecError(
             f"cannot read the file: {e.strerror or e}.",
@@ -165,7 +166,7 @@ def _too_big(size: str, name: str) -> SpecError:
     )
 
 
-def _read_capped(path: Union[str, Path], name: str) -> bytes:
+def _read_capped(path: Union[str, os.PathLike[str]], name: str) -> bytes:
     """The file's bytes, reading at most MAX_SPEC_BYTES + 1 of them.
 
     Only a regular file is read: a FIFO, socket or device (``/dev/zero``, also
@@ -178,10 +179,10 @@ def _read_capped(path: Union[str, Path], name: str) -> bytes:
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", name)
         if not stat.S_ISREG(st.st_mode):
             raise SpecError(
-                f"'{path}' is {_file_kind(st.st_mode)}, not a regular file; a spec must be "
+                f"'{name}' is {_file_kind(st.st_mode)}, not a regular file; a spec must be "
                 "a regular file.",
                 file=name,
                 hint="Fix: point at the spec file itself (a symlink to a regular file is fine).",

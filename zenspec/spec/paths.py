@@ -237,12 +237,13 @@ def override_problems(overrides: Optional[Sequence[str]]) -> List[Problem]:
     left to the override checks, which say why.
     """
     from zenspec.errors import ZenspecError
-    from zenspec.launch.overrides import parse_overrides
 
     problems: List[Problem] = []
     for text in overrides or ():
         if not isinstance(text, str) or "hydra" not in text:
             continue
+        from zenspec.launch.overrides import parse_overrides  # Hydra's parser: only now
+
         try:
             (parsed,) = parse_overrides([text])
         except (ZenspecError, ValueError):

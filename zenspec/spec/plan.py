@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
-
-from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, cast
 
 from zenspec.errors import LaunchError, OverrideError, SpecError, ZenspecError
 from zenspec.spec.compile import compile_spec, job_config, spec_session
 from zenspec.spec.imports import search_path
 from zenspec.spec.model import Spec
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+# Hydra and OmegaConf are imported where a config is composed or shown:
+# plan_without_imports (`zenspec plan --no-imports`) imports neither for the common specs
 
 __all__ = ["Plan", "PlannedJob", "plan_spec", "plan_without_imports"]
 
@@ -55,10 +58,13 @@ class Plan:
         """The composed config of the selected job, without Hydra's own node."""
         if self.config is None:
             return None
-        cfg = OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"])
-        return OmegaConf.to_yaml(cfg)
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_yaml(_without_hydra(self.config))
 
     def as_dict(self) -> Dict[str, Any]:
+        if self.config is not None:
+            from omegaconf import OmegaConf
         return {
             "spec": self.spec_file,
             "description": self.description,
@@ -76,9 +82,7 @@ class Plan:
             "job": self.job,
             "config": None
             if self.config is None
-            else OmegaConf.to_container(
-                OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"])
-            ),
+            else OmegaConf.to_container(_without_hydra(self.config)),
             "notes": self.notes,
         }
 
@@ -115,7 +119,27 @@ class Plan:
         return json.dumps(self.as_dict(), indent=2, default=str)
 
 
+def _without_hydra(cfg: DictConfig) -> DictConfig:
+    """A copy of *cfg* without Hydra's own node."""
+    from omegaconf import OmegaConf
+
+    # masked_copy keeps the keys found ``in`` the list, of any type; it is annotated List[str]
+    keys = cast(List[str], [k for k in cfg if k != "hydra"])
+    return OmegaConf.masked_copy(cfg, keys)
+
+
+def _task_arguments(cfg: DictConfig) -> List[str]:
+    """The job's command-line overrides, unresolved (as Hydra hands them to the sweeper)."""
+    from omegaconf import OmegaConf
+
+    task = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
+    assert isinstance(task, list)  # hydra.overrides.task is a ListConfig
+    return [str(a) for a in task]
+
+
 def _subdir_is_num(cfg: DictConfig) -> bool:
+    from omegaconf import OmegaConf
+
     raw = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)
     return isinstance(raw, dict) and raw.get("subdir") == "${hydra.job.num}"
 
@@ -146,6 +170,9 @@ def plan_spec(
     ZenspecError
         Whatever ``zenspec run`` would refuse (bad overrides, bad spec).
     """
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
     from zenspec.launch.grid import count_grid, plan_grid
     from zenspec.spec.paths import override_problems
     from zenspec.spec.semantic import check_spec
@@ -185,17 +212,14 @@ def plan_spec(
             )
             if mode is RunMode.RUN:
                 plan.output_dir = session.resolve_output_dir("hydra.run.dir")
-                task = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
-                plan.jobs = [PlannedJob(0, [str(a) for a in task], plan.output_dir)]
+                plan.jobs = [PlannedJob(0, _task_arguments(cfg), plan.output_dir)]
                 if job not in (None, 0):
                     raise LaunchError(f"a single run has one job, #0; there is no job #{job}.")
                 if job is not None:
                     plan.job, plan.config = 0, cfg
                 return plan
 
-            arguments = [
-                str(a) for a in OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
-            ]
+            arguments = _task_arguments(cfg)
             plan.arguments = arguments
             plan.output_dir = session.resolve_output_dir("hydra.sweep.dir")
             if not spec.sweeper.is_grid or not sweeper.endswith("BasicSweeper"):
@@ -229,7 +253,9 @@ def plan_spec(
                 plan.job = job
                 plan.config = job_config(session, cfg, jobs[job], job)
                 # resolve now, inside the session, where HydraConfig is set for the job
-                plan.config = OmegaConf.create(OmegaConf.to_container(plan.config, resolve=False))
+                container = OmegaConf.to_container(plan.config, resolve=False)
+                assert isinstance(container, dict)  # a DictConfig's container
+                plan.config = OmegaConf.create(container)
             return plan
 
 
@@ -242,13 +268,15 @@ def plan_without_imports(
     """The jobs of *spec* from its text alone: nothing imported, nothing composed.
 
     Each job's overrides are those ``zenspec run`` would give it (the grid is
-    expanded with Hydra's own sweeper logic); output directories and configs
-    need the composed config, so they are left out (``plan_spec`` has them).
+    expanded as Hydra's BasicSweeper does: by :mod:`zenspec.spec.sweep_text`,
+    without Hydra, when every line is of the common forms, else with Hydra's own
+    sweeper logic); output directories and configs need the composed config, so
+    they are left out (``plan_spec`` has them).
     """
-    from zenspec.launch.grid import count_grid, plan_grid
     from zenspec.spec.compile import merge_overrides, spec_overrides
     from zenspec.spec.paths import override_problems
     from zenspec.spec.sweep_checks import SpecGroupOptions
+    from zenspec.spec.sweep_text import count_lines, expand_lines, read_lines
 
     problems = override_problems(overrides)
     if problems:  # a job name or output path that leaves its directory: nothing runs
@@ -270,8 +298,15 @@ def plan_without_imports(
     if not is_multirun:
         plan.jobs = [PlannedJob(0, arguments)]
     elif spec.sweeper.is_grid:
-        options = SpecGroupOptions(spec)  # glob() lists a group's options from the spec
-        _refuse_large(spec, count_grid(arguments, None, options), max_jobs)
-        jobs = plan_grid(arguments, None, options)
+        simple = read_lines(arguments)
+        if simple is not None and not any(o.kind == "interval" for o in simple):
+            _refuse_large(spec, count_lines(simple), max_jobs)
+            jobs = expand_lines(simple)
+        else:
+            from zenspec.launch.grid import count_grid, plan_grid
+
+            options = SpecGroupOptions(spec)  # glob() lists a group's options from the spec
+            _refuse_large(spec, count_grid(arguments, None, options), max_jobs)
+            jobs = plan_grid(arguments, None, options)
         plan.jobs = [PlannedJob(n, list(o)) for n, o in enumerate(jobs)]
     return plan

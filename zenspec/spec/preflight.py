@@ -105,7 +105,9 @@ def _jobs(
     from omegaconf import OmegaConf
 
     # unresolved, as Hydra hands them to the sweeper (an override may hold ${...})
-    arguments = [str(a) for a in OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)]
+    task = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
+    assert isinstance(task, list)  # hydra.overrides.task is a ListConfig
+    arguments = [str(a) for a in task]
     params = cfg.hydra.sweeper.get("params") or {}
     lines = [f"{k}={v}" for k, v in params.items()] + arguments
     parser = OverridesParser.create(config_loader=session.hydra.config_loader)
@@ -116,6 +118,7 @@ def _jobs(
         base.pop(key, None)
         axes.pop(key, None)
         if not o.is_sweep_override():
+            assert o.input_line is not None  # parse_overrides sets it on every override
             base[key] = o.input_line
             continue
         if o.is_interval_sweep():

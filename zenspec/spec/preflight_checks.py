@@ -104,7 +104,11 @@ class JobChecks:
     def from_error(self, error: ZenspecError) -> List[Problem]:
         """A composition error as problems, placed in the spec when its key is there."""
         out = []
-        for p in error.problems or (error.problem,):
+        # ``problems`` is empty only for an error raised with no message: its own fields
+        fallback = Problem(
+            error.message, error.file, error.path, error.line, error.column, error.hint
+        )
+        for p in error.problems or (fallback,):
             key = (p.path or "")[2:] if (p.path or "").startswith("$.") else (p.path or "")
             if p.file is None and key and not self._cli_line(key.replace("/", ".")):
                 path = self._spec_path(key)

@@ -7,22 +7,32 @@ expected, what was found and, for typos, a "did you mean". For ``anyOf``/
 ``oneOf`` it reports the branch the value was evidently meant for, not a wall
 of every branch's complaints. A schema may carry ``errorMessage`` (the
 convention of ajv-errors; validators and editors ignore it) to word a message.
+
+Importing ``jsonschema`` costs ~40 ms, a third of ``zenspec validate``'s start:
+a spec found valid is remembered by the digest of its data (every value with
+its type) under a fingerprint of the schema's text and jsonschema's files
+(:mod:`zenspec.spec.facts`), and the same data is not validated again until
+one of them changes. Only "valid" is remembered: a spec with problems is
+always validated, so its messages are always jsonschema's.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
-
-from jsonschema import Draft7Validator
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
 
 from zenspec.errors import Problem, did_you_mean
+from zenspec.spec import facts
 from zenspec.spec.parse import KeyPath, ParsedSpec
+
+if TYPE_CHECKING:  # imported where a spec is validated: `zenspec schema` only prints
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["describe", "load_schema", "schema_problems", "schema_text"]
 
@@ -35,7 +45,7 @@ def schema_text() -> str:
     try:
         from importlib.resources import files
 
-        return files("zenspec").joinpath("schemas", SCHEMA_NAME).read_text(encoding="utf-8")
+        return (files("zenspec") / "schemas" / SCHEMA_NAME).read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError, ModuleNotFoundError, TypeError):
         # an install without the data file (or Python 3.9's resources quirks)
         return _REPO_SCHEMA.read_text(encoding="utf-8")
@@ -53,6 +63,8 @@ def load_schema() -> Dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Draft7Validator:
+    from jsonschema import Draft7Validator
+
     return Draft7Validator(load_schema())
 
 
@@ -221,6 +233,8 @@ class _Explainer:
             by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
         meant = [errs for i, errs in sorted(by_branch.items()) if _applicable(errs)]
         if len(meant) == 1:  # the value has the type of one branch: explain that branch
+            from jsonschema.exceptions import best_match
+
             return self.explain(best_match(meant[0]))
         titles = [b.get("title") or _expected_types(b.get("type", "value")) for b in branches]
         expected = ", ".join(titles[:-1]) + " or " + titles[-1] if len(titles) > 1 else titles[0]
@@ -263,6 +277,17 @@ def _short_reprs(data: Any, memo: Dict[int, Any]) -> Any:
 
 def schema_problems(parsed: ParsedSpec) -> List[Problem]:
     """Every way *parsed* violates the schema, one :class:`Problem` each, in file order."""
+    known = _KnownValid.load()
+    digest = _digest(parsed.data) if known is not None else None
+    if known is not None and digest in known.digests:
+        return []  # this very data was valid under this schema and jsonschema
+    problems = _problems(parsed)
+    if known is not None and digest is not None and not problems:
+        known.add(digest)
+    return problems
+
+
+def _problems(parsed: ParsedSpec) -> List[Problem]:
     explainer = _Explainer(parsed)
     problems: List[Problem] = []
     seen = set()
@@ -273,3 +298,66 @@ def schema_problems(parsed: ParsedSpec) -> List[Problem]:
                 seen.add(key)
                 problems.append(p)
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0, p.path or ""))
+
+
+def _canonical(data: Any) -> Any:
+    """*data* as JSON that tells every value's type (``1``, ``1.0``, ``True``, a date
+    and its text all differ); mapping order kept, as the schema may not care."""
+    if isinstance(data, dict):
+        return ["d", [[str(k), type(k).__name__, _canonical(v)] for k, v in data.items()]]
+    if isinstance(data, list):
+        return ["l", [_canonical(v) for v in data]]
+    return [type(data).__name__, repr(data) if not isinstance(data, str) else str(data)]
+
+
+def _digest(data: Any) -> Optional[str]:
+    try:
+        text = json.dumps(_canonical(data), separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class _KnownValid:
+    """Digests of spec data found valid, for one schema and jsonschema (kept: :mod:`.facts`)."""
+
+    _loaded: Optional[_KnownValid] = None
+    _LIMIT = 5000
+
+    def __init__(self, fingerprint: str, digests: List[str]) -> None:
+        self.fingerprint = fingerprint
+        self.digests = set(digests)
+        self.order = list(digests)
+        self.dirty = False
+
+    @classmethod
+    def load(cls) -> Optional[_KnownValid]:
+        if cls._loaded is not None or facts.disabled():
+            return cls._loaded
+        files = facts.package_files(
+            "jsonschema",
+            ["validators.py", "_keywords.py", "_legacy_keywords.py", "_types.py", "_format.py"],
+        )
+        schema = hashlib.sha256(_schema().encode("utf-8")).hexdigest()
+        fingerprint = facts.fingerprint([*files, __file__], "schema=" + schema) if files else None
+        if fingerprint is None:
+            return None
+        kept = facts.read("valid-specs", fingerprint)
+        digests = [d for d in kept if isinstance(d, str)] if isinstance(kept, list) else []
+        cls._loaded = cls(fingerprint, digests)
+        return cls._loaded
+
+    def add(self, digest: str) -> None:
+        if digest in self.digests:
+            return
+        if not self.dirty:  # the first new one: all are written at exit
+            import atexit
+
+            atexit.register(self.save)
+            self.dirty = True
+        self.digests.add(digest)
+        self.order.append(digest)
+
+    def save(self) -> None:
+        """Write the digests, the newest :attr:`_LIMIT` (once per process, at exit)."""
+        facts.write("valid-specs", self.fingerprint, self.order[-self._LIMIT :])

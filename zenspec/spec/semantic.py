@@ -15,6 +15,12 @@ target/task/config_class import, every ``_target_``/``_ref_`` imports, every
 key given to a target is one of its parameters ("did you mean"), required
 parameters are given, the sweeper is a ``Sweeper`` taking those arguments,
 the launcher plugin is installed and knows those settings.
+
+Without imports, Hydra itself is not imported either for the common specs (the
+layering ``tests/test_layers.py`` holds): sweeps of the common forms are read
+by :mod:`zenspec.spec.sweep_text`; Hydra is imported for a ``[hydra]`` table,
+a target its policy may refuse, or an unusual sweep expression, and if it
+cannot be, that one check is skipped with a note on stderr.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
@@ -46,6 +53,7 @@ _RESERVED_CONFIG = {
 }
 _SIMPLE_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_\-]*)(?:\.[^}:]*)?\}")
 _HINT_ADD = "Fix: add it to [config] with a default value, or prefix the key with '+' to add it."
+_NOTED: set = set()
 
 
 @dataclass
@@ -66,6 +74,12 @@ class _Checker(SweepChecks, PolicyChecks, PathChecks, HydraChecks):
 
     def add(self, path: KeyPath, message: str, hint: Optional[str] = None) -> None:
         self.problems.append(self.spec.problem(path, message, hint))
+
+    def note(self, message: str) -> None:
+        """A check that could not run: one line on stderr (once per process)."""
+        if message not in _NOTED:
+            _NOTED.add(message)
+            sys.stderr.write(f"note: {message}\n")
 
     # -- without imports -----------------------------------------------------------
     def reserved(self) -> None:
@@ -165,8 +179,8 @@ class _Checker(SweepChecks, PolicyChecks, PathChecks, HydraChecks):
 
     def expressible(self) -> None:
         """[hydra] and [launcher] values become overrides: each must be writable as one."""
-        from zenspec.launch.overrides import value_to_override
         from zenspec.spec.compile import _flatten, convert_value
+        from zenspec.spec.override_text import value_to_override
 
         sections = {"hydra": self.spec.hydra, "launcher": dict(self.spec.launcher.params)}
         for section, table in sections.items():
@@ -177,6 +191,52 @@ class _Checker(SweepChecks, PolicyChecks, PathChecks, HydraChecks):
                     self.add((section, *key.split(".")), f"cannot be written as an override: {e.message}")  # fmt: skip
 
     # -- with imports ------------------------------------------------------------
+    def whitelist(self) -> None:
+        """``[experiment] execution_whitelist``: every callable the spec names for Hydra to
+        call (the experiment's target, ``_target_``/``_ref_`` of the config, the groups,
+        the callbacks, the sweeper's settings) is in it. Hydra 1.4 enforces it when the
+        jobs run; this is the early word, by name, on every version (nothing imported)."""
+        listed = self.spec.experiment.execution_whitelist
+        if listed is None:
+            return
+        # zenspec.instantiate imports Hydra: only for a spec that has a whitelist
+        from zenspec.spec.imports import hydra_path
+        from zenspec.spec.whitelist import is_whitelisted, normalize_execution_whitelist
+
+        where = ("experiment", "execution_whitelist")
+        try:
+            allowed = normalize_execution_whitelist([hydra_path(p) for p in listed])
+        except ValueError as e:
+            self.add(where, str(e))
+            return
+        named: List[tuple] = []
+        if self.spec.experiment.target:
+            named.append((("experiment", "target"), self.spec.experiment.target))
+        roots: List[tuple] = [(("config",), self.spec.config)]
+        roots += [(("groups", g, o), n) for g, opts in self.spec.groups.items() for o, n in opts.items()]  # fmt: skip
+        roots.append((("hydra", "callbacks"), self.spec.hydra.get("callbacks", {})))
+        roots += [(("sweeper", k), v) for k, v in self.spec.sweeper.params.items()]
+        stack = list(roots)
+        while stack:
+            at, node = stack.pop()
+            if isinstance(node, list):
+                stack.extend(((*at, i), v) for i, v in enumerate(node))
+            elif isinstance(node, dict):
+                for key in ("_target_", "_ref_"):
+                    if isinstance(node.get(key), str):
+                        named.append(((*at, key), node[key]))
+                stack.extend(((*at, k), v) for k, v in node.items())
+        for at, name in named:
+            if not is_whitelisted(hydra_path(name), allowed):
+                self.add(
+                    at,
+                    f"'{name}' is not in the spec's execution_whitelist "
+                    f"({', '.join(listed) or 'empty'}).",
+                    f"Fix: add '{hydra_path(name)}' (or its package, '"
+                    f"{hydra_path(name).rsplit('.', 1)[0]}.*') to [experiment] "
+                    "execution_whitelist.",
+                )
+
     def resolve(self, path: KeyPath, target: str) -> Any:
         try:
             return resolve(target)
@@ -410,6 +470,21 @@ def _strings(value: Any, path: KeyPath) -> Iterable[tuple]:
             yield from _strings(v, (*path, i))
 
 
+def _grid_size(spec: Spec, good: Sequence[str]) -> Optional[int]:
+    """The grid's size: counted here for the common forms, else by the launch layer."""
+    from zenspec.spec.sweep_text import count_lines, read_lines
+
+    simple = read_lines(good)
+    try:
+        if simple is not None:
+            return count_lines(simple)
+        from zenspec.launch.grid import count_grid
+
+        return count_grid(good, None, SpecGroupOptions(spec)) if good else 1
+    except Exception:  # a sweep the count cannot read (or no Hydra): the size is unknown
+        return None
+
+
 def check_spec(
     spec: Spec,
     imports: bool = False,
@@ -441,6 +516,7 @@ def check_spec(
     c.hydra_keys()
     c.paths()
     c.policy()
+    c.whitelist()
     if imports:
         c.experiment()
     c.defaults()
@@ -457,12 +533,7 @@ def check_spec(
         c.launcher()
     grid = None
     if spec.sweeper.is_grid and len(good) == len(spec.sweep):
-        from zenspec.launch.grid import count_grid
-
-        try:
-            grid = count_grid(good, None, SpecGroupOptions(spec)) if good else 1
-        except Exception:  # a sweep the count cannot read: the size is then unknown
-            grid = None
+        grid = _grid_size(spec, good)
         if grid is not None and max_jobs is not None and grid > max_jobs:
             c.add(
                 ("sweep",),

@@ -29,6 +29,7 @@ class _Scanner:
                 self.line_starts.append(n + 1)
         self.out: Dict[KeyPath, Tuple[int, int]] = {}
         self.aot_counts: Dict[KeyPath, int] = {}
+        self.table: KeyPath = ()
 
     # -- positions -------------------------------------------------------
     def pos(self, i: int) -> Tuple[int, int]:
@@ -180,7 +181,7 @@ class _Scanner:
         self.table = path
 
     def run(self) -> Dict[KeyPath, Tuple[int, int]]:
-        self.table: KeyPath = ()
+        self.table = ()
         self.out[()] = (1, 1)
         while self.i < len(self.s):
             self.skip_ws(newlines=True)

@@ -3,8 +3,9 @@
 Scalars are read as OmegaConf reads them (so as Hydra's own config files, the
 CLI and TOML specs give them): ``1e-4``, ``1E5`` and ``.5`` are floats, and
 ``2024-01-01`` stays a string. The implicit resolvers are OmegaConf's own,
-taken from its loader when this module is imported (:func:`_omegaconf_resolvers`),
-never a copy that could drift.
+taken from its loader when this module is imported (:func:`_omegaconf_resolvers`;
+kept between runs under a fingerprint of the files that build them), never a
+copy that could drift.
 
 Refused before anything is constructed: every tag the safe loader has no
 constructor for (``!!python/object/apply:os.system``...), aliases that contain
@@ -15,11 +16,13 @@ Every error carries the file, key path, line and column.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Pattern, Tuple
+import re
+from typing import Any, Dict, List, Optional, Pattern, Tuple, TypedDict
 
 import yaml
 
 from zenspec.errors import Problem, SpecError
+from zenspec.spec import facts
 from zenspec.spec.parse import (
     MAX_DEPTH,
     MAX_YAML_VALUES,
@@ -43,11 +46,39 @@ def _omegaconf_resolvers() -> Dict[Any, List[Tuple[str, Pattern[str]]]]:
     timestamp resolver removed). Constructors and the duplicate-key check are
     not taken: zenspec refuses Python tags (OmegaConf builds ``pathlib.Path``
     from some) and reports duplicate keys itself, with every position.
+
+    Importing OmegaConf costs ~40 ms, so the table read from it is kept between
+    runs (:mod:`zenspec.spec.facts`), under a fingerprint of OmegaConf's and
+    PyYAML's files that build it; ``tests/test_layers.py`` holds the kept table
+    equal to OmegaConf's.
     """
+    print_ = _resolvers_fingerprint()
+    kept = facts.read("yaml-resolvers", print_)
+    if isinstance(kept, dict):
+        try:
+            return {
+                first: [(tag, re.compile(pattern, flags)) for tag, pattern, flags in entries]
+                for first, entries in kept.items()
+            }
+        except (TypeError, ValueError, re.error):
+            pass  # not what was written: read OmegaConf's again
     from zenspec._compatibility import get_yaml_loader  # omegaconf 2.3: _utils; 2.4: _yaml
 
     table = get_yaml_loader().yaml_implicit_resolvers
-    return {first: list(resolvers) for first, resolvers in table.items()}
+    resolvers = {first: list(entries) for first, entries in table.items()}
+    if all(isinstance(first, str) for first in resolvers):
+        facts.write(
+            "yaml-resolvers",
+            print_,
+            {f: [(t, p.pattern, p.flags) for t, p in e] for f, e in resolvers.items()},
+        )
+    return resolvers
+
+
+def _resolvers_fingerprint() -> Optional[str]:
+    files = facts.package_files("omegaconf", ["_utils.py", "_yaml.py", "version.py"])
+    files += facts.package_files("yaml", ["resolver.py", "__init__.py"])
+    return facts.fingerprint(files, __file__) if len(files) >= 3 else None
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -130,7 +161,14 @@ def _tag_name(tag: str) -> str:
     return tag
 
 
-def _mark(e: yaml.MarkedYAMLError) -> Dict[str, Optional[int]]:
+class _Mark(TypedDict):
+    """The ``line``/``column`` keywords of :class:`SpecError`, 1-based."""
+
+    line: Optional[int]
+    column: Optional[int]
+
+
+def _mark(e: yaml.MarkedYAMLError) -> _Mark:
     mark = e.problem_mark or e.context_mark
     return {"line": mark.line + 1 if mark else None, "column": mark.column + 1 if mark else None}
 

@@ -18,6 +18,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from zenspec._compatibility import job_outcome
 from zenspec.errors import (
     JobFailedError,
     LaunchError,
@@ -147,8 +148,8 @@ def judge(ret: JobReturn, metric: Metric) -> Tuple[Optional[List[float]], Option
     ``ret.return_value`` would re-raise a failed job's error; ``status`` is read instead.
     """
     if ret.status is not JobStatus.COMPLETED:
-        return None, describe_error(ret._return_value)
-    value = ret._return_value
+        return None, describe_error(job_outcome(ret))
+    value = job_outcome(ret)
     names = [metric] if metric is None or isinstance(metric, str) else list(metric)
     out: List[float] = []
     for name in names:
@@ -163,6 +164,7 @@ class StudySweeper(Sweeper):
     """Base of the random-search and Optuna sweepers (not a sweeper by itself)."""
 
     kind = "study"
+    seed: Optional[int]  # each subclass sets it: the study's recorded seed
 
     def __init__(
         self,
@@ -174,7 +176,9 @@ class StudySweeper(Sweeper):
         params: Optional[Mapping[str, Any]] = None,
     ) -> None:
         super().__init__()
-        self.metric: Metric = metric if metric is None or isinstance(metric, str) else list(metric)
+        self.metric: Union[str, List[str], None] = (
+            metric if metric is None or isinstance(metric, str) else list(metric)
+        )
         self.directions = [str(d) for d in directions]
         for d in self.directions:
             if d not in _DIRECTIONS:
@@ -230,6 +234,7 @@ class StudySweeper(Sweeper):
         """
         if self.batch_size:
             return int(self.batch_size)
+        assert self.config is not None
         n_jobs = OmegaConf.select(self.config, "hydra.launcher.n_jobs", default=None)
         if n_jobs is None:
             n_jobs = OmegaConf.select(self.config, "hydra.launcher.array_parallelism", default=None)
@@ -241,6 +246,9 @@ class StudySweeper(Sweeper):
         """Save ``multirun.yaml`` as Hydra's sweepers do."""
         assert self.config is not None
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        from zenspec.launch.job_dirs import unplant_links
+
+        unplant_links(sweep_dir, self.config.hydra.output_subdir)
         fast_yaml.save(self.config, sweep_dir / "multirun.yaml")  # OmegaConf.save's text
 
     def launch(self, batch: List[List[str]]) -> Sequence[JobReturn]:
@@ -272,7 +280,7 @@ class StudySweeper(Sweeper):
             if ret.status is JobStatus.COMPLETED:
                 self.metric_checked = True
                 where = self.sweep_dir.resolve()
-                return check_metric(ret._return_value, self.metric, where, finished=self.ran)
+                return check_metric(job_outcome(ret), self.metric, where, finished=self.ran)
         return None
 
     @staticmethod

@@ -77,7 +77,7 @@ class RandomSearchSweeper(StudySweeper):
 
             raise LaunchError(f"max_trials must be at least 1, got {max_trials}.")
         self.max_trials = int(max_trials)
-        self.seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
+        self.seed: int = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
 
     def sweep(self, arguments: List[str]) -> StudyResult:
         """Run the study; see the class docstring."""

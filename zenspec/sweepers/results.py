@@ -184,9 +184,10 @@ class StudyResult:
             sign = -1.0 if self.direction == "maximize" else 1.0
 
             def key(t: TrialResult) -> tuple:
-                v = t.value if t.value is not None else (t.values or [None])[0]
-                missing = not t.ok or v is None
-                return (missing, sign * float(v) if not missing else 0.0, t.number)
+                v = t.value if t.value is not None else (t.values[0] if t.values else None)
+                if not t.ok or v is None:  # missing: last
+                    return (True, 0.0, t.number)
+                return (False, sign * float(v), t.number)
 
             rows.sort(key=key)
         names = list(dict.fromkeys(k for t in self.trials for k in t.params))

@@ -26,20 +26,17 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import (
-    ChoiceSweep,
-    IntervalSweep,
-    Override,
-    QuotedString,
-    RangeSweep,
-)
-from hydra.errors import OverrideParseException
-
+from zenspec._compatibility import override_element_text, override_value
 from zenspec.errors import LaunchError
-from zenspec.launch.overrides import value_to_override
+from zenspec.spec.override_text import value_to_override
+
+if TYPE_CHECKING:
+    from hydra.core.override_parser.types import Override
+
+# Hydra is imported where an override is parsed, not here: the spec layer
+# (``zenspec validate``) imports is_structured_sweep/structured_to_sweep only
 
 __all__ = [
     "STRUCTURED_KEYS",
@@ -88,6 +85,8 @@ def structured_to_sweep(value: Mapping[str, Any]) -> str:
 
 def _plain(value: Any) -> Any:
     """A parsed override element as a plain Python value (quoted strings unwrapped)."""
+    from hydra.core.override_parser.types import QuotedString
+
     if isinstance(value, QuotedString):
         return value.text
     if isinstance(value, list):
@@ -172,6 +171,9 @@ class SearchSpace:
         cls, arguments: Sequence[str], params: Optional[Mapping[str, Any]] = None
     ) -> SearchSpace:
         """Parse ``params`` (``{key: sweep string}``) then *arguments*; a later key wins."""
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        from hydra.errors import OverrideParseException
+
         lines = [f"{k}={v}" for k, v in (params or {}).items()] + list(arguments)
         try:
             parsed = OverridesParser.create().parse_overrides(lines)
@@ -186,6 +188,7 @@ class SearchSpace:
             if o.is_sweep_override() and not o.is_hydra_override():
                 space.axes.append(_axis(key, o))
             else:
+                assert o.input_line is not None  # parse_overrides sets it on every override
                 space.constants.append(o.input_line)
         space.axes.sort(key=lambda a: a.key)
         return space
@@ -205,7 +208,9 @@ class SearchSpace:
 
 
 def _axis(key: str, o: Override) -> Axis:
-    value = o._value
+    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
+
+    value = override_value(o)
     if isinstance(value, IntervalSweep):
         start, end = value.start, value.end
         assert start is not None and end is not None
@@ -235,5 +240,5 @@ def _axis(key: str, o: Override) -> Axis:
         )
     if not elements:
         raise LaunchError(f"'{o.input_line}' has no values to choose from.")
-    texts = tuple(Override._get_value_element_as_str(e) for e in elements)
+    texts = tuple(override_element_text(e) for e in elements)
     return Axis(key, "categorical", choices=tuple(_plain(e) for e in elements), texts=texts)

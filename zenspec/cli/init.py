@@ -61,7 +61,7 @@ class StarterSpec:
 
 def schema_location(spec_file: Optional[Path]) -> str:
     """The schema's path as editors should see it from *spec_file*."""
-    schema = (Path(__file__).parent / "schemas" / "zenspec.schema.json").resolve()
+    schema = (Path(__file__).parents[1] / "schemas" / "zenspec.schema.json").resolve()
     if spec_file is None:
         return schema.as_uri()
     try:
@@ -85,11 +85,11 @@ def _value(default: Any) -> Tuple[bool, Any]:
     if isinstance(default, enum.Enum):
         return _value(default.value)
     if isinstance(default, (list, tuple)):
-        items = [_value(v) for v in default]
-        return all(ok for ok, _ in items), [v for _, v in items]
+        values = [_value(v) for v in default]
+        return all(ok for ok, _ in values), [v for _, v in values]
     if isinstance(default, dict) and all(isinstance(k, str) for k in default):
-        items = {k: _value(v) for k, v in default.items()}
-        return all(ok for ok, _ in items.values()), {k: v for k, (_, v) in items.items()}
+        fields = {k: _value(v) for k, v in default.items()}
+        return all(ok for ok, _ in fields.values()), {k: v for k, (_, v) in fields.items()}
     ref = _ref(default)
     if ref is not None:
         return True, {"_ref_": ref}

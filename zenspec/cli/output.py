@@ -12,6 +12,7 @@ import pprint
 from pathlib import Path
 from typing import IO, Any, List, Optional
 
+from zenspec._compatibility import job_outcome
 from zenspec.errors import EXIT_OK, JobFailedError, describe_error
 from zenspec.text_table import render_table
 
@@ -90,7 +91,7 @@ def report_result(result: Any, out: IO[str], quiet: bool = False, maximize: bool
         rows = []
         for n, j in enumerate(jobs):
             if j.status is JobStatus.FAILED:
-                value = f"FAILED {describe_error(j._return_value)}"
+                value = f"FAILED {describe_error(job_outcome(j))}"
             else:
                 value = _short(j.return_value)
             num = j.hydra_cfg.hydra.job.num if getattr(j, "hydra_cfg", None) is not None else n
@@ -105,7 +106,7 @@ def report_result(result: Any, out: IO[str], quiet: bool = False, maximize: bool
         hint = resume_hint(sweep_dir, retry_failed=True)
         raise JobFailedError(
             f"{len(failed)} of {len(jobs)} job(s) failed (first: #{num}, "
-            f"{describe_error(first._return_value)}); every other job ran and its result "
+            f"{describe_error(job_outcome(first))}); every other job ran and its result "
             "is kept.",
             results=result,
             hint="Fix: see the failed jobs' logs"
@@ -117,7 +118,7 @@ def report_result(result: Any, out: IO[str], quiet: bool = False, maximize: bool
 
 def report_stopped_study(error: BaseException, out: IO[str], quiet: bool = False) -> None:
     """Print the trials of a study that stopped (``max_failures``) before its error is shown."""
-    study = getattr(error, "results", None)
+    study: Any = getattr(error, "results", None)  # duck-typed: a StudyResult or alike
     if callable(getattr(study, "summary", None)) and callable(getattr(study, "format_table", None)):
         if not quiet:
             out.write(study.format_table() + "\n")

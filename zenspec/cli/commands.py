@@ -18,7 +18,7 @@ import threading
 import traceback
 from typing import IO, Any, Iterator, Optional, Sequence, Tuple
 
-from zenspec.cli_parser import build_parser, parse_args
+from zenspec.cli.parser import build_parser, parse_args
 from zenspec.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
@@ -42,7 +42,7 @@ def execute(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.command == "plan":
         return _plan(args, out)
     if args.command == "completion":
-        from zenspec.completion import bash_script, config_keys
+        from zenspec.cli.completion import bash_script, config_keys
 
         if args.shell == "keys":
             keys = config_keys(args.spec) if args.spec else []
@@ -123,14 +123,14 @@ def _plan(args: argparse.Namespace, out: IO[str]) -> int:
 def _progress(args: argparse.Namespace, err: IO[str], maximize: bool = False) -> Any:
     if args.quiet:
         return None
-    from zenspec.progress import Progress
+    from zenspec.cli.progress import Progress
 
     # a terminal gets one live line; a pipe (CI logs) one line per finished job
     return Progress(err, maximize=maximize)
 
 
 def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    from zenspec.cli_show import check_show_options, show_cfg, show_info
+    from zenspec.cli.show import check_show_options, show_cfg, show_info
     from zenspec.spec.api import load_spec
 
     check_show_options(args)
@@ -150,7 +150,7 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         "max_jobs": args.max_jobs,
         "progress": _progress(args, err, maximize),
     }
-    from zenspec.progress import launch_lines_hushed
+    from zenspec.cli.progress import launch_lines_hushed
 
     progress = kwargs["progress"]
     live = progress is not None and progress.tty
@@ -166,7 +166,7 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 
 def _launched(launch: Any, out: IO[str], quiet: bool, maximize: bool = False) -> int:
-    from zenspec.report import describe_error, report_result, report_stopped_study
+    from zenspec.cli.output import describe_error, report_result, report_stopped_study
 
     try:
         result = launch()
@@ -189,8 +189,8 @@ def _launched(launch: Any, out: IO[str], quiet: bool, maximize: bool = False) ->
 
 
 def _resume(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from zenspec.cli.output import describe_error
     from zenspec.records.table import load_results, render
-    from zenspec.report import describe_error
     from zenspec.spec.resume import resume_sweep
 
     kwargs: dict = {"on_error": "continue", "fail_fast": args.fail_fast}
@@ -263,8 +263,8 @@ def _init_destination(args: argparse.Namespace) -> Tuple[Optional[Any], str]:
 
 
 def _init(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from zenspec.cli.init import starter_spec
     from zenspec.errors import SpecError
-    from zenspec.scaffold import starter_spec
     from zenspec.spec.imports import search_path
 
     dest, fmt = _init_destination(args)
@@ -353,7 +353,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stderr.write(f"error: {e.format_message()}\n")
         return e.exit_code
     except KeyboardInterrupt as e:  # Ctrl-C; SIGTERM/SIGHUP as Terminated
-        from zenspec.report import interrupted_message
+        from zenspec.cli.output import interrupted_message
 
         sys.stdout.flush()
         sys.stderr.write(interrupted_message(e))

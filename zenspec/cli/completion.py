@@ -82,7 +82,7 @@ def bash_script(parser: argparse.ArgumentParser) -> str:
         f'            {name}) COMPREPLY=($(compgen -W "{" ".join(_options(sub))}" -- "$cur")) ;;'
         for name, sub in subs.items()
     )
-    from zenspec.cli_parser import CFG_CHOICES, INFO_CHOICES
+    from zenspec.cli.parser import CFG_CHOICES, INFO_CHOICES
 
     return _TEMPLATE % {
         "cfg": " ".join(CFG_CHOICES),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from typing import IO, Any, Iterator, Optional, Tuple
+from typing import IO, Any, Iterator, List, Optional, Tuple
 
 from zenspec.errors import EXIT_OK, SpecError
 
@@ -21,7 +21,7 @@ __all__ = ["check_show_options", "show_cfg", "show_info"]
 
 def check_show_options(args: argparse.Namespace) -> None:
     """Refuse show-option values and combinations Hydra's --cfg/--info would not take."""
-    from zenspec.cli_parser import CFG_CHOICES, INFO_CHOICES
+    from zenspec.cli.parser import CFG_CHOICES, INFO_CHOICES
     from zenspec.errors import did_you_mean
 
     for flag, value, choices in (("--cfg", args.cfg, CFG_CHOICES), ("--info", args.info, INFO_CHOICES)):  # fmt: skip
@@ -88,6 +88,7 @@ def _job0_plan_of(args: argparse.Namespace, spec: Any) -> Tuple[Any, Optional[st
             )
             if plan.mode != "multirun":
                 return plan, None
+            assert plan.jobs is not None  # a grid plans its jobs ahead
             shown = " ".join(plan.jobs[0].overrides) or "no overrides"
             return plan, (
                 f"job #0 of the sweep's {len(plan.jobs)} ({shown}); "
@@ -127,6 +128,42 @@ def _shown_config(cfg: Any, kind: str) -> Any:
     return OmegaConf.create(data)
 
 
+def _resolve_as_hydra_shows(cfg: Any) -> None:
+    """``OmegaConf.resolve``, where an interpolation to a ``???`` value shows as ``???``.
+
+    omegaconf 2.3 resolves those to ``???``; 2.4 raises, and Hydra 1.4's ``--resolve``
+    then resolves node by node, leaving them ``???`` (a sweep's job 0 has no
+    ``hydra.runtime.output_dir`` before it runs). Public OmegaConf API only.
+    """
+    from omegaconf import OmegaConf, open_dict, read_write
+    from omegaconf.errors import InterpolationToMissingValueError
+
+    try:
+        OmegaConf.resolve(cfg)
+    except InterpolationToMissingValueError:
+        with read_write(cfg), open_dict(cfg):
+            _resolve_leaves(cfg)
+
+
+def _resolve_leaves(cfg: Any) -> None:
+    from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+    from omegaconf.errors import InterpolationToMissingValueError
+
+    keys: List[Any] = list(cfg.keys()) if isinstance(cfg, DictConfig) else list(range(len(cfg)))
+    for key in keys:
+        if OmegaConf.is_missing(cfg, key):
+            continue
+        if not OmegaConf.is_interpolation(cfg, key):
+            value = cfg[key]
+            if isinstance(value, (DictConfig, ListConfig)):
+                _resolve_leaves(value)
+            continue
+        try:
+            cfg[key] = cfg[key]
+        except InterpolationToMissingValueError:
+            cfg[key] = MISSING
+
+
 def show_cfg(args: argparse.Namespace, spec: Any, out: IO[str], err: IO[str]) -> int:
     """``--cfg job|hydra|all``: print the composed config of the run (a sweep's job #0)."""
     from omegaconf import Container, OmegaConf
@@ -143,7 +180,7 @@ def show_cfg(args: argparse.Namespace, spec: Any, out: IO[str], err: IO[str]) ->
             with hydra_isolation():  # ${hydra:...} resolves against this job's hydra node
                 # what HydraConfig.set_config does, for a config that lost its types
                 HydraConfig.instance().cfg = _shown_config(plan.config, "all")
-                OmegaConf.resolve(shown)
+                _resolve_as_hydra_shows(shown)
         except Exception as e:
             raise SpecError(
                 f"--resolve: an interpolation of the config does not resolve: "
@@ -201,9 +238,11 @@ def _choices_text(cfg: Any, note: Optional[str]) -> str:
     """The option chosen for each config group: Hydra's defaults list, in short."""
     from omegaconf import OmegaConf
 
-    choices = OmegaConf.to_container(cfg.hydra.runtime.choices, resolve=False) or {}
-    user = {k: v for k, v in choices.items() if not str(k).startswith("hydra/")}
-    hydra = {k: v for k, v in choices.items() if str(k).startswith("hydra/")}
+    container = OmegaConf.to_container(cfg.hydra.runtime.choices, resolve=False) or {}
+    assert isinstance(container, dict)  # the choices are a DictConfig
+    choices = {str(k): v for k, v in container.items()}
+    user = {k: v for k, v in choices.items() if not k.startswith("hydra/")}
+    hydra = {k: v for k, v in choices.items() if k.startswith("hydra/")}
     lines = ["\nDefaults (the option chosen for each config group" + (f"; {note}" if note else "") + "):"]  # fmt: skip
     lines += [f"  {k}: {v}" for k, v in user.items()] or ["  (the spec has no config groups)"]
     lines += [f"  {k}: {v}" for k, v in hydra.items()]

@@ -328,7 +328,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if "--traceback" in argv:
         argv = ["--traceback", *(a for a in argv if a != "--traceback")]
     # before argparse, which would read -cn as -c n
-    hydra_flag = _hydra_flag_error(a for a in argv if a.startswith("-"))
+    hydra_flag = _hydra_flag_error([a for a in argv if a.startswith("-")])
     if hydra_flag:
         sys.stderr.write(f"error: {hydra_flag}\n")
         raise SystemExit(2)
