@@ -47,6 +47,7 @@ __all__ = [
     "base_at_least",
     "check_hydra_context",
     "child_of",
+    "cloudpickle_by_reference_test",
     "configure_logging",
     "container_content",
     "execution_whitelist_scope",
@@ -60,6 +61,7 @@ __all__ = [
     "is_none_node",
     "job_id",
     "job_outcome",
+    "local_job_process",
     "node_metadata",
     "node_of",
     "node_parent",
@@ -248,11 +250,11 @@ def validate_override(override: Any) -> None:
 
 def get_yaml_loader() -> Any:
     """OmegaConf's YAML loader class (B4: ``omegaconf._utils`` in 2.3, ``_yaml`` in 2.4)."""
-    try:
-        from omegaconf._utils import get_yaml_loader as stock
-    except ImportError:
-        from omegaconf._yaml import get_yaml_loader as stock
-    return stock()
+    for name in ("omegaconf._utils", "omegaconf._yaml"):  # looked up by name: one is absent
+        stock = getattr(importlib.import_module(name), "get_yaml_loader", None)
+        if stock is not None:
+            return stock()
+    raise ImportError("omegaconf has no get_yaml_loader in _utils or _yaml")
 
 
 def base_at_least(ver: str) -> bool:
@@ -318,8 +320,9 @@ def authorize_target_name(
 
 def configure_logging(conf: Any, whitelist: Any = None) -> None:
     """``hydra._internal.logging_config.configure_logging`` (B8); *whitelist* on 1.4 only."""
-    from hydra._internal.logging_config import configure_logging as stock
+    from hydra._internal import logging_config
 
+    stock: Any = logging_config.configure_logging  # 1.3 and 1.4 take different arguments
     if HYDRA_14:
         stock(conf, whitelist)
     else:
@@ -553,9 +556,8 @@ def active_execution_whitelist() -> Any:
     a tuple of patterns, ``UNSAFE_DISABLE_EXECUTION_CHECKS`` or None); None on 1.3."""
     if not HAS_EXECUTION_WHITELIST:
         return None
-    from hydra._internal.execution_policy import _get_active_execution_whitelist
-
-    return _get_active_execution_whitelist()
+    policy = importlib.import_module("hydra._internal.execution_policy")  # 1.4 only
+    return policy._get_active_execution_whitelist()
 
 
 def execution_whitelist_scope(whitelist: Any) -> ContextManager[Any]:
@@ -565,9 +567,8 @@ def execution_whitelist_scope(whitelist: Any) -> ContextManager[Any]:
 
     if not HAS_EXECUTION_WHITELIST or whitelist is None:
         return contextlib.nullcontext()
-    from hydra.utils import execution_whitelist
-
-    return execution_whitelist(whitelist)  # type: ignore[no-any-return]
+    scope: Any = importlib.import_module("hydra.utils").execution_whitelist  # 1.4
+    return scope(whitelist)
 
 
 def hydra_context(config_loader: Any, callbacks: Any) -> Any:
@@ -577,7 +578,8 @@ def hydra_context(config_loader: Any, callbacks: Any) -> Any:
 
     if not HAS_EXECUTION_WHITELIST:
         return HydraContext(config_loader=config_loader, callbacks=callbacks)
-    return HydraContext(
+    context: Any = HydraContext  # 1.4's takes the whitelist; 1.3's type does not know it
+    return context(
         config_loader=config_loader,
         callbacks=callbacks,
         execution_whitelist=active_execution_whitelist(),
@@ -591,3 +593,21 @@ def trusted_plugin_kwargs(class_path: str) -> Dict[str, Any]:
     registered plugin (the class, added to the active whitelist: nested targets still
     need the caller's); 1.3: nothing (the target blocklist applies)."""
     return {"_execution_whitelist_": class_path} if HAS_EXECUTION_WHITELIST else {}
+
+
+# --- other packages' private attributes ---------------------------------------------
+
+
+def local_job_process(job: Any) -> Any:
+    """The ``subprocess.Popen`` of a submitit *local* job (``LocalJob._process``), or None.
+
+    submitit (checked on 1.5.3-1.5.4) keeps no public handle on it; zenspec reads it to
+    reap a finished job, to see how it ended and whether it still runs.
+    """
+    return getattr(job, "_process", None)
+
+
+def cloudpickle_by_reference_test(cloudpickle_module: Any) -> Any:
+    """cloudpickle's ``_should_pickle_by_reference(obj)`` (its rule for pickling a class
+    or function by reference), or None where it has none (checked on 2.2-3.1)."""
+    return getattr(cloudpickle_module, "_should_pickle_by_reference", None)

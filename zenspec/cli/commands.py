@@ -42,13 +42,13 @@ def execute(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.command == "plan":
         return _plan(args, out)
     if args.command == "completion":
-        from zenspec.cli.completion import bash_script, config_keys
+        from zenspec.cli.completion import config_keys, script
 
         if args.shell == "keys":
             keys = config_keys(args.spec) if args.spec else []
             out.write("".join(f"{k}\n" for k in keys))
         else:
-            out.write(bash_script(build_parser()))
+            out.write(script(build_parser(), args.shell))
         return EXIT_OK
     if args.command == "init":
         return _init(args, out, err)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 __all__ = ["CFG_CHOICES", "INFO_CHOICES", "build_parser", "parse_args"]
 
@@ -39,8 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     run = sub.add_parser("run", help="run a spec: one job, or a sweep", description="Run a spec.")
-    run.add_argument("spec", metavar="SPEC", help="the spec file (.toml, .yaml, .yml)")
-    run.add_argument("overrides", metavar="OVERRIDES", nargs="*", help=_OVERRIDES_HELP)
+    run_spec = run.add_argument("spec", metavar="SPEC", help="the spec file (.toml, .yaml, .yml)")
+    run_overrides = run.add_argument(
+        "overrides", metavar="OVERRIDES", nargs="*", help=_OVERRIDES_HELP
+    )
     run.add_argument(
         "-m", "--multirun", action="store_true", help="sweep (implied when the spec has a sweep)"
     )
@@ -83,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "has no use for (--config-name/-cn, --config-path/-cp, --config-dir/-cd, "
         "--hydra-help, --shell-completion/-sc, --run/-r) are refused with what to do instead.",
     )
-    habits.add_argument(
+    cfg = habits.add_argument(
         "-c",
         "--cfg",
         metavar="{job,hydra,all}",
@@ -101,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="with --cfg: print only this node of the config (e.g. optim, hydra.launcher)",
     )
-    habits.add_argument(
+    info = habits.add_argument(
         "-i",
         "--info",
         nargs="?",
@@ -123,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         "partly failed or interrupted sweeps) and print one row per job: its swept "
         "params, status, metric and duration; the best job is marked with *.",
     )
-    res.add_argument("sweep_dir", metavar="SWEEP_DIR", help="the sweep's output directory")
+    res_dir = res.add_argument(
+        "sweep_dir", metavar="SWEEP_DIR", help="the sweep's output directory"
+    )
     res.add_argument(
         "--sort", metavar="KEY", help="sort by 'metric', a swept param or a returned key"
     )
@@ -145,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--retry-failed, the failed ones), with their original numbers and directories. "
         "Refuses if the spec changed since the sweep started, unless --force.",
     )
-    resume.add_argument("sweep_dir", metavar="SWEEP_DIR", help="the sweep's output directory")
+    resume_dir = resume.add_argument(
+        "sweep_dir", metavar="SWEEP_DIR", help="the sweep's output directory"
+    )
     resume.add_argument(
         "--retry-failed", action="store_true", help="also re-run jobs recorded as failed"
     )
@@ -155,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="first wait for jobs of the sweep still queued/running under SLURM",
     )
-    resume.add_argument(
+    resume_spec = resume.add_argument(
         "--spec", metavar="PATH", default=None, help="the spec, if it moved since the sweep"
     )
     resume.add_argument(
@@ -175,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         "zenspec.schema.json. Hidden directories, .venv, node_modules and output trees "
         "(holding .zenspec/, .hydra/ or multirun.yaml) are skipped.",
     )
-    val.add_argument(
+    val_paths = val.add_argument(
         "paths",
         metavar="PATH",
         nargs="+",
@@ -197,8 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
         "so their modules' top-level code runs. --no-imports imports nothing: it lists the "
         "jobs' overrides from the spec's text alone.",
     )
-    plan.add_argument("spec", metavar="SPEC", help="the spec file")
-    plan.add_argument("overrides", metavar="OVERRIDES", nargs="*", help=_OVERRIDES_HELP)
+    plan_spec = plan.add_argument("spec", metavar="SPEC", help="the spec file")
+    plan_overrides = plan.add_argument(
+        "overrides", metavar="OVERRIDES", nargs="*", help=_OVERRIDES_HELP
+    )
     plan.add_argument("-m", "--multirun", action="store_true", help="plan a sweep")
     plan.add_argument("--job", type=int, default=None, metavar="N", help="show job N's config")
     plan.add_argument(
@@ -224,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         "directory. Imports TARGET.",
     )
     init.add_argument("target", metavar="TARGET", help="the callable, pkg.mod:attr")
-    init.add_argument(
+    init_output = init.add_argument(
         "-o",
         "--output",
         metavar="PATH",
@@ -237,9 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     comp = sub.add_parser(
         "completion",
-        help='print shell completion (eval "$(zenspec completion bash)")',
-        description="Print the bash completion script (zsh: run `autoload -U bashcompinit "
-        "&& bashcompinit` first). `keys SPEC` lists SPEC's config keys, for the script.",
+        help='print shell completion (eval "$(zenspec completion bash)", or zsh)',
+        description='Print the completion script of a shell: eval "$(zenspec completion '
+        'bash)" in ~/.bashrc; in zsh, eval "$(zenspec completion zsh)" in ~/.zshrc after '
+        "compinit, or save the script as _zenspec in a directory of $fpath. `keys SPEC` "
+        "lists SPEC's config keys, for the scripts.",
     )
     comp.add_argument("shell", choices=("bash", "zsh", "keys"), help="the shell")
     comp.add_argument("spec", nargs="?", metavar="SPEC", help=argparse.SUPPRESS)
@@ -248,7 +258,22 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument(
         "--markdown", action="store_true", help="print the key reference (docs/spec-reference.md)"
     )
+    # what the shells complete where argparse cannot tell: `zenspec completion bash|zsh`
+    from zenspec.cli.completion import ANY_FILE, CONFIG_KEYS, SPEC_FILE, SWEEP_DIR, values
+
+    _complete_with(SPEC_FILE, run_spec, plan_spec, val_paths, resume_spec)
+    _complete_with(CONFIG_KEYS, run_overrides, plan_overrides)
+    _complete_with(SWEEP_DIR, res_dir, resume_dir)
+    _complete_with(ANY_FILE, init_output)
+    _complete_with(values("cfg", CFG_CHOICES), cfg)
+    _complete_with(values("info", INFO_CHOICES), info)
     return parser
+
+
+def _complete_with(hook: Dict[str, Any], *actions: argparse.Action) -> None:
+    """Complete *actions* in the shells with *hook*: shtab's ``action.complete``."""
+    for action in actions:
+        action.complete = hook  # type: ignore[attr-defined]  # shtab's hook, not argparse's
 
 
 def _positive_int(text: str) -> int:
@@ -275,7 +300,7 @@ _HYDRA_FLAGS = {
     ),
     ("--shell-completion", "-sc"): (
         "zenspec has its own shell completion.",
-        'Fix: eval "$(zenspec completion bash)".',
+        'Fix: eval "$(zenspec completion bash)" in bash, eval "$(zenspec completion zsh)" in zsh.',
     ),
     ("--run", "-r"): (
         "zenspec run runs one job unless the spec sweeps or -m is given; it has no --run flag.",

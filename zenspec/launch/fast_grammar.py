@@ -96,11 +96,11 @@ def select(cfg: DictConfig, key: str) -> Any:
 
 def _item(parent: Container, key: Union[str, int]) -> Any:
     value = _resolve(parent, key)
-    return parent[key] if value is _STOCK else value  # type: ignore[index]
+    return parent[key] if value is _STOCK else value
 
 
 def item(parent: Container, key: Union[str, int]) -> Any:
     """``parent[key]``."""
     if not FAST_GRAMMAR:
-        return parent[key]  # type: ignore[index]
-    return shortcut("grammar", lambda: _item(parent, key), lambda: parent[key])  # type: ignore[index]
+        return parent[key]
+    return shortcut("grammar", lambda: _item(parent, key), lambda: parent[key])

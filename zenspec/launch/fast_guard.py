@@ -54,6 +54,7 @@ PIECES: Dict[str, str] = {
     "grammar": "fast_grammar: the interpolations zenspec resolves itself, each parsed once",
 }
 
+
 def proven(piece: str) -> bool:
     """Whether *piece* is proven for the installed Hydra/OmegaConf (the flags of
     :mod:`zenspec._compatibility`): an unproven piece never runs, whatever the switches."""

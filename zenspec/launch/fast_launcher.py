@@ -95,7 +95,7 @@ log = logging.getLogger("hydra._internal.core_plugins.basic_launcher")
 _launches = itertools.count()
 
 
-def _callbacks_see_config(callbacks: object) -> bool:
+def _callbacks_see_config(callbacks: Any) -> bool:
     """Whether a callback may be handed the job's config (then it is copied as stock)."""
     return type(callbacks) is not Callbacks or bool(callbacks.callbacks)
 
@@ -215,6 +215,7 @@ def _run_job(
     else:
         _share_hydra_node(config)
     masked = HydraConfig.instance().cfg
+    assert isinstance(masked, DictConfig)  # (typed HydraConf; the instance holds a DictConfig)
     assert masked is not None
 
     # OmegaConf.select, the interpolation's parse tree kept (fast_grammar)
@@ -235,7 +236,7 @@ def _run_job(
     # Stock calls set_config(config) again here: a fresh masked copy that differs
     # from the first one in this field only. Set it on the first one instead
     # (a shared node has it already).
-    masked_runtime = masked.hydra.runtime  # type: ignore[attr-defined]
+    masked_runtime = masked.hydra.runtime
     if masked_runtime is not runtime:
         with read_write(masked_runtime), open_dict(masked_runtime):
             masked_runtime.output_dir = absolute
@@ -296,7 +297,7 @@ def _run_job(
         if configure_logging:
             # the same node in every job of the base, unless the job's overrides touch it
             same = render_hint is not None and "job_logging" not in render_hint.per_job
-            key = (render_hint.base, "job_logging") if same else None  # type: ignore[union-attr]
+            key = (render_hint.base, "job_logging") if same else None
             configure_log(hydra.job_logging, hydra.verbose, key=key)
 
         output_subdir = hydra.output_subdir

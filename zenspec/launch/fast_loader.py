@@ -236,7 +236,7 @@ class FastConfigLoader(ConfigLoaderImpl):
         if LOAD_HOOK_14 or kwargs:
             # hydra-core 1.4: the primary config is stock's (it expands override
             # aliases); jobs come through _load_configuration, below
-            return super().load_configuration(  # type: ignore[call-arg]
+            return super().load_configuration(
                 config_name, overrides, run_mode, from_shell, validate_sweep_overrides, **kwargs
             )
         error = None
@@ -301,7 +301,7 @@ class FastConfigLoader(ConfigLoaderImpl):
                 return derived
         else:
             error = None
-        cfg = super()._load_configuration(  # type: ignore[misc]
+        cfg = super()._load_configuration(
             config_name,
             overrides,
             run_mode,

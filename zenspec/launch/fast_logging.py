@@ -64,7 +64,8 @@ def configure_log(
         or is_none_node(log_config)
         or not enabled("logging")
     ):
-        return stock_configure_log(log_config, verbose_config)
+        # (stock handles a None logging config though typed DictConfig)
+        return stock_configure_log(log_config, verbose_config)  # type: ignore[arg-type]
     shortcut(
         "logging",
         lambda: _configure_log(log_config, verbose_config, key),
@@ -83,6 +84,7 @@ def _configure_log(log_config: DictConfig, verbose_config: Any, key: Hashable) -
         entry = _first_use(key, log_config)
         if entry is None:
             return stock_configure_log(log_config, verbose_config)
+    assert entry is not True  # (the get's default is False)
     _apply(_filled(entry, log_config), verbose_config)
 
 

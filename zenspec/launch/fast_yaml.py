@@ -69,7 +69,7 @@ _foldeds: Dict[Tuple[str, str, int], Optional[str]] = {}
 
 
 def _yaml(data: Any) -> str:
-    return yaml.dump(  # type: ignore[no-any-return]
+    return yaml.dump(
         data,
         default_flow_style=False,
         allow_unicode=True,

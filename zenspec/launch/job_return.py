@@ -48,7 +48,7 @@ class _Blob(bytes):
     """A pickled, compressed Hydra config (a distinct type: never taken for user data)."""
 
     def load(self) -> DictConfig:
-        return pickle.loads(zlib.decompress(self))  # type: ignore[no-any-return]
+        return pickle.loads(zlib.decompress(self))
 
 
 class _Delta:
@@ -152,7 +152,9 @@ def snapshot(
     try:
         for node, _ in children:
             set_parent(node, hydra_cfg)
-        got = _from_preset(hydra_cfg, shared) if shared is not None else None
+        got: Union[_Holes, _Blob, _Delta, None] = (
+            _from_preset(hydra_cfg, shared) if shared is not None else None
+        )
         if got is None:
             got = _pickled(hydra_cfg, serial, own_keys)
             if shared is not None and isinstance(got, _Blob) and shared not in _preset_firsts:
@@ -229,7 +231,7 @@ class SnapshotJobReturn(JobReturn):
     assigning it works as usual.
     """
 
-    @property  # type: ignore[override]
+    @property
     def hydra_cfg(self) -> Optional[DictConfig]:
         value = self.__dict__.get("_hydra_cfg")
         if isinstance(value, (_Blob, _Delta, _Holes)):

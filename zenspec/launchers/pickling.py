@@ -34,6 +34,7 @@ import sysconfig
 import types
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
+from zenspec._compatibility import cloudpickle_by_reference_test
 from zenspec.errors import LaunchError
 
 __all__ = ["by_value", "find_unpicklable", "importable_in_worker", "prepare_for_workers"]
@@ -145,7 +146,7 @@ class _Recorder:
     """A cloudpickle Pickler that notes every module something is pickled by reference from."""
 
     def __init__(self, cp: types.ModuleType) -> None:
-        should_ref = getattr(cp.cloudpickle, "_should_pickle_by_reference", None)
+        should_ref = cloudpickle_by_reference_test(cp.cloudpickle)
         modules: Set[str] = set()
 
         base: Any = cp.Pickler  # a module passed in: its classes are only known at run time

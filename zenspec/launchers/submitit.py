@@ -54,6 +54,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
 )
 from omegaconf import OmegaConf, open_dict
 
+from zenspec._compatibility import local_job_process
 from zenspec.errors import JobDiedError
 from zenspec.launchers.slurm_state import (
     ENDED_STATES,
@@ -440,7 +441,7 @@ class LosslessLocalLauncher(_Lossless, LocalLauncher):
         # `resume` right after would see a job "still running" and refuse).
         deadline = time.monotonic() + RESULT_GRACE_S
         for job in jobs:
-            process = getattr(job, "_process", None)
+            process = local_job_process(job)
             if process is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=max(0.0, deadline - time.monotonic()))
@@ -451,7 +452,7 @@ class LosslessLocalLauncher(_Lossless, LocalLauncher):
 
         out: Dict[int, str] = {}
         for i in indices:
-            process = getattr(jobs[i], "_process", None)
+            process = local_job_process(jobs[i])
             if process is None:
                 continue
             code = process.poll()
@@ -468,7 +469,7 @@ class LosslessLocalLauncher(_Lossless, LocalLauncher):
     def _cancel_engine(self, jobs: List[Any], live: List[int]) -> int:
         n = 0
         for i in live:
-            process = getattr(jobs[i], "_process", None)
+            process = local_job_process(jobs[i])
             if process is not None and process.poll() is None:
                 jobs[i].cancel(check=False)
                 n += 1
