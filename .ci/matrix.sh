@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 TESTS=(
   tests/differential
   tests/test_compatibility.py
-  tests/test_fast_loader.py
+  tests/test_composition_cache.py
   tests/test_launch_behaviour.py
   tests/test_launch_isolation.py
   tests/test_spec_api.py
@@ -22,7 +22,7 @@ TESTS=(
   tests/test_cli.py
   tests/test_launchers.py
   tests/test_fork_workers.py
-  tests/test_fast_guard.py
+  tests/test_switches.py
   tests/test_execution_whitelist.py
   tests/test_errors_point_somewhere.py
 )
@@ -32,8 +32,8 @@ TESTS=(
 VERSION_TESTS=(
   tests/test_layers.py
   tests/test_single_run_cache.py
-  tests/test_fast_skeleton.py
-  tests/test_fast_grammar.py
+  tests/test_hydra_yaml_skeleton.py
+  tests/test_interpolation_cache.py
   tests/test_yaml_numbers.py
   tests/test_cli_hydra_habits.py
 )

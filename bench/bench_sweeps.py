@@ -9,9 +9,9 @@ flatter another. Variants:
     ``@hydra.main`` does with ``--multirun``).
 ``fast``
     The same ``Hydra.multirun`` (BasicSweeper, BasicLauncher, run_job) with
-    ``zenspec.launch.fast_loader.FastConfigLoader``: the composition only.
+    ``zenspec.accelerate.composition_cache.FastConfigLoader``: the composition only.
 ``fastlaunch``
-    ``fast`` plus ``zenspec.launch.fast_launcher.FastLauncher`` where the
+    ``fast`` plus ``zenspec.accelerate.job_runner.FastLauncher`` where the
     sweeper instantiates Hydra's BasicLauncher.
 ``zenspec``
     ``zenspec.hydra_multirun(..., fast=True)``: the public path, records
@@ -28,7 +28,7 @@ loader itself keeps).
 ``--ablation`` instead measures what each speed piece buys: at one N (the
 first of ``--sizes``, default 1000), ``stock``, ``zenspec`` with every piece
 on, ``zenspec`` with each piece switched off in turn (``ZENSPEC_FAST_OFF=piece``,
-:mod:`zenspec.launch.fast_guard`) and ``ZENSPEC_FAST=0`` (every piece off),
+:mod:`zenspec.accelerate.switches`) and ``ZENSPEC_FAST=0`` (every piece off),
 each ``--repeat`` times, interleaved (a loaded machine drifts: the median of
 each is printed, and what switching the piece off costs per job); then the
 same for a single ``hydra_run`` (``--no-single`` skips it).
@@ -87,14 +87,14 @@ def _use_fast_launcher() -> None:
     """Hand Hydra's BasicSweeper a FastLauncher where it would make a BasicLauncher."""
     from hydra.core.plugins import Plugins
 
-    from zenspec.launch import fast_launcher
+    from zenspec.accelerate import job_runner
 
     original = Plugins.instantiate_launcher
 
     def instantiate(self: Any, hydra_context: Any, task_function: Any, config: Any) -> Any:
-        if config.hydra.launcher._target_ != fast_launcher.BASIC_LAUNCHER:
+        if config.hydra.launcher._target_ != job_runner.BASIC_LAUNCHER:
             return original(self, hydra_context, task_function, config)
-        launcher = fast_launcher.FastLauncher()
+        launcher = job_runner.FastLauncher()
         launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
         return launcher
 
@@ -112,7 +112,7 @@ def _hydra(variant: str) -> Any:
     if variant == "stock":
         loader = ConfigLoaderImpl(config_search_path=sp)
     else:
-        from zenspec.launch.fast_loader import FastConfigLoader
+        from zenspec.accelerate.composition_cache import FastConfigLoader
 
         loader = FastConfigLoader(config_search_path=sp)
     hydra = Hydra(task_name="task", config_loader=loader)
@@ -261,7 +261,7 @@ def ablation(
     (the slow cases: a quicker look at the cheap pieces).
     """
     sys.path.insert(0, str(REPO))
-    from zenspec.launch.fast_guard import PIECES
+    from zenspec.accelerate.switches import PIECES
 
     cases: List[tuple] = [] if pieces else [("stock", "stock", {})]
     cases.append(("zenspec (all on)", "zenspec", {}))
@@ -347,7 +347,7 @@ def main() -> None:
         return
 
     variants = ["fast"]
-    if available("zenspec.launch.fast_launcher"):
+    if available("zenspec.accelerate.job_runner"):
         variants.append("fastlaunch")
     if available("zenspec.launch.core"):
         variants.append("zenspec")

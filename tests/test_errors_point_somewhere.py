@@ -160,13 +160,13 @@ def test_read_only_parent_is_a_storage_error(tmp_path, capsys):
 
 def test_a_full_disk_is_a_storage_error_naming_the_file(tmp_path, capsys, monkeypatch):
     from zenspec._compatibility import FAST_RUN_JOB
-    from zenspec.launch import fast_launcher
+    from zenspec.accelerate import job_runner
 
     def full(path, text):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
     if FAST_RUN_JOB:  # zenspec's run_job writes the job's .hydra files
-        monkeypatch.setattr(fast_launcher, "write_in_place_nofollow", full)
+        monkeypatch.setattr(job_runner, "write_in_place_nofollow", full)
     else:  # stock run_job (hydra-core 1.4) writes them with its _save_config
         import hydra.core.utils
 

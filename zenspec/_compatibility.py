@@ -160,7 +160,7 @@ RUN_JOB_LOGS_ERRORS: bool = HYDRA_14
 FAST_LOGGING: bool = not HYDRA_14
 # OmegaConf.to_yaml's text: 2.4 encodes "\???" literals (B10)
 FAST_YAML: bool = not OMEGACONF_24
-# fast_grammar: the two interpolations zenspec resolves itself (a job's subdir and
+# interpolation_cache: the two interpolations zenspec resolves itself (a job's subdir and
 # log name), from parse trees it keeps; not proven on omegaconf 2.4
 FAST_GRAMMAR: bool = not OMEGACONF_24
 

@@ -166,12 +166,12 @@ def _launcher(fast: bool) -> Iterator[None]:
 
     ``Hydra.multirun`` instantiates the sweeper, which instantiates its launcher
     through ``Plugins``; that one call is redirected for the run (zenspec's own
-    core calls ``fast_launcher.instantiate_launcher`` directly).
+    core calls ``job_runner.instantiate_launcher`` directly).
     """
     if not fast:
         yield
         return
-    from zenspec.launch import fast_launcher
+    from zenspec.accelerate import job_runner
 
     original = Plugins.instantiate_launcher
 
@@ -185,9 +185,9 @@ def _launcher(fast: bool) -> Iterator[None]:
             launcher = hydra_instantiate(config.hydra.launcher, _target_=FastJoblibLauncher)
             launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
             return launcher
-        if target != fast_launcher.BASIC_LAUNCHER:
+        if target != job_runner.BASIC_LAUNCHER:
             return original(self, hydra_context, task_function, config)
-        launcher = fast_launcher.FastLauncher()
+        launcher = job_runner.FastLauncher()
         launcher.setup(hydra_context=hydra_context, task_function=task_function, config=config)
         return launcher
 
@@ -212,7 +212,7 @@ def _launcher(fast: bool) -> Iterator[None]:
         Sweeper.validate_batch_is_legal = original_validate  # type: ignore[method-assign]
 
 
-def run_case(case: Case, loader_cls: type, workdir: Path, fast_launcher: bool = False) -> Outcome:
+def run_case(case: Case, loader_cls: type, workdir: Path, job_runner: bool = False) -> Outcome:
     """Run *case* with *loader_cls* (and FastLauncher) in *workdir*; record it all."""
     workdir.mkdir(parents=True)
     if case.setup is not None:
@@ -246,7 +246,7 @@ def run_case(case: Case, loader_cls: type, workdir: Path, fast_launcher: bool = 
 
         get_reusable_executor().shutdown(wait=True)
     try:
-        with _scoped_store(case, config_name), _restored_logging(), _launcher(fast_launcher):
+        with _scoped_store(case, config_name), _restored_logging(), _launcher(job_runner):
             set_version_base(case.version_base)  # without 1.4's deprecation warning
             loader = loader_cls(config_search_path=create_config_search_path(None))
             hydra = Hydra(task_name="difftask", config_loader=loader)

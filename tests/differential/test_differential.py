@@ -23,8 +23,8 @@ from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from omegaconf import OmegaConf
 
 from zenspec._compatibility import FAST_COMPOSITION, FAST_RUN_JOB, HYDRA_14
-from zenspec.launch import fast_snapshot
-from zenspec.launch.fast_loader import FastConfigLoader
+from zenspec.accelerate import job_snapshots
+from zenspec.accelerate.composition_cache import FastConfigLoader
 
 # cases stock hydra-core 1.4 decides the other way (the comparison with stock still holds):
 # 1.4 refuses ``~b`` on a key with a value, and resolves hydra.job.env_set per job
@@ -71,7 +71,7 @@ def test_same_as_stock_with_deepcopy_templates(case_id, tmp_path, monkeypatch):
         refused.append(cfg)
         raise pickle.PicklingError("refused by the test: deepcopy path")
 
-    monkeypatch.setattr(fast_snapshot.Template, "_dumps", unpicklable)
+    monkeypatch.setattr(job_snapshots.Template, "_dumps", unpicklable)
     _check_case(next(c for c in CASES if c.id == case_id), tmp_path)
     assert refused, "no template was made: the deepcopy path was not exercised"
 
@@ -85,12 +85,12 @@ def test_templates_copy_by_pickle():
         x: int = 1
 
     cfg = OmegaConf.create({"a": {"b": [1, 2]}, "local": OmegaConf.structured(Local)})
-    template = fast_snapshot.Template(cfg)
+    template = job_snapshots.Template(cfg)
     assert template._blob is not None
     assert template._classes == [Local]
     copied = template.new()
     assert copied is not cfg
-    assert fast_snapshot.signature(copied) == fast_snapshot.signature(cfg)
+    assert job_snapshots.signature(copied) == job_snapshots.signature(cfg)
 
 
 def _check_case(case, tmp_path):
@@ -112,7 +112,7 @@ def _check_case(case, tmp_path):
     if FAST_RUN_JOB:  # zenspec's FastLauncher only where its run_job is proven
         variants.append(("loader+launcher", True))
     for name, launcher in variants:
-        fast = run_case(case, FastConfigLoader, tmp_path / name, fast_launcher=launcher)
+        fast = run_case(case, FastConfigLoader, tmp_path / name, job_runner=launcher)
         try:
             _assert_same(case, stock, fast, expect_error)
         except AssertionError as e:

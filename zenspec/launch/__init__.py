@@ -1,11 +1,41 @@
-"""The run/multirun core: Hydra jobs launched from Python, with global state isolated."""
+"""The run/multirun core: Hydra jobs launched from Python, with global state isolated.
+
+The names are loaded on first use, so a submodule (``zenspec.launch.job_dirs``...)
+can be imported by itself, e.g. by the speed pieces in :mod:`zenspec.accelerate`
+or in a worker process, without the whole core.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from zenspec._compatibility import require_supported
 
 require_supported()  # one clear error (exit 2) for a hydra-core zenspec does not support
 
-from zenspec.launch.core import hydra_multirun, hydra_run  # noqa: E402 (after the version check)
-from zenspec.launch.overrides import hydra_list, multirun, to_override_list  # noqa: E402 (after the version check)
-from zenspec.launch.plugins import JobResult  # noqa: E402 (after the version check)
-
 __all__ = ["JobResult", "hydra_list", "hydra_multirun", "hydra_run", "multirun", "to_override_list"]
+
+_WHERE = {
+    "hydra_run": "zenspec.launch.core",
+    "hydra_multirun": "zenspec.launch.core",
+    "hydra_list": "zenspec.launch.overrides",
+    "multirun": "zenspec.launch.overrides",
+    "to_override_list": "zenspec.launch.overrides",
+    "JobResult": "zenspec.launch.plugins",
+}
+
+if TYPE_CHECKING:
+    from zenspec.launch.core import hydra_multirun, hydra_run
+    from zenspec.launch.overrides import hydra_list, multirun, to_override_list
+    from zenspec.launch.plugins import JobResult
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -33,8 +33,8 @@ from zenspec._compatibility import (
     create_config_search_path,
     set_version_base,
 )
+from zenspec.accelerate.switches import all_off
 from zenspec.errors import LaunchError, OverrideError, StorageError, ZenspecError, did_you_mean
-from zenspec.launch.fast_guard import all_off
 from zenspec.launch.isolation import hydra_isolation, scoped_store
 from zenspec.launch.overrides import (
     OverridesLike,
@@ -65,10 +65,10 @@ _MAX_LOADERS = 8
 
 def _make_loader(search_path: Any, fast: bool) -> ConfigLoaderImpl:
     # the composition cache only where it is proven for the installed Hydra, and
-    # not where ZENSPEC_FAST=0 asks for stock's path as fast=False does (fast_guard)
+    # not where ZENSPEC_FAST=0 asks for stock's path as fast=False does (switches)
     if fast and FAST_COMPOSITION and not all_off():
         try:
-            from zenspec.launch.fast_loader import FastConfigLoader
+            from zenspec.accelerate.composition_cache import FastConfigLoader
         except ImportError:  # the fast path is optional: stock composition is always right
             pass
         else:
@@ -113,7 +113,7 @@ def explain_setup_error(e: BaseException, *, ran: bool = False) -> Optional[Exce
     """
     from omegaconf.errors import OmegaConfBaseException
 
-    from zenspec.launch.fast_logging import logging_config_error
+    from zenspec.accelerate.logging_setup import logging_config_error
 
     if isinstance(e, ZenspecError) or not isinstance(e, Exception):
         return None

@@ -22,6 +22,8 @@ from zenspec._compatibility import (
     hydra_context,
     job_outcome,
 )
+from zenspec.accelerate.job_runner import run_job as fast_run_job
+from zenspec.accelerate.switches import stock_only
 from zenspec.cli.progress import Progress
 from zenspec.errors import LaunchError
 from zenspec.launch.context import (
@@ -33,8 +35,6 @@ from zenspec.launch.context import (
     launch_session,
     storage_errors,
 )
-from zenspec.launch.fast_guard import stock_only
-from zenspec.launch.fast_launcher import run_job as fast_run_job
 from zenspec.launch.grid import GridSweeper, count_grid, plan_grid
 from zenspec.launch.job_dirs import check_job_dirs
 from zenspec.launch.jobs_owed import jobs_to_resume
@@ -95,7 +95,7 @@ def hydra_run(
         warning on the ``zenspec.fast`` logger) and the call gets stock's path:
         it never fails the call. ``ZENSPEC_FAST=0`` in the environment is
         ``fast=False`` for every call; ``ZENSPEC_FAST_OFF=piece,...`` switches
-        off single pieces (names in :data:`zenspec.launch.fast_guard.PIECES`).
+        off single pieces (names in :data:`zenspec.accelerate.switches.PIECES`).
     records : bool, default True
         Write the manifest and the job's result under ``<run dir>/.zenspec/``.
     metric : str, optional

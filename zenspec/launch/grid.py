@@ -21,8 +21,8 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from zenspec._compatibility import FAST_RUN_JOB, job_outcome, override_value
-from zenspec.launch import fast_yaml
-from zenspec.launch.fast_overrides import parse_lines
+from zenspec.accelerate import yaml_text
+from zenspec.accelerate.simple_overrides import parse_lines
 from zenspec.launch.job_dirs import unplant_links
 from zenspec.launch.job_return import restore_cause
 
@@ -86,7 +86,7 @@ def plan_grid(
 def _is_fast(hydra_context: HydraContext) -> bool:
     """Whether the session runs zenspec's fast path (``fast=True``: the fast loader)."""
     try:
-        from zenspec.launch.fast_loader import FastConfigLoader
+        from zenspec.accelerate.composition_cache import FastConfigLoader
     except ImportError:
         return False
     return isinstance(hydra_context.config_loader, FastConfigLoader)
@@ -158,7 +158,7 @@ class GridSweeper(Sweeper):
 
         # fast=True: FastLauncher where BasicLauncher is named, where its run_job is proven
         if FAST_RUN_JOB and _is_fast(hydra_context):
-            from zenspec.launch.fast_launcher import instantiate_launcher
+            from zenspec.accelerate.job_runner import instantiate_launcher
 
         self.launcher = instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
@@ -215,7 +215,7 @@ class GridSweeper(Sweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         unplant_links(sweep_dir, self.config.hydra.output_subdir)  # a resume: jobs write again
-        fast_yaml.save(self.config, sweep_dir / "multirun.yaml")  # OmegaConf.save's text
+        yaml_text.save(self.config, sweep_dir / "multirun.yaml")  # OmegaConf.save's text
 
         wanted = range(len(jobs)) if self.only_jobs is None else sorted(self.only_jobs)
         size = self._batch_size()

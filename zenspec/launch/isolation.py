@@ -173,7 +173,7 @@ def _holder(cs: ConfigStore, groups: List[str]) -> Dict[str, Any]:
 
 
 def _reuse_stored(holder: Dict[str, Any], groups: List[str], filename: str) -> None:
-    from zenspec.launch.fast_snapshot import signature
+    from zenspec.accelerate.job_snapshots import signature
 
     new = holder[filename]
     key = (tuple(groups), filename)

@@ -10,7 +10,7 @@ at N=1,000). Few callers ever read ``hydra_cfg`` of a finished job.
 ~3 KiB of compressed bytes the garbage collector never walks), and
 :class:`SnapshotJobReturn` unpickles it the first time ``hydra_cfg`` is read.
 Pickling is used only where a round trip was proven node-for-node identical to
-the original (:func:`zenspec.launch.fast_snapshot.signature`) for the cached
+the original (:func:`zenspec.accelerate.job_snapshots.signature`) for the cached
 base the config was derived from; everything else is deep-copied as stock.
 """
 
@@ -35,8 +35,8 @@ from zenspec._compatibility import (
     set_node_value,
     set_parent,
 )
-from zenspec.launch.fast_skeleton import HOLES, hole_leaves
-from zenspec.launch.fast_snapshot import signature
+from zenspec.accelerate.hydra_yaml_skeleton import HOLES, hole_leaves
+from zenspec.accelerate.job_snapshots import signature
 
 __all__ = ["SnapshotJobReturn", "carry_cause", "restore_cause", "snapshot", "transfer"]
 
@@ -76,7 +76,7 @@ class _Holes:
     """A Hydra config as the first job of its job preset, with this job's hole values.
 
     Jobs copied from one job preset differ only in the fields of
-    :data:`zenspec.launch.fast_skeleton.HOLES` (checked on the preset's second
+    :data:`zenspec.accelerate.hydra_yaml_skeleton.HOLES` (checked on the preset's second
     job), so only those values are kept: a few strings and ints per job.
     """
 
@@ -145,7 +145,7 @@ def snapshot(
     *shared* the job preset it was copied from: then only the hole values are
     kept (checked on the preset's second job).
     """
-    # A shared ``hydra`` node (fast_launcher) has the job's whole config as its
+    # A shared ``hydra`` node (job_runner) has the job's whole config as its
     # parent; a deepcopy re-parents the copy to the copied root, pickle would
     # carry that parent along. Pickle it as the deepcopy will be.
     children = [(n, node_parent(n)) for n in container_content(hydra_cfg).values()]

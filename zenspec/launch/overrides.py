@@ -17,8 +17,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import OverrideParseException
 
+from zenspec.accelerate.simple_overrides import parse_line
 from zenspec.errors import OverrideError
-from zenspec.launch.fast_overrides import parse_line
 
 # the text functions live in the spec layer, which imports no Hydra; re-exported here
 from zenspec.spec.override_text import (

@@ -17,7 +17,7 @@ config names Hydra's ``JoblibLauncher``; ``hydra.launcher`` is unchanged):
   also pickled once, and unpickled afresh for every job, as stock; but the
   workers scan Hydra's plugins once, not for every job (``_set_singletons``);
 * runs each job with zenspec's cheaper ``run_job``
-  (:mod:`zenspec.launch.fast_launcher`), which ``tests/differential`` holds
+  (:mod:`zenspec.accelerate.job_runner`), which ``tests/differential`` holds
   to stock's outputs.
 
 The workers are joblib's (loky, reused across batches and sweeps), with the
@@ -45,7 +45,7 @@ from zenspec._compatibility import (
     set_singleton_instances,
     singleton_instances,
 )
-from zenspec.launch.fast_render import RenderHint
+from zenspec.accelerate.hydra_yaml import RenderHint
 
 __all__ = ["FastJoblibLauncher"]
 
@@ -98,7 +98,7 @@ def execute_job(
 
     *gpus*: (records dir, each worker slot's ``CUDA_VISIBLE_DEVICES``) with ``gpus_per_job``.
     """
-    from zenspec.launch.fast_launcher import run_job
+    from zenspec.accelerate.job_runner import run_job
     from zenspec.launch.job_return import carry_cause
 
     if gpus is not None:
@@ -233,7 +233,7 @@ def compose_and_execute(
     composition first puts the fork-time ones back: the ConfigStore the
     loader's cached bases were composed from, unchanged by earlier jobs.
     """
-    from zenspec.launch.fast_launcher import number_job
+    from zenspec.accelerate.job_runner import number_job
 
     hydra_context, _ = _shared[key]
     primary, instances = _composing[key]
@@ -266,7 +266,7 @@ class FastJoblibLauncher(JoblibLauncher):
     ) -> Sequence[JobReturn]:
         import cloudpickle
 
-        from zenspec.launch.fast_launcher import number_job
+        from zenspec.accelerate.job_runner import number_job
         from zenspec.launchers import begin_launch, lost_job_return, singleton_state
         from zenspec.launchers.fork_pool import run_forked
         from zenspec.launchers.loky import run_loky

@@ -83,7 +83,7 @@ class RecordingTask:
             cause = _user_error(e)
             if where is not None and isinstance(e, Exception):
                 # its traceback in the job's own log file too, as upstream Hydra (#3215)
-                from zenspec.launch.fast_logging import log_job_error
+                from zenspec.accelerate.logging_setup import log_job_error
 
                 log_job_error(e, within=str(where[0].runtime.output_dir))
             self._write(

@@ -17,7 +17,7 @@ A primitive's type follows Hydra's lexer (float, int, bool, null, else a
 string), and the text of each job's value is what Hydra's BasicSweeper
 writes (``Override._get_value_element_as_str``): ``tests/test_layers.py``
 holds both readers equal on such lines. The rules are the same as
-:mod:`zenspec.launch.fast_overrides` (the launch layer's ANTLR-free path),
+:mod:`zenspec.accelerate.simple_overrides` (the launch layer's ANTLR-free path),
 which returns Hydra's own ``Override`` objects and so imports Hydra.
 """
 

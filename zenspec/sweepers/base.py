@@ -19,6 +19,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from zenspec._compatibility import job_outcome
+from zenspec.accelerate import yaml_text
 from zenspec.errors import (
     JobFailedError,
     LaunchError,
@@ -26,7 +27,6 @@ from zenspec.errors import (
     describe_error,
     did_you_mean,
 )
-from zenspec.launch import fast_yaml
 from zenspec.records.jobs import RecordingTask, extract_metric
 from zenspec.sweepers.results import StudyResult, TrialResult
 
@@ -249,7 +249,7 @@ class StudySweeper(Sweeper):
         from zenspec.launch.job_dirs import unplant_links
 
         unplant_links(sweep_dir, self.config.hydra.output_subdir)
-        fast_yaml.save(self.config, sweep_dir / "multirun.yaml")  # OmegaConf.save's text
+        yaml_text.save(self.config, sweep_dir / "multirun.yaml")  # OmegaConf.save's text
 
     def launch(self, batch: List[List[str]]) -> Sequence[JobReturn]:
         """Launch one batch of jobs, numbered on from the previous batch."""

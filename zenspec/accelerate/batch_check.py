@@ -31,7 +31,7 @@ are composed in full. Any job that fails this way is composed in full, so the
 error raised is Hydra's own; a warning emitted on the way (stock would emit it)
 sends the batch to full composition. A job that this check fails and full
 composition then accepts means the check was wrong: it is switched off for the
-process (:mod:`zenspec.launch.fast_guard`), the batch checked in full.
+process (:mod:`zenspec.accelerate.switches`), the batch checked in full.
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ from zenspec._compatibility import (
     is_none_node,
     node_of,
 )
-from zenspec.launch.fast_guard import disable
-from zenspec.launch.fast_loader import _touches_hydra
+from zenspec.accelerate.composition_cache import _touches_hydra
+from zenspec.accelerate.switches import disable
 
 if TYPE_CHECKING:
-    from zenspec.launch.fast_loader import FastConfigLoader
+    from zenspec.accelerate.composition_cache import FastConfigLoader
 
 __all__ = ["validate_batch"]
 

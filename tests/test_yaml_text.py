@@ -1,4 +1,4 @@
-"""fast_yaml.dump writes what ``yaml.dump`` (as OmegaConf.to_yaml calls it) writes,
+"""yaml_text.dump writes what ``yaml.dump`` (as OmegaConf.to_yaml calls it) writes,
 byte for byte, for any config data: it lays out what it knows and leaves the rest
 to PyYAML."""
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 from omegaconf._utils import get_omega_conf_dumper
 
-from zenspec.launch import fast_yaml
+from zenspec.accelerate import yaml_text
 
 TRICKY = [
     "",
@@ -92,14 +92,14 @@ plainish = st.text(alphabet="aAyYnNoOfFtTeEuUlLiI_/.=,+-0159 :#", max_size=12)
 @settings(max_examples=3000, deadline=None)
 @given(plainish)
 def test_strings_written_without_pyyaml_are_pyyamls_text(value):
-    got = fast_yaml.scalar(value)
+    got = yaml_text.scalar(value)
     assert got is None or stock({"k": value}) == f"k: {got}\n"
 
 
 @settings(max_examples=3000, deadline=None)
 @given(plainish)
 def test_keys_written_without_pyyaml_are_pyyamls_text(key):
-    got = fast_yaml._key(key)
+    got = yaml_text._key(key)
     assert got is None or stock({key: 1}) == f"{got}: 1\n"
 
 
@@ -107,7 +107,7 @@ def test_keys_written_without_pyyaml_are_pyyamls_text(key):
 @given(st.lists(plainish, max_size=4), st.dictionaries(plainish, plainish, max_size=4))
 def test_documents_of_plain_looking_strings_are_yaml_dump(items, mapping):
     value = {"a": {"b": items, "c": mapping}, "d": list(items)}  # no shared object: no anchors
-    assert fast_yaml.dump(value) == stock(value)
+    assert yaml_text.dump(value) == stock(value)
 
 
 def stock(value):
@@ -123,12 +123,12 @@ def stock(value):
 @settings(max_examples=600, deadline=None)
 @given(data)
 def test_dump_is_yaml_dump(value):
-    assert fast_yaml.dump(value) == stock(value)
+    assert yaml_text.dump(value) == stock(value)
 
 
 def test_typical_configs_take_the_fast_layout(monkeypatch):
     calls = []
-    monkeypatch.setattr(fast_yaml, "_yaml", lambda d: calls.append(d) or stock(d))
+    monkeypatch.setattr(yaml_text, "_yaml", lambda d: calls.append(d) or stock(d))
     cfg = OmegaConf.create(
         {
             "model": {"layers": [64, 32], "act": "relu", "dropout": 0.1, "opts": {}},
@@ -137,10 +137,10 @@ def test_typical_configs_take_the_fast_layout(monkeypatch):
             "name": None,
         }
     )
-    first = fast_yaml.to_yaml(cfg)
+    first = yaml_text.to_yaml(cfg)
     assert first == OmegaConf.to_yaml(cfg)
     calls.clear()
-    assert fast_yaml.to_yaml(cfg) == first
+    assert yaml_text.to_yaml(cfg) == first
     assert calls == []  # every scalar and key memoised: no PyYAML emitter at all
 
 
@@ -159,7 +159,7 @@ folded_docs = st.recursive(
 @settings(max_examples=800, deadline=None)
 @given(folded_docs)
 def test_documents_with_folding_strings_are_yaml_dump(value):
-    assert fast_yaml.dump(value) == stock(value)
+    assert yaml_text.dump(value) == stock(value)
 
 
 @settings(max_examples=300, deadline=None)
@@ -168,7 +168,7 @@ def test_a_folding_string_at_any_depth_is_yaml_dump(value, depth, key):
     doc = {key: value, "after": 1}
     for n in range(depth):
         doc = {f"k{n}": doc, "next": [value, {"x": value}]}
-    assert fast_yaml.dump(doc) == stock(doc)
+    assert yaml_text.dump(doc) == stock(doc)
 
 
 def test_hydras_own_config_takes_the_fast_layout(monkeypatch):
@@ -178,12 +178,12 @@ def test_hydras_own_config_takes_the_fast_layout(monkeypatch):
     with initialize(version_base="1.3"):
         cfg = compose(config_name=None, overrides=[], return_hydra_config=True)
     calls = []
-    monkeypatch.setattr(fast_yaml, "_yaml", lambda d: calls.append(d) or stock(d))
-    assert fast_yaml.to_yaml(cfg) == OmegaConf.to_yaml(cfg)
+    monkeypatch.setattr(yaml_text, "_yaml", lambda d: calls.append(d) or stock(d))
+    assert yaml_text.to_yaml(cfg) == OmegaConf.to_yaml(cfg)
     whole = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
     assert whole not in calls  # only scalars, keys and folded strings went to PyYAML
     calls.clear()
-    assert fast_yaml.to_yaml(cfg) == OmegaConf.to_yaml(cfg)
+    assert yaml_text.to_yaml(cfg) == OmegaConf.to_yaml(cfg)
     assert calls == []
 
 
@@ -192,6 +192,6 @@ def test_save_writes_omegaconf_saves_bytes(tmp_path):
 
     with initialize(version_base="1.3"):
         cfg = compose(config_name=None, overrides=["+a.b='é ü'"], return_hydra_config=True)
-    fast_yaml.save(cfg, tmp_path / "fast.yaml")
+    yaml_text.save(cfg, tmp_path / "fast.yaml")
     OmegaConf.save(cfg, tmp_path / "stock.yaml")
     assert (tmp_path / "fast.yaml").read_bytes() == (tmp_path / "stock.yaml").read_bytes()

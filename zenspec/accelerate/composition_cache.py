@@ -25,7 +25,7 @@ defaults list, a ConfigStore that changed or a config file that was modified
 since the base was composed. ``tests/differential/`` proves the rest against
 stock Hydra, job by job. An exception on the fast path where stock then
 composes the config is the cache's fault: it is switched off for the rest of
-the process (:mod:`zenspec.launch.fast_guard`, piece ``composition``), as it is
+the process (:mod:`zenspec.accelerate.switches`, piece ``composition``), as it is
 by ``ZENSPEC_FAST=0`` or ``ZENSPEC_FAST_OFF=composition``.
 
 Memory: the cache holds at most ``max_bases`` bases (LRU), each a pickled
@@ -63,9 +63,9 @@ from zenspec._compatibility import (
     is_interpolation_node,
     node_of,
 )
-from zenspec.launch.fast_guard import disable, enabled
-from zenspec.launch.fast_render import RenderHint
-from zenspec.launch.fast_snapshot import SourceWatch, Template, copy_without_hydra
+from zenspec.accelerate.hydra_yaml import RenderHint
+from zenspec.accelerate.job_snapshots import SourceWatch, Template, copy_without_hydra
+from zenspec.accelerate.switches import disable, enabled
 from zenspec.launch.overrides import ParseCache
 
 __all__ = ["FastConfigLoader", "FastLoaderStats"]
@@ -319,7 +319,7 @@ class FastConfigLoader(ConfigLoaderImpl):
         """Raise what ``load_sweep_config`` would raise for a job of *batch*, if any.
 
         What ``Sweeper.validate_batch_is_legal`` checks, without composing every
-        job in full: see :func:`zenspec.launch.fast_validate.validate_batch`.
+        job in full: see :func:`zenspec.accelerate.batch_check.validate_batch`.
         """
         # 1.4 also checks the launcher/sweeper choice per job: stock's loop; so does a
         # switched-off check (or cache: the check plans from it)
@@ -327,7 +327,7 @@ class FastConfigLoader(ConfigLoaderImpl):
             for overrides in batch:
                 self.load_sweep_config(master_config, list(overrides))
             return
-        from zenspec.launch.fast_validate import validate_batch
+        from zenspec.accelerate.batch_check import validate_batch
 
         validate_batch(self, master_config, batch)
 

@@ -13,7 +13,7 @@ against stock's dict, and an entry that differs is never used.
 ``logging.config`` itself still runs on every call, with a fresh dict, exactly
 as stock: handlers, files and streams (``ext://sys.stdout``) are all made anew.
 An unexpected error here switches the piece off for the process and the call
-goes to stock's ``configure_log`` (:mod:`zenspec.launch.fast_guard`, ``logging``).
+goes to stock's ``configure_log`` (:mod:`zenspec.accelerate.switches`, ``logging``).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from zenspec._compatibility import (
     is_none_node,
     node_of,
 )
-from zenspec.launch import fast_grammar
-from zenspec.launch.fast_guard import enabled, shortcut
+from zenspec.accelerate import interpolation_cache
+from zenspec.accelerate.switches import enabled, shortcut
 
 __all__ = ["configure_log", "log_job_error", "logging_config_error"]
 
@@ -165,7 +165,7 @@ def _interpolating_leaves(data: Any, path: _Path, out: List[_Path]) -> None:
 def _resolved(node: Container, path: _Path) -> Any:
     for part in path[:-1]:
         node = node_of(node, part)
-    value = fast_grammar.item(node, path[-1])  # node[key], its parse tree kept
+    value = interpolation_cache.item(node, path[-1])  # node[key], its parse tree kept
     if isinstance(value, (DictConfig, ListConfig)):
         return OmegaConf.to_container(value, resolve=True)
     return value

@@ -6,10 +6,10 @@ DFA (~15 ms before the first job of a fresh process). A sweep's parent parses
 every job's lines. :func:`parse_line` parses the forms below itself, into the
 :class:`Override` Hydra's parser returns for them, and returns None for any
 other line (Hydra's parser then decides: its result or its error).
-``tests/test_fast_overrides.py`` holds the two parsers equal on generated lines.
+``tests/test_simple_overrides.py`` holds the two parsers equal on generated lines.
 Off (``ZENSPEC_FAST_OFF=overrides``), every line goes to Hydra's parser; an
 unexpected error here switches the piece off for the process, and that line
-is parsed by Hydra (:mod:`zenspec.launch.fast_guard`).
+is parsed by Hydra (:mod:`zenspec.accelerate.switches`).
 
 * ``key=value``, ``+key=value``, ``++key=value``; the key a dot path
   (``a.b.c``, ``a.0``) or a group path (``hydra/launcher``), no ``@package``;
@@ -40,7 +40,7 @@ from hydra.core.override_parser.types import (
 )
 
 from zenspec._compatibility import validate_override
-from zenspec.launch.fast_guard import enabled, shortcut
+from zenspec.accelerate.switches import enabled, shortcut
 
 __all__ = ["parse_line", "parse_lines"]
 

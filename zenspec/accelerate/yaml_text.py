@@ -14,10 +14,10 @@ str/int/float/bool/None) makes the whole document go through ``yaml.dump``
 as before. A string value that PyYAML may fold or break over lines (Hydra's
 help templates) is laid out by PyYAML too, once per (string, key, indent):
 in a mapping reached through mappings only, its text depends on nothing
-else (:func:`_folded`). ``tests/test_fast_yaml.py`` checks the equality on generated data;
+else (:func:`_folded`). ``tests/test_yaml_text.py`` checks the equality on generated data;
 ``tests/differential`` on every file of the corpus. Off (``ZENSPEC_FAST_OFF=yaml``),
 or after an unexpected error (then off for the process), every document goes
-through ``yaml.dump`` (:mod:`zenspec.launch.fast_guard`).
+through ``yaml.dump`` (:mod:`zenspec.accelerate.switches`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from zenspec._compatibility import FAST_YAML, YAML_BOOL_TYPES, get_omega_conf_dumper
-from zenspec.launch.fast_guard import shortcut
+from zenspec.accelerate.switches import shortcut
 
 __all__ = ["MAX_LINE", "dump", "fits", "save", "scalar", "to_yaml"]
 

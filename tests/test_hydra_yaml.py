@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from zenspec.launch.fast_render import _block, _blocks
+from zenspec.accelerate.hydra_yaml import _block, _blocks
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=120) | st.sampled_from(
     ["  key: x", "a\n  b: c", "- item", "null", "'quoted'", "x" * 200, "€ ü", "123", "true", ""]
@@ -55,11 +55,11 @@ def test_values_that_are_not_mappings_are_dumped_one_by_one():
 
 
 def test_mappings_are_dumped_once(monkeypatch):
-    import zenspec.launch.fast_render as fast_render
+    import zenspec.accelerate.hydra_yaml as hydra_yaml
 
     calls = []
-    dump = fast_render._dump
-    monkeypatch.setattr(fast_render, "_dump", lambda data: calls.append(data) or dump(data))
+    dump = hydra_yaml._dump
+    monkeypatch.setattr(hydra_yaml, "_dump", lambda data: calls.append(data) or dump(data))
     node = OmegaConf.create({"overrides": {"task": ["a=1"]}, "job": {"name": "x: y\n  z"}})
     blocks = _blocks(node, ["overrides", "job"])
     assert len(calls) == 1

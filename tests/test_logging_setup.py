@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-import zenspec.launch.fast_logging as fast_logging
+import zenspec.accelerate.logging_setup as logging_setup
 from zenspec._compatibility import FAST_LOGGING
-from zenspec.launch.fast_logging import configure_log
+from zenspec.accelerate.logging_setup import configure_log
 
 
 def job_logging(out: str, name: str):
@@ -50,7 +50,7 @@ def handed(monkeypatch):
     monkeypatch.setattr(
         logging_config, "configure_logging", lambda conf, *whitelist: calls.append(conf)
     )
-    monkeypatch.setattr(fast_logging, "_entries", type(fast_logging._entries)())
+    monkeypatch.setattr(logging_setup, "_entries", type(logging_setup._entries)())
     return calls
 
 
@@ -70,13 +70,13 @@ def test_each_call_hands_logging_the_dict_stock_would(handed, tmp_path):
     reason="cached logging dicts off on this Hydra (FAST_LOGGING=False: 1.4's whitelist)",
 )
 def test_an_entry_that_does_not_match_stock_is_never_used(handed, tmp_path, monkeypatch):
-    monkeypatch.setattr(fast_logging, "_put", lambda data, path, value: None)  # broken fill
+    monkeypatch.setattr(logging_setup, "_put", lambda data, path, value: None)  # broken fill
     key = ("base", "job_logging")
     for n in range(2):
         node = job_logging(str(tmp_path), f"task{n}")
         configure_log(node, False, key=key)
         assert handed[-1] == OmegaConf.to_container(node, resolve=True)
-    assert fast_logging._entries[key] is None
+    assert logging_setup._entries[key] is None
 
 
 def test_verbose_as_stock(handed, tmp_path):
@@ -110,7 +110,7 @@ def _containers(data, out):
     )
 )
 def test_fresh_is_a_deepcopy_sharing_no_container(data):
-    from zenspec.launch.fast_logging import _fresh
+    from zenspec.accelerate.logging_setup import _fresh
 
     got = _fresh(data)
     assert got == data
@@ -118,7 +118,7 @@ def test_fresh_is_a_deepcopy_sharing_no_container(data):
 
 
 def test_fresh_deep_copies_a_mutable_leaf():
-    from zenspec.launch.fast_logging import _fresh
+    from zenspec.accelerate.logging_setup import _fresh
 
     leaf = {1, 2}
     got = _fresh({"a": [leaf]})

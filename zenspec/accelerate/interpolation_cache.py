@@ -6,7 +6,7 @@ are resolved by zenspec's own code: the job's directory (``hydra.sweep.subdir``,
 ``${hydra.job.num}``; ``hydra.sweep.dir``, often ``${now:...}``) in
 ``run_job``, and the job log's file name
 (``${hydra.runtime.output_dir}/${hydra.job.name}.log``) in
-:mod:`zenspec.launch.fast_logging`. :func:`select` and :func:`item` resolve a
+:mod:`zenspec.accelerate.logging_setup`. :func:`select` and :func:`item` resolve a
 value as ``OmegaConf.select`` and ``node[key]`` do, through OmegaConf's own
 resolution of a parse tree (``_resolve_interpolation_from_parse_tree``, what
 both call after parsing), with the tree kept here: a parse tree depends on
@@ -15,7 +15,7 @@ nothing but the string, and resolving only reads it.
 Nothing of OmegaConf's is replaced: any other resolution (a task's own
 ``${...}``) parses as always. Anything but a string interpolation that
 resolves to a plain value goes to OmegaConf's own call; so does everything
-where this piece is off (``FAST_GRAMMAR``, :mod:`zenspec.launch.fast_guard`).
+where this piece is off (``FAST_GRAMMAR``, :mod:`zenspec.accelerate.switches`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from zenspec._compatibility import (
     node_value,
     resolve_from_parse_tree,
 )
-from zenspec.launch.fast_guard import shortcut
+from zenspec.accelerate.switches import shortcut
 
 __all__ = ["item", "select"]
 

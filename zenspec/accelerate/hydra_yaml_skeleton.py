@@ -1,16 +1,16 @@
 """``hydra.yaml`` of a job copied from a sweep's job preset: the preset's text, five holes filled.
 
-Jobs composed from one job preset (:func:`zenspec.launch.fast_loader._job_preset`)
+Jobs composed from one job preset (:func:`zenspec.accelerate.composition_cache._job_preset`)
 share their whole ``hydra`` node but for what composition, the launcher and
 ``run_job`` write per job: ``hydra.overrides.task``, ``hydra.job.override_dirname``,
 ``hydra.job.id``, ``hydra.job.num`` and ``hydra.runtime.output_dir`` (the
 holes). So the document is rendered once per preset with a placeholder token in
 each hole, and every job after fills the holes: each value laid out by the
-rules of :mod:`zenspec.launch.fast_yaml` (PyYAML's own text per scalar, lines
+rules of :mod:`zenspec.accelerate.yaml_text` (PyYAML's own text per scalar, lines
 short enough never to fold), which is the whole difference between two jobs'
 documents. Not assumed: the first job of each preset renders both ways and the
 skeleton is kept only if the filled text equals the whole document exactly
-(``fast_yaml.to_yaml``, which writes ``OmegaConf.to_yaml``'s text)
+(``yaml_text.to_yaml``, which writes ``OmegaConf.to_yaml``'s text)
 (else that preset always goes through the general path). A value that cannot
 be laid out this way (a long string, a nested list) sends that one job to the
 general path.
@@ -34,7 +34,7 @@ from zenspec._compatibility import (
     node_value,
     to_content,
 )
-from zenspec.launch import fast_yaml
+from zenspec.accelerate import yaml_text
 
 __all__ = ["HOLES", "hole_leaves", "render"]
 
@@ -72,9 +72,9 @@ def render(hydra_cfg: DictConfig, shared: int) -> Optional[str]:
         return None
     if isinstance(known, _Skeleton):
         return _fill(known, values)
-    # OmegaConf.to_yaml's text (fast_yaml is held to it by its own tests), a
+    # OmegaConf.to_yaml's text (yaml_text is held to it by its own tests), a
     # few ms quicker than PyYAML's emitter on the first job of every worker
-    full = fast_yaml.to_yaml(hydra_cfg)
+    full = yaml_text.to_yaml(hydra_cfg)
     made = _make(hydra_cfg)
     filled = _fill(made, values) if made is not None else None
     if made is not None and filled is None:
@@ -143,7 +143,7 @@ def _make(hydra_cfg: DictConfig) -> Optional[_Skeleton]:
             content["hydra"][outer][inner] = _TOKEN.format(n)
     except (KeyError, TypeError):
         return None
-    text = fast_yaml.dump(content)
+    text = yaml_text.dump(content)
     parts: List[str] = []
     widths: List[int] = []
     rest = text
@@ -172,14 +172,14 @@ def _fill(skeleton: _Skeleton, values: List[Any]) -> Optional[str]:
                 pad = " " * width
                 lines = []
                 for item in value:
-                    text = fast_yaml.scalar(item)
-                    if text is None or not fast_yaml.fits(text, item, width + 2):
+                    text = yaml_text.scalar(item)
+                    if text is None or not yaml_text.fits(text, item, width + 2):
                         return None
                     lines.append(f"\n{pad}- {text}")
                 out.append("".join(lines))
         else:
-            text = fast_yaml.scalar(value)
-            if text is None or not fast_yaml.fits(text, value, width):
+            text = yaml_text.scalar(value)
+            if text is None or not yaml_text.fits(text, value, width):
                 return None
             out.append(text)
         out.append(skeleton.parts[n + 1])

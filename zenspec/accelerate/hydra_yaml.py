@@ -2,7 +2,7 @@
 
 A job's ``hydra.yaml`` is ``OmegaConf.to_yaml`` of its ~300-node Hydra config,
 and almost all of it is the same for every job composed from the same cached
-base (:mod:`zenspec.launch.fast_loader`): only ``hydra.overrides``,
+base (:mod:`zenspec.accelerate.composition_cache`): only ``hydra.overrides``,
 ``hydra.job``, ``hydra.runtime`` and the ``hydra`` keys that the job's own
 value overrides touch are written per job. The loader says which (a
 :class:`RenderHint`, for the config it just returned); every other top-level
@@ -14,8 +14,8 @@ assumed: the first job of each (base, key layout) renders both ways and the
 cached blocks are used only if the concatenation equals ``OmegaConf.to_yaml``
 exactly; otherwise that layout is always rendered by ``OmegaConf.to_yaml``.
 
-Both this and :mod:`zenspec.launch.fast_skeleton` are shortcuts
-(:mod:`zenspec.launch.fast_guard`, ``render`` and ``skeleton``): off, or after
+Both this and :mod:`zenspec.accelerate.hydra_yaml_skeleton` are shortcuts
+(:mod:`zenspec.accelerate.switches`, ``render`` and ``skeleton``): off, or after
 an unexpected error (then off for the process), the document is rendered whole.
 """
 
@@ -39,9 +39,9 @@ from zenspec._compatibility import (
     node_value,
     to_content,
 )
-from zenspec.launch import fast_skeleton as skeleton
-from zenspec.launch import fast_yaml
-from zenspec.launch.fast_guard import enabled, shortcut
+from zenspec.accelerate import hydra_yaml_skeleton as skeleton
+from zenspec.accelerate import yaml_text
+from zenspec.accelerate.switches import enabled, shortcut
 
 __all__ = ["RenderHint", "render_hydra_yaml"]
 
@@ -98,7 +98,7 @@ def render_hydra_yaml(hydra_cfg: DictConfig, hint: Optional[RenderHint]) -> str:
     """``OmegaConf.to_yaml(hydra_cfg)``, reusing the blocks shared by the base's jobs."""
 
     def whole() -> str:
-        return fast_yaml.to_yaml(hydra_cfg)
+        return yaml_text.to_yaml(hydra_cfg)
 
     if hint is None:
         return whole()
@@ -140,7 +140,7 @@ def _render(hydra_cfg: DictConfig, hint: RenderHint) -> str:
 
 
 def _dump(data: Any) -> str:
-    return fast_yaml.dump(data)  # yaml.dump's text, as OmegaConf.to_yaml calls it
+    return yaml_text.dump(data)  # yaml.dump's text, as OmegaConf.to_yaml calls it
 
 
 def _one_line_or_mapping(child: Any) -> bool:

@@ -1,4 +1,4 @@
-"""fast_grammar: select/item resolve as OmegaConf does, parse each string once,
+"""interpolation_cache: select/item resolve as OmegaConf does, parse each string once,
 and never touch OmegaConf's own functions."""
 
 from __future__ import annotations
@@ -9,17 +9,17 @@ import pytest
 from omegaconf import OmegaConf, grammar_parser
 from omegaconf.errors import OmegaConfBaseException
 
-import zenspec.launch.fast_grammar as fast_grammar
+import zenspec.accelerate.interpolation_cache as interpolation_cache
 from zenspec._compatibility import FAST_GRAMMAR
-from zenspec.launch import fast_guard
+from zenspec.accelerate import switches
 
 
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch):
-    monkeypatch.setattr(fast_grammar, "_trees", {})
-    fast_guard.reset()
+    monkeypatch.setattr(interpolation_cache, "_trees", {})
+    switches.reset()
     yield
-    fast_guard.reset()
+    switches.reset()
 
 
 def _cfg():
@@ -47,8 +47,8 @@ SELECTS = ["a", "s", "c", "esc", "node", "sub.k", "sub.up", "sub.num", "plain", 
 @pytest.mark.parametrize("key", SELECTS)
 def test_select_is_omegaconf_select(key):
     cfg = _cfg()
-    assert fast_grammar.select(cfg, key) == OmegaConf.select(cfg, key)
-    assert type(fast_grammar.select(cfg, key)) is type(OmegaConf.select(cfg, key))
+    assert interpolation_cache.select(cfg, key) == OmegaConf.select(cfg, key)
+    assert type(interpolation_cache.select(cfg, key)) is type(OmegaConf.select(cfg, key))
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_item_is_getitem(path):
     parent = cfg
     for part in path[:-1]:
         parent = parent[part]
-    assert fast_grammar.item(parent, path[-1]) == parent[path[-1]]
+    assert interpolation_cache.item(parent, path[-1]) == parent[path[-1]]
 
 
 @pytest.mark.parametrize("key", ["bad", "to_miss"])
@@ -68,8 +68,8 @@ def test_errors_are_omegaconfs(key):
     with pytest.raises(OmegaConfBaseException) as stock:
         cfg[key]
     with pytest.raises(type(stock.value)):
-        fast_grammar.item(cfg, key)
-    assert fast_guard.disabled() == {}  # the input's fault, not the piece's
+        interpolation_cache.item(cfg, key)
+    assert switches.disabled() == {}  # the input's fault, not the piece's
 
 
 @pytest.mark.skipif(
@@ -84,27 +84,27 @@ def test_each_string_is_parsed_once_and_values_are_fresh(monkeypatch):
         calls.append(text)
         return grammar_parser.parse(text, *args)
 
-    monkeypatch.setattr(fast_grammar, "parse", counting)
+    monkeypatch.setattr(interpolation_cache, "parse", counting)
     cfg = _cfg()
     for _ in range(3):
-        assert fast_grammar.select(cfg, "c") == "x_2/2"
-        assert fast_grammar.item(cfg.sub, "num") == 2
+        assert interpolation_cache.select(cfg, "c") == "x_2/2"
+        assert interpolation_cache.item(cfg.sub, "num") == 2
     assert sorted(calls) == ["${a}", "${s}/${a}"]
     cfg.a = 5  # resolved afresh each time: only the parse tree is kept
-    assert fast_grammar.select(cfg, "c") == "x_5/5"
+    assert interpolation_cache.select(cfg, "c") == "x_5/5"
     assert len(calls) == 2  # (the inner "x_${a}" is OmegaConf's own resolution)
 
 
 def test_omegaconf_is_left_alone():
     before = (omegaconf.base.parse, omegaconf._utils.parse)
-    fast_grammar.select(_cfg(), "c")
+    interpolation_cache.select(_cfg(), "c")
     assert (omegaconf.base.parse, omegaconf._utils.parse) == before
     assert omegaconf.base.parse is grammar_parser.parse
 
 
 def test_off_switch_gives_omegaconfs_own_call(monkeypatch):
     monkeypatch.setenv("ZENSPEC_FAST_OFF", "grammar")
-    monkeypatch.setattr(fast_grammar, "_resolve", None)  # would raise if called
+    monkeypatch.setattr(interpolation_cache, "_resolve", None)  # would raise if called
     cfg = _cfg()
-    assert fast_grammar.select(cfg, "c") == "x_2/2"
-    assert fast_guard.disabled() == {}
+    assert interpolation_cache.select(cfg, "c") == "x_2/2"
+    assert switches.disabled() == {}

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from zenspec._compatibility import FAST_RUN_JOB
-from zenspec.launch import fast_skeleton
+from zenspec.accelerate import hydra_yaml_skeleton
 
 _serials = itertools.count(1 << 60)
 
@@ -48,10 +48,10 @@ def _hydra_cfg(task, dirname, job_id, num, out):
 def test_a_filled_skeleton_is_to_yaml_exactly_or_nothing(task, dirname, job_id, num, out):
     serial = next(_serials)
     first = _hydra_cfg(["a=1", "b=x"], "a=1,b=x", 0, 0, "/tmp/out/0")
-    assert fast_skeleton.render(first, serial) == OmegaConf.to_yaml(first)  # verifies
-    assert isinstance(fast_skeleton._skeletons[serial], fast_skeleton._Skeleton)
+    assert hydra_yaml_skeleton.render(first, serial) == OmegaConf.to_yaml(first)  # verifies
+    assert isinstance(hydra_yaml_skeleton._skeletons[serial], hydra_yaml_skeleton._Skeleton)
     cfg = _hydra_cfg(task, dirname, job_id, num, out)
-    got = fast_skeleton.render(cfg, serial)
+    got = hydra_yaml_skeleton.render(cfg, serial)
     assert got is None or got == OmegaConf.to_yaml(cfg)
 
 
@@ -59,11 +59,11 @@ def test_a_layout_the_skeleton_cannot_hold_is_never_used():
     serial = next(_serials)
     cfg = _hydra_cfg(["a=1"], "a=1", 0, 0, "/o")
     cfg.hydra.job.name = "${hydra.job.id}"  # fine: an unresolved string, like any other
-    assert fast_skeleton.render(cfg, serial) == OmegaConf.to_yaml(cfg)
+    assert hydra_yaml_skeleton.render(cfg, serial) == OmegaConf.to_yaml(cfg)
     odd = next(_serials)
     bad = _hydra_cfg(["a=1"], "a=1", 0, 0, "/o")
     del bad.hydra.runtime["output_dir"]  # a hole missing: no skeleton, general path
-    assert fast_skeleton.render(bad, odd) is None
+    assert hydra_yaml_skeleton.render(bad, odd) is None
 
 
 @pytest.mark.skipif(
@@ -75,9 +75,11 @@ def test_a_sweep_renders_its_jobs_from_the_skeleton(tmp_path, monkeypatch):
     from zenspec import hydra_multirun
 
     filled = []
-    fill = fast_skeleton._fill
+    fill = hydra_yaml_skeleton._fill
     monkeypatch.setattr(
-        fast_skeleton, "_fill", lambda sk, values: filled.append(fill(sk, values)) or filled[-1]
+        hydra_yaml_skeleton,
+        "_fill",
+        lambda sk, values: filled.append(fill(sk, values)) or filled[-1],
     )
     jobs = hydra_multirun(dict(a=0, s="x"), lambda cfg: cfg.a, ["a=range(0,6)", "s='yes',b"])
     assert len(jobs[0]) == 12

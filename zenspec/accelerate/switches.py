@@ -42,16 +42,16 @@ __all__ = [
 
 #: the speed pieces, by the name the switches and the warning use
 PIECES: Dict[str, str] = {
-    "composition": "fast_loader: jobs composed from a cached defaults tree",
-    "validate": "fast_validate: the batch check without a second full composition per job",
-    "run_job": "fast_launcher: run_job with one HydraConfig copy and a lighter task copy",
+    "composition": "composition_cache: jobs composed from a cached defaults tree",
+    "validate": "batch_check: the batch check without a second full composition per job",
+    "run_job": "job_runner: run_job with one HydraConfig copy and a lighter task copy",
     "snapshot": "job_return: each job's hydra_cfg kept pickled until read",
-    "skeleton": "fast_skeleton: hydra.yaml as its job preset's text, five holes filled",
-    "render": "fast_render: hydra.yaml reusing the blocks every job of a base shares",
-    "yaml": "fast_yaml: OmegaConf.to_yaml's text without PyYAML's emitter",
-    "logging": "fast_logging: the job's logging dict kept per base, its interpolations resolved",
-    "overrides": "fast_overrides: simple override lines parsed without ANTLR",
-    "grammar": "fast_grammar: the interpolations zenspec resolves itself, each parsed once",
+    "skeleton": "hydra_yaml_skeleton: hydra.yaml as its job preset's text, five holes filled",
+    "render": "hydra_yaml: hydra.yaml reusing the blocks every job of a base shares",
+    "yaml": "yaml_text: OmegaConf.to_yaml's text without PyYAML's emitter",
+    "logging": "logging_setup: the job's logging dict kept per base, its interpolations resolved",
+    "overrides": "simple_overrides: simple override lines parsed without ANTLR",
+    "grammar": "interpolation_cache: the interpolations zenspec resolves itself, each parsed once",
 }
 
 

@@ -21,22 +21,22 @@ from omegaconf import OmegaConf
 
 from zenspec import hydra_multirun, hydra_run
 from zenspec._compatibility import LOAD_HOOK_14
-from zenspec.launch import (
-    context,
-    fast_grammar,
-    fast_guard,
-    fast_launcher,
-    fast_logging,
-    fast_overrides,
-    fast_render,
-    fast_skeleton,
-    fast_validate,
-    fast_yaml,
+from zenspec.accelerate import (
+    batch_check,
+    hydra_yaml,
+    hydra_yaml_skeleton,
+    interpolation_cache,
+    job_runner,
+    logging_setup,
+    simple_overrides,
+    switches,
+    yaml_text,
 )
+from zenspec.accelerate.composition_cache import FastConfigLoader
+from zenspec.launch import context
 from zenspec.launch import overrides as overrides_module
-from zenspec.launch.fast_loader import FastConfigLoader
 
-log = logging.getLogger("zenspec.test_fast_guard")
+log = logging.getLogger("zenspec.test_switches")
 
 GROUPS = {"optim": {"sgd": {"name": "sgd", "lr": 0.1}, "adam": {"name": "adam", "lr": 0.01}}}
 CONFIG = {"a": 0, "b": "${a}_x", "c": {"d": [1, "two"]}}
@@ -44,21 +44,21 @@ CONFIG = {"a": 0, "b": "${a}_x", "c": {"d": [1, "two"]}}
 # where each piece does its own work (not stock's): an exception injected there
 BREAK = {
     "composition": (FastConfigLoader, "_derive"),
-    "validate": (fast_validate, "_hydra_part_uniform"),
-    "run_job": (fast_launcher, "_share_hydra_node"),
-    "snapshot": (fast_launcher, "snapshot"),
-    "skeleton": (fast_skeleton, "_hole_values"),
-    "render": (fast_render, "_render"),
-    "yaml": (fast_yaml, "_dump"),
-    "logging": (fast_logging, "_interpolating_leaves"),
-    "overrides": (fast_overrides, "_value"),
-    "grammar": (fast_grammar, "_resolve"),
+    "validate": (batch_check, "_hydra_part_uniform"),
+    "run_job": (job_runner, "_share_hydra_node"),
+    "snapshot": (job_runner, "snapshot"),
+    "skeleton": (hydra_yaml_skeleton, "_hole_values"),
+    "render": (hydra_yaml, "_render"),
+    "yaml": (yaml_text, "_dump"),
+    "logging": (logging_setup, "_interpolating_leaves"),
+    "overrides": (simple_overrides, "_value"),
+    "grammar": (interpolation_cache, "_resolve"),
 }
 # pieces a sweep goes through: its jobs' hydra.yaml all come from job presets
 # (the batch check composes each base's first job before the launcher does)
-SWEEP = [p for p in BREAK if p != "render" and fast_guard.proven(p)]
+SWEEP = [p for p in BREAK if p != "render" and switches.proven(p)]
 # pieces a single run goes through (no batch check, no job preset)
-SINGLE = [p for p in BREAK if p not in ("validate", "skeleton") and fast_guard.proven(p)]
+SINGLE = [p for p in BREAK if p not in ("validate", "skeleton") and switches.proven(p)]
 if LOAD_HOOK_14:  # hydra-core 1.4: a single run's config is stock's own composition
     SINGLE = [p for p in SINGLE if p not in ("composition", "overrides")]
 # (a piece not proven for the installed Hydra/OmegaConf never runs: _compatibility's flags)
@@ -81,15 +81,15 @@ def fresh(monkeypatch):
     monkeypatch.delenv("ZENSPEC_FAST_OFF", raising=False)
     monkeypatch.setattr(context, "_loaders", OrderedDict())
     monkeypatch.setattr(overrides_module, "_parsed", overrides_module.ParseCache(1024))
-    fast_guard.reset()
+    switches.reset()
     yield
-    fast_guard.reset()
+    switches.reset()
 
 
 @pytest.fixture
 def warnings_logged(monkeypatch):
     lines = []
-    monkeypatch.setattr(fast_guard.log, "warning", lambda msg, *args: lines.append(msg % args))
+    monkeypatch.setattr(switches.log, "warning", lambda msg, *args: lines.append(msg % args))
     return lines
 
 
@@ -175,8 +175,8 @@ def test_a_failing_piece_switches_off_and_the_sweep_is_stocks(
     # primary config, whose fallback is by design: only a job's switches it off)
     primary = piece == "composition" and not LOAD_HOOK_14  # 1.4: jobs only
     assert calls == [piece] * (2 if primary else 1)
-    assert set(fast_guard.disabled()) == {piece}
-    assert f"injected failure in {piece}" in fast_guard.disabled()[piece]
+    assert set(switches.disabled()) == {piece}
+    assert f"injected failure in {piece}" in switches.disabled()[piece]
     assert len(warnings_logged) == 1 and repr(piece) in warnings_logged[0]
     before = len(calls)
     again = _sweep(tmp_path / "again")  # the rest of the process: still off, still right
@@ -192,7 +192,7 @@ def test_a_failing_piece_switches_off_and_the_run_is_stocks(
     _break(monkeypatch, piece, calls)
     assert _single(tmp_path / "fast") == stock
     assert calls == [piece]
-    assert set(fast_guard.disabled()) == {piece}
+    assert set(switches.disabled()) == {piece}
     assert len(warnings_logged) == 1
 
 
@@ -216,7 +216,7 @@ def test_every_piece_runs_when_nothing_fails(tmp_path, monkeypatch):
     reached.clear()
     assert _single(tmp_path / "single") == stock
     assert reached == set(SINGLE)
-    assert fast_guard.disabled() == {}
+    assert switches.disabled() == {}
 
 
 @pytest.mark.parametrize("run", [_sweep, _single])
@@ -227,26 +227,26 @@ def test_zenspec_fast_0_is_stocks_path(run, tmp_path, monkeypatch):
         _break(monkeypatch, piece, calls)
     monkeypatch.setenv("ZENSPEC_FAST", "0")
     assert run(tmp_path / "fast") == stock  # fast=True, but the environment says stock
-    assert calls == [] and fast_guard.disabled() == {}
+    assert calls == [] and switches.disabled() == {}
 
 
 def test_zenspec_fast_off_names_pieces(monkeypatch):
     monkeypatch.setenv("ZENSPEC_FAST_OFF", "render, yaml")
-    assert not fast_guard.enabled("render") and not fast_guard.enabled("yaml")
-    assert fast_guard.enabled("logging")
+    assert not switches.enabled("render") and not switches.enabled("yaml")
+    assert switches.enabled("logging")
     monkeypatch.setenv("ZENSPEC_FAST", "off")
-    assert not fast_guard.enabled("logging") and fast_guard.all_off()
+    assert not switches.enabled("logging") and switches.all_off()
     monkeypatch.setenv("ZENSPEC_FAST", "1")
-    assert not fast_guard.all_off()
+    assert not switches.all_off()
 
 
 def test_shortcut_falls_back_and_switches_off(warnings_logged):
     def fast():
         raise KeyError("bug")
 
-    assert fast_guard.shortcut("render", fast, lambda: "stock") == "stock"
-    assert set(fast_guard.disabled()) == {"render"}
-    assert fast_guard.shortcut("render", lambda: "fast", lambda: "stock") == "stock"
+    assert switches.shortcut("render", fast, lambda: "stock") == "stock"
+    assert set(switches.disabled()) == {"render"}
+    assert switches.shortcut("render", lambda: "fast", lambda: "stock") == "stock"
     assert len(warnings_logged) == 1
 
 
@@ -258,14 +258,14 @@ def test_when_stock_fails_too_its_error_is_raised_and_the_piece_stays_on(warning
         raise ValueError("stock's own")
 
     with pytest.raises(ValueError, match="stock's own") as raised:
-        fast_guard.shortcut("yaml", fast, stock)
+        switches.shortcut("yaml", fast, stock)
     assert raised.value.__context__ is None and raised.value.__cause__ is None
-    assert fast_guard.disabled() == {} and warnings_logged == []
-    assert fast_guard.shortcut("yaml", lambda: "fast", stock) == "fast"
+    assert switches.disabled() == {} and warnings_logged == []
+    assert switches.shortcut("yaml", lambda: "fast", stock) == "fast"
 
 
 @pytest.mark.skipif(
-    not fast_guard.proven("snapshot"),
+    not switches.proven("snapshot"),
     reason="zenspec's run_job is not proven on this Hydra (FAST_RUN_JOB): no piece runs "
     "inside a job",
 )
@@ -274,7 +274,7 @@ def test_the_warning_stays_out_of_the_jobs_log(tmp_path, monkeypatch):
     files, _ = _sweep(tmp_path / "fast")
     logs = [text for name, text in files.items() if name.endswith(".log")]
     assert logs and not any("shortcut failed" in text for text in logs)
-    assert set(fast_guard.disabled()) == {"snapshot"}
+    assert set(switches.disabled()) == {"snapshot"}
 
 
 def test_the_machines_errors_are_not_the_pieces(warnings_logged):
@@ -282,8 +282,8 @@ def test_the_machines_errors_are_not_the_pieces(warnings_logged):
         raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError, match="No space left"):
-        fast_guard.shortcut("yaml", fast, lambda: "stock")
-    assert fast_guard.disabled() == {} and warnings_logged == []
+        switches.shortcut("yaml", fast, lambda: "stock")
+    assert switches.disabled() == {} and warnings_logged == []
 
 
 def test_fast_false_alone_runs_no_piece_and_only_for_its_call(tmp_path, monkeypatch):
@@ -301,6 +301,6 @@ def test_fast_false_alone_runs_no_piece_and_only_for_its_call(tmp_path, monkeypa
         monkeypatch.setattr(owner, name, spy)
     stock = _sweep(tmp_path / "stock", fast=False)
     assert reached == set()
-    assert not fast_guard.all_off()  # the switch ended with the call
+    assert not switches.all_off()  # the switch ended with the call
     assert _sweep(tmp_path / "fast") == stock
     assert reached == set(SWEEP)

@@ -1,6 +1,6 @@
 """Hydra's BasicLauncher with a cheaper ``run_job``: same jobs, same outputs.
 
-With composition cached (:mod:`zenspec.launch.fast_loader`), ~80% of what is
+With composition cached (:mod:`zenspec.accelerate.composition_cache`), ~80% of what is
 left of a trivial job's cost is ``hydra.core.utils.run_job``. Two of its steps
 copy Hydra's whole config tree (~300 nodes) for nothing:
 
@@ -15,10 +15,10 @@ copy Hydra's whole config tree (~300 nodes) for nothing:
   masked copy does not copy at all: its ``hydra`` child is ``config.hydra``
   itself, with the parent, flags and content stock's copy has;
 * ``hydra.yaml`` reuses the YAML blocks of the ``hydra`` keys that no job of
-  the same cached base writes (:mod:`zenspec.launch.fast_render`, verified
+  the same cached base writes (:mod:`zenspec.accelerate.hydra_yaml`, verified
   against ``OmegaConf.to_yaml`` on the first job of each layout).
 
-Each of these is a shortcut (:mod:`zenspec.launch.fast_guard`): an unexpected
+Each of these is a shortcut (:mod:`zenspec.accelerate.switches`): an unexpected
 error before the task starts sends the job to stock ``run_job`` (the shortcut
 switched off for the process, unless stock raises too: then stock's error is
 the job's), and ``ZENSPEC_FAST=0`` or ``ZENSPEC_FAST_OFF=run_job`` gives stock's
@@ -76,12 +76,12 @@ from zenspec._compatibility import (
     node_of,
 )
 from zenspec._compatibility import job_id as job_id_value
+from zenspec.accelerate import interpolation_cache, yaml_text
+from zenspec.accelerate.hydra_yaml import RenderHint, render_hydra_yaml
+from zenspec.accelerate.job_snapshots import copy_without_hydra
+from zenspec.accelerate.logging_setup import configure_log
+from zenspec.accelerate.switches import disable, enabled, shortcut
 from zenspec.errors import LaunchError, ZenspecError
-from zenspec.launch import fast_grammar, fast_yaml
-from zenspec.launch.fast_guard import disable, enabled, shortcut
-from zenspec.launch.fast_logging import configure_log
-from zenspec.launch.fast_render import RenderHint, render_hydra_yaml
-from zenspec.launch.fast_snapshot import copy_without_hydra
 from zenspec.launch.job_dirs import JOB_DIR_HINT, job_dir_refusal
 from zenspec.launch.job_return import SnapshotJobReturn, snapshot
 from zenspec.records.store import write_in_place_nofollow
@@ -143,11 +143,11 @@ def run_job(
     """``hydra.core.utils.run_job`` with one ``set_config`` and a lighter copy.
 
     *render_hint*: from the fast loader, for the config it returned
-    (:mod:`zenspec.launch.fast_render`); None renders ``hydra.yaml`` as stock.
+    (:mod:`zenspec.accelerate.hydra_yaml`); None renders ``hydra.yaml`` as stock.
 
     Where this copy is not proven for the installed Hydra (``FAST_RUN_JOB``
     false: 1.4's ``run_job`` adds the execution whitelist and job-error
-    logging), or the ``run_job`` shortcut is off (:mod:`zenspec.launch.fast_guard`),
+    logging), or the ``run_job`` shortcut is off (:mod:`zenspec.accelerate.switches`),
     stock's ``run_job`` runs instead. So it does when this one raises before
     the task starts (no callback or task ran yet), unless the error is
     zenspec's own refusal or the machine's (an ``OSError``): where stock raises
@@ -218,10 +218,10 @@ def _run_job(
     assert isinstance(masked, DictConfig)  # (typed HydraConf; the instance holds a DictConfig)
     assert masked is not None
 
-    # OmegaConf.select, the interpolation's parse tree kept (fast_grammar)
-    output_dir = str(fast_grammar.select(config, job_dir_key))
+    # OmegaConf.select, the interpolation's parse tree kept (interpolation_cache)
+    output_dir = str(interpolation_cache.select(config, job_dir_key))
     if job_subdir_key is not None:
-        subdir = str(fast_grammar.select(config, job_subdir_key))
+        subdir = str(interpolation_cache.select(config, job_subdir_key))
         refusal = job_dir_refusal(output_dir, subdir, config.hydra.job.name)
         if refusal is not None:  # before the job makes or writes anything
             HydraConfig.instance().cfg = orig_hydra_cfg
@@ -304,11 +304,11 @@ def _run_job(
         if output_subdir is not None:
             hydra_output = Path(runtime.output_dir) / Path(output_subdir)
             # stock's three _save_config calls: the dir (made once), then each
-            # file with OmegaConf.to_yaml's text (fast_yaml)
+            # file with OmegaConf.to_yaml's text (yaml_text)
             hydra_output.mkdir(parents=True, exist_ok=True)
-            _write_text(fast_yaml.to_yaml(task_cfg), hydra_output / "config.yaml")
+            _write_text(yaml_text.to_yaml(task_cfg), hydra_output / "config.yaml")
             _write_text(render_hydra_yaml(hydra_cfg, render_hint), hydra_output / "hydra.yaml")
-            overrides_yaml = fast_yaml.to_yaml(task_overrides)
+            overrides_yaml = yaml_text.to_yaml(task_overrides)
             _write_text(overrides_yaml, hydra_output / "overrides.yaml")
 
         with env_override(job.env_set):

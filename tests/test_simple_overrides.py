@@ -1,4 +1,4 @@
-"""fast_overrides parses what it takes exactly as Hydra's ANTLR grammar does.
+"""simple_overrides parses what it takes exactly as Hydra's ANTLR grammar does.
 
 Every line :func:`parse_line` accepts must give the Override Hydra's own
 parser gives, to the types of the values (``1``, ``1.0`` and ``True`` are
@@ -17,8 +17,8 @@ from hydra.errors import OverrideParseException
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zenspec.launch import fast_overrides
-from zenspec.launch.fast_overrides import parse_line, parse_lines
+from zenspec.accelerate import simple_overrides
+from zenspec.accelerate.simple_overrides import parse_line, parse_lines
 from zenspec.launch.overrides import parse_overrides
 
 
@@ -173,7 +173,7 @@ def test_the_fast_path_is_what_is_measured():
     """The primitive rule's token types, spot-checked against Hydra (the generated tests
     above check whole lines)."""
     for text, expected in [("1e5", 1e5), ("-0", 0), ("+5", 5), ("TRUE", True), ("NuLL", None)]:
-        assert same(fast_overrides._primitive(text), expected)
+        assert same(simple_overrides._primitive(text), expected)
         assert same(stock(f"k={text}").value(), expected)
 
 

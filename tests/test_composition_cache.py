@@ -22,8 +22,8 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from zenspec._compatibility import FAST_COMPOSITION, FAST_RUN_JOB, LOAD_HOOK_14
-from zenspec.launch.fast_loader import FastConfigLoader
-from zenspec.launch.fast_snapshot import signature as _signature
+from zenspec.accelerate.composition_cache import FastConfigLoader
+from zenspec.accelerate.job_snapshots import signature as _signature
 
 
 @dataclass
@@ -243,7 +243,7 @@ def test_compositions_that_warn_are_left_to_stock(configs):
 def test_fast_launcher_replaces_only_hydras_basic_launcher(configs):
     from hydra.types import HydraContext
 
-    from zenspec.launch.fast_launcher import FastLauncher, instantiate_launcher
+    from zenspec.accelerate.job_runner import FastLauncher, instantiate_launcher
 
     _, fast = _loaders()
     context = HydraContext(config_loader=fast, callbacks=None)  # type: ignore[arg-type]
@@ -304,8 +304,8 @@ def test_batch_validation_with_a_hydra_override_reading_user_keys(configs):
 def test_hydra_yaml_blocks_render_as_omegaconf(configs):
     from hydra.core.hydra_config import HydraConfig
 
-    from zenspec.launch.fast_launcher import _share_hydra_node
-    from zenspec.launch.fast_render import render_hydra_yaml
+    from zenspec.accelerate.hydra_yaml import render_hydra_yaml
+    from zenspec.accelerate.job_runner import _share_hydra_node
 
     _, fast = _loaders()
     master = _master(fast, overrides=("a=1,2", "hydra.sweep.dir=out"))
@@ -326,7 +326,7 @@ def test_hydra_yaml_blocks_render_as_omegaconf(configs):
 def test_shared_hydra_node_is_what_set_config_makes(configs):
     from hydra.core.hydra_config import HydraConfig
 
-    from zenspec.launch.fast_launcher import _share_hydra_node
+    from zenspec.accelerate.job_runner import _share_hydra_node
 
     _, fast = _loaders()
     master = _master(fast)
@@ -352,11 +352,11 @@ def test_shared_hydra_node_is_what_set_config_makes(configs):
 )
 def test_public_multirun_uses_the_fast_launcher_and_validates_cheaply(tmp_path, monkeypatch):
     from zenspec import hydra_multirun
-    from zenspec.launch import fast_launcher
+    from zenspec.accelerate import job_runner
 
     monkeypatch.chdir(tmp_path)
     seen = []
-    original = fast_launcher.FastLauncher.launch
+    original = job_runner.FastLauncher.launch
 
     def launch(self, job_overrides, initial_job_idx):
         stats = self.hydra_context.config_loader.stats  # the loader outlives one call
@@ -368,7 +368,7 @@ def test_public_multirun_uses_the_fast_launcher_and_validates_cheaply(tmp_path, 
                 (stats.misses - before[0], stats.hits - before[1], stats.fallbacks - before[2])
             )
 
-    monkeypatch.setattr(fast_launcher.FastLauncher, "launch", launch)
+    monkeypatch.setattr(job_runner.FastLauncher, "launch", launch)
     jobs = hydra_multirun({"a": 0}, lambda c: c.a, ["a=range(0,5)"], with_log_configuration=False)
     assert [j.return_value for j in jobs[0]] == [0, 1, 2, 3, 4]
     # the base was composed before the launcher ran (batch validation): every job
@@ -377,7 +377,7 @@ def test_public_multirun_uses_the_fast_launcher_and_validates_cheaply(tmp_path, 
 
 
 def test_the_store_watch_sees_new_entries_not_a_new_order():
-    from zenspec.launch.fast_snapshot import SourceWatch
+    from zenspec.accelerate.job_snapshots import SourceWatch
 
     cs = ConfigStore.instance()
     watch = SourceWatch()
