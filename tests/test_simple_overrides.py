@@ -173,7 +173,7 @@ def test_the_fast_path_is_what_is_measured():
     """The primitive rule's token types, spot-checked against Hydra (the generated tests
     above check whole lines)."""
     for text, expected in [("1e5", 1e5), ("-0", 0), ("+5", 5), ("TRUE", True), ("NuLL", None)]:
-        assert same(simple_overrides._primitive(text), expected)
+        assert same(simple_overrides.primitive(text), expected)
         assert same(stock(f"k={text}").value(), expected)
 
 

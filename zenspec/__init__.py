@@ -14,10 +14,11 @@ used), so ``zenspec validate``, ``schema`` and completion start without it.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict
+
+from zenspec._lazy import lazy_attributes
 
 # cheap (the standard library only): the spec layer's errors, imported eagerly
 from zenspec.errors import (
@@ -84,17 +85,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'zenspec' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # imported once
-    return value
-
-
-def __dir__() -> List[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)
 
 
 class _Package(types.ModuleType):

@@ -41,50 +41,30 @@ from hydra.core.override_parser.types import (
 
 from zenspec._compatibility import validate_override
 from zenspec.accelerate.switches import enabled, shortcut
+from zenspec.spec.override_text import (
+    LINE,
+    SAFE,
+    UINT,
+    primitive,
+)
 
 __all__ = ["parse_line", "parse_lines"]
 
-_ID = r"[A-Za-z_][A-Za-z0-9_-]*"
-_UINT = r"(?:0|[1-9](?:_?[0-9])*)"
-_POINT = rf"(?:{_UINT}\.|(?:{_UINT})?\.[0-9](?:_?[0-9])*)"
-_LINE = re.compile(
-    rf"(\+\+|\+)?((?:{_ID}|{_UINT})(?:\.(?:{_ID}|{_UINT}))+|{_ID}(?:/{_ID})*)=(.*)\Z", re.DOTALL
-)
-_SAFE = re.compile(r"[A-Za-z0-9_\-/.+:%*@?|]+\Z")
-_FLOAT = re.compile(
-    rf"[+-]?(?:(?:{_UINT}|{_POINT})[eE][+-]?[0-9](?:_?[0-9])*|{_POINT}|[Ii][Nn][Ff]|[Nn][Aa][Nn])\Z"
-)
-_INT = re.compile(rf"[+-]?{_UINT}\Z")
-_BOOL = re.compile(r"(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\Z")
-_NULL = re.compile(r"[Nn][Uu][Ll][Ll]\Z")
-_RANGE = re.compile(rf"range\(([+-]?{_UINT}(?:,[+-]?{_UINT}){{0,2}})\)\Z")
+_RANGE = re.compile(rf"range\(([+-]?{UINT}(?:,[+-]?{UINT}){{0,2}})\)\Z")
 _TYPES = {None: OverrideType.CHANGE, "+": OverrideType.ADD, "++": OverrideType.FORCE_ADD}
 _functions: List[Any] = []  # Hydra's grammar functions, made at the first range(...)
-
-
-def _primitive(text: str) -> Any:
-    """The value of *text* (characters of :data:`_SAFE`) as Hydra's ``primitive`` rule."""
-    if _FLOAT.match(text):
-        return float(text)
-    if _INT.match(text):
-        return int(text)
-    if _BOOL.match(text):
-        return text.lower() == "true"
-    if _NULL.match(text):
-        return None
-    return text  # an ID, an UNQUOTED_CHAR or COLON alone, or several tokens joined
 
 
 def _value(text: str) -> Optional[Tuple[Any, ValueType]]:
     """(value, value type) of the text after ``=``; None if not one of the simple forms."""
     if text == "":
         return "", ValueType.ELEMENT
-    if _SAFE.match(text):
-        return _primitive(text), ValueType.ELEMENT
+    if SAFE.match(text):
+        return primitive(text), ValueType.ELEMENT
     if "," in text and "(" not in text:
         items = text.split(",")
-        if all(_SAFE.match(item) for item in items):
-            return ChoiceSweep(simple_form=True, list=[_primitive(i) for i in items]), (
+        if all(SAFE.match(item) for item in items):
+            return ChoiceSweep(simple_form=True, list=[primitive(i) for i in items]), (
                 ValueType.SIMPLE_CHOICE_SWEEP
             )
         return None
@@ -116,7 +96,7 @@ def parse_line(line: str, config_loader: Optional[ConfigLoader] = None) -> Optio
 
 
 def _parse_line(line: str, config_loader: Optional[ConfigLoader]) -> Optional[Override]:
-    match = _LINE.match(line)
+    match = LINE.match(line)
     if match is None:
         return None
     prefix, key, rest = match.groups()

@@ -17,8 +17,9 @@ without the launch layer or Hydra.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from zenspec._lazy import lazy_attributes
 
 __all__ = ["build_parser", "execute", "main", "parse_args"]
 
@@ -34,9 +35,4 @@ if TYPE_CHECKING:
     from zenspec.cli.parser import build_parser, parse_args
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _WHERE[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE, __all__)

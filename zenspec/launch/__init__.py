@@ -7,10 +7,10 @@ or in a worker process, without the whole core.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from zenspec._compatibility import require_supported
+from zenspec._lazy import lazy_attributes
 
 require_supported()  # one clear error (exit 2) for a hydra-core zenspec does not support
 
@@ -31,11 +31,4 @@ if TYPE_CHECKING:
     from zenspec.launch.plugins import JobResult
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _WHERE[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE, __all__)

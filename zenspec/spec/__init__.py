@@ -14,8 +14,9 @@ the JSON Schema machinery, and ``zenspec validate`` never loads :mod:`~zenspec.s
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Dict
+
+from zenspec._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from zenspec.spec.api import FileReport, load_spec, run_spec, validate, validate_paths
@@ -50,14 +51,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'zenspec.spec' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # imported once
-    return value
-
-
-def __dir__() -> List[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)

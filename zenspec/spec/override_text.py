@@ -18,10 +18,20 @@ from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
 from zenspec.errors import OverrideError
 
 __all__ = [
+    "BOOL",
+    "FLOAT",
+    "ID",
+    "INT",
+    "LINE",
+    "NULL",
+    "POINT",
+    "SAFE",
+    "UINT",
     "OverridesLike",
     "hydra_list",
     "multirun",
     "override_key",
+    "primitive",
     "to_override_list",
     "value_to_override",
 ]
@@ -187,3 +197,34 @@ def to_override_list(overrides: OverridesLike) -> List[str]:
             )
         out.append(item)
     return out
+
+
+# --- reading: the shapes of the simple override lines (Hydra's OverrideLexer.g4) ---------
+# Shared by the spec layer's reader (zenspec.spec.sweep_text) and the fast parser of the
+# launch (zenspec.accelerate.simple_overrides), so the two never disagree on a line.
+ID = r"[A-Za-z_][A-Za-z0-9_-]*"
+UINT = r"(?:0|[1-9](?:_?[0-9])*)"
+POINT = rf"(?:{UINT}\.|(?:{UINT})?\.[0-9](?:_?[0-9])*)"
+LINE = re.compile(
+    rf"(\+\+|\+)?((?:{ID}|{UINT})(?:\.(?:{ID}|{UINT}))+|{ID}(?:/{ID})*)=(.*)\Z", re.DOTALL
+)
+SAFE = re.compile(r"[A-Za-z0-9_\-/.+:%*@?|]+\Z")
+FLOAT = re.compile(
+    rf"[+-]?(?:(?:{UINT}|{POINT})[eE][+-]?[0-9](?:_?[0-9])*|{POINT}|[Ii][Nn][Ff]|[Nn][Aa][Nn])\Z"
+)
+INT = re.compile(rf"[+-]?{UINT}\Z")
+BOOL = re.compile(r"(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\Z")
+NULL = re.compile(r"[Nn][Uu][Ll][Ll]\Z")
+
+
+def primitive(text: str) -> Any:
+    """The value of *text* (characters of :data:`SAFE`) as Hydra's ``primitive`` rule."""
+    if FLOAT.match(text):
+        return float(text)
+    if INT.match(text):
+        return int(text)
+    if BOOL.match(text):
+        return text.lower() == "true"
+    if NULL.match(text):
+        return None
+    return text  # an ID, an UNQUOTED_CHAR or COLON alone, or several tokens joined

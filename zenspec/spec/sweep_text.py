@@ -29,43 +29,26 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
+from zenspec.spec.override_text import (
+    ID,
+    LINE,
+    POINT,
+    SAFE,
+    UINT,
+    primitive,
+)
+
 __all__ = ["TextOverride", "count_lines", "expand_lines", "read_line", "read_lines"]
 
-_ID = r"[A-Za-z_][A-Za-z0-9_-]*"
-_UINT = r"(?:0|[1-9](?:_?[0-9])*)"
-_POINT = rf"(?:{_UINT}\.|(?:{_UINT})?\.[0-9](?:_?[0-9])*)"
-_LINE = re.compile(
-    rf"(\+\+|\+)?((?:{_ID}|{_UINT})(?:\.(?:{_ID}|{_UINT}))+|{_ID}(?:/{_ID})*)=(.*)\Z", re.DOTALL
-)
-_SAFE = re.compile(r"[A-Za-z0-9_\-/.+:%*@?|]+\Z")
-_FLOAT = re.compile(
-    rf"[+-]?(?:(?:{_UINT}|{_POINT})[eE][+-]?[0-9](?:_?[0-9])*|{_POINT}|[Ii][Nn][Ff]|[Nn][Aa][Nn])\Z"
-)
-_INT = re.compile(rf"[+-]?{_UINT}\Z")
-_BOOL = re.compile(r"(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\Z")
-_NULL = re.compile(r"[Nn][Uu][Ll][Ll]\Z")
-_SIGNED = rf"[+-]?{_UINT}"
-_NUMBER = rf"[+-]?(?:(?:{_UINT}|{_POINT})(?:[eE][+-]?[0-9](?:_?[0-9])*)?|[Ii][Nn][Ff])"
+_SIGNED = rf"[+-]?{UINT}"
+_NUMBER = rf"[+-]?(?:(?:{UINT}|{POINT})(?:[eE][+-]?[0-9](?:_?[0-9])*)?|[Ii][Nn][Ff])"
 _RANGE = re.compile(rf"range\(\s*({_SIGNED}(?:\s*,\s*{_SIGNED}){{0,2}})\s*\)\Z")
 _CHOICE = re.compile(
     r"choice\(\s*([A-Za-z0-9_\-/.+:%*@?|]+(?:\s*,\s*[A-Za-z0-9_\-/.+:%*@?|]+)*)\s*\)\Z"
 )
 _INTERVAL = re.compile(rf"interval\(\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\)\Z")
 _INT_INTERVAL = re.compile(rf"int\(\s*interval\(\s*({_SIGNED})\s*,\s*({_SIGNED})\s*\)\s*\)\Z")
-_TAG = re.compile(rf"tag\(\s*((?:{_ID}\s*,\s*)+)(.*?)\s*\)\Z", re.DOTALL)
-
-
-def _primitive(text: str) -> Any:
-    """The value of *text* (characters of :data:`_SAFE`) as Hydra's ``primitive`` rule."""
-    if _FLOAT.match(text):
-        return float(text)
-    if _INT.match(text):
-        return int(text)
-    if _BOOL.match(text):
-        return text.lower() == "true"
-    if _NULL.match(text):
-        return None
-    return text  # an ID, an UNQUOTED_CHAR or COLON alone, or several tokens joined
+_TAG = re.compile(rf"tag\(\s*((?:{ID}\s*,\s*)+)(.*?)\s*\)\Z", re.DOTALL)
 
 
 def _as_str(value: Any) -> str:
@@ -73,7 +56,7 @@ def _as_str(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        return value.replace(":", "\\:")  # the one character of _SAFE Hydra escapes
+        return value.replace(":", "\\:")  # the one character of SAFE Hydra escapes
     return str(value)
 
 
@@ -144,12 +127,12 @@ class TextOverride:
 def _value(text: str) -> Optional[Dict[str, Any]]:
     if text == "":
         return {"kind": "value", "values": ("",)}
-    if _SAFE.match(text):
-        return {"kind": "value", "values": (_primitive(text),)}
+    if SAFE.match(text):
+        return {"kind": "value", "values": (primitive(text),)}
     if "," in text and "(" not in text:
         items = text.split(",")
-        if all(_SAFE.match(item) for item in items):
-            return {"kind": "choice", "values": tuple(_primitive(i) for i in items)}
+        if all(SAFE.match(item) for item in items):
+            return {"kind": "choice", "values": tuple(primitive(i) for i in items)}
         return None
     match = _RANGE.match(text)
     if match is not None:
@@ -161,7 +144,7 @@ def _value(text: str) -> Optional[Dict[str, Any]]:
     match = _CHOICE.match(text)
     if match is not None:
         items = [item.strip() for item in match.group(1).split(",")]
-        return {"kind": "choice", "values": tuple(_primitive(i) for i in items)}
+        return {"kind": "choice", "values": tuple(primitive(i) for i in items)}
     return _interval(text)
 
 
@@ -193,7 +176,7 @@ def read_line(line: str) -> Optional[TextOverride]:
     >>> read_line("x='quoted'") is None           # left to Hydra's parser
     True
     """
-    match = _LINE.match(line)
+    match = LINE.match(line)
     if match is None:
         return None
     prefix, key, rest = match.groups()
