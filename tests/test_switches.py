@@ -196,9 +196,9 @@ def test_a_failing_piece_switches_off_and_the_run_is_stocks(
     assert len(warnings_logged) == 1
 
 
-def test_every_piece_runs_when_nothing_fails(tmp_path, monkeypatch):
-    """The injection points are live: without a failure, each is reached."""
-    reached = set()
+def _spy_on_every_piece(monkeypatch) -> set:
+    """The names of the pieces reached from now on (each injection point wrapped)."""
+    reached: set = set()
     for piece, (owner, name) in BREAK.items():
         original = getattr(owner, name)
 
@@ -207,6 +207,12 @@ def test_every_piece_runs_when_nothing_fails(tmp_path, monkeypatch):
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(owner, name, spy)
+    return reached
+
+
+def test_every_piece_runs_when_nothing_fails(tmp_path, monkeypatch):
+    """The injection points are live: without a failure, each is reached."""
+    reached = _spy_on_every_piece(monkeypatch)
     stock = _stock(monkeypatch, _sweep, tmp_path / "stock")
     assert reached == set()  # ZENSPEC_FAST=0 and fast=False: none of them ran
     assert _sweep(tmp_path / "fast") == stock
@@ -290,15 +296,7 @@ def test_fast_false_alone_runs_no_piece_and_only_for_its_call(tmp_path, monkeypa
     """``fast=False`` without the environment variable: stock's path for that call only."""
     monkeypatch.delenv("ZENSPEC_FAST", raising=False)
     monkeypatch.delenv("ZENSPEC_FAST_OFF", raising=False)
-    reached = set()
-    for piece, (owner, name) in BREAK.items():
-        original = getattr(owner, name)
-
-        def spy(*args, _piece=piece, _original=original, **kwargs):
-            reached.add(_piece)
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(owner, name, spy)
+    reached = _spy_on_every_piece(monkeypatch)
     stock = _sweep(tmp_path / "stock", fast=False)
     assert reached == set()
     assert not switches.all_off()  # the switch ended with the call
