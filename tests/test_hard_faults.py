@@ -434,6 +434,7 @@ def test_a_slurm_job_ignores_the_time_limit_signal_from_its_first_statement(tmp_
     )
     assert booted.returncode == 0, booted.stderr
     assert booted.stdout == "still here ['the-folder']\n"
+    assert "received SIGUSR2 while the job was starting" in booted.stderr
 
 
 @pytest.mark.parametrize("fast", ["1", "0"])

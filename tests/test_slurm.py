@@ -188,7 +188,9 @@ def timeout_sweep(workdir):
         "timelimit",
         "x = [0, 1]",
         config="hang_at = 0",
-        launcher="signal_delay_s = 30",
+        # slurmctld looks at time limits about every 30 s: a warning window wider than
+        # that always holds one look (with 30 s, a look can fall just before and after it)
+        launcher="signal_delay_s = 45",
     )
     text = spec.read_text().replace("timeout_min = 5", "timeout_min = 1")
     spec.write_text(text)

@@ -187,11 +187,12 @@ def sbatch_refusal(e: BaseException, sweep_dir: Path, n: int) -> LaunchError:
 # The first statements the job's Python runs, before submitit and the pickled launcher
 # are imported: SLURM may send the time-limit signal while those imports run (a loaded
 # node, a short limit), and the default action of SIGUSR2 is to end the process, which
-# would record a job that was only starting as "killed by SIGUSR2". submitit and then
-# the launcher install their own handlers once loaded.
+# would record a job that was only starting as "killed by SIGUSR2". Until submitit and
+# then the launcher install their own handlers, this one only says it came (log.err).
 _BOOT = (
     "import runpy, signal, sys; "
-    "signal.signal(signal.SIG{sig}, signal.SIG_IGN); "
+    "signal.signal(signal.SIG{sig}, lambda n, f: sys.stderr.write("
+    "'zenspec: received SIG{sig} while the job was starting: its time limit is near\\n')); "
     "m = sys.argv.index('-m'); sys.argv = sys.argv[m + 1:]; "
     "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)"
 )
