@@ -333,7 +333,8 @@ def test_every_shipped_spec_is_run_by_some_test():
 # README's first command installs zenspec without extras: nothing on the basic
 # path may import an engine's package (they are the extras' and the examples').
 # The plugins are hidden from Hydra's plugin scan too, as when not installed (hydra-core
-# 1.4's scan imports what it lists, and would warn about the blocked import).
+# 1.4's scan imports what it lists, from its namespace package and from the plugins'
+# entry points, and would warn about the blocked import).
 _NO_EXTRAS = """
 import pkgutil, sys
 PLUGINS = ("hydra_plugins.hydra_joblib_launcher", "hydra_plugins.hydra_submitit_launcher")
@@ -345,6 +346,14 @@ def walk_packages(*args, **kwargs):
         if not info.name.startswith(PLUGINS):
             yield info
 pkgutil.walk_packages = walk_packages
+import importlib.metadata as metadata  # and from the entry points Hydra 1.4 reads
+_entry_points = metadata.entry_points
+def entry_points(*args, **kwargs):
+    found = _entry_points(*args, **kwargs)
+    if kwargs.get("group") == "hydra.plugins":
+        return [e for e in found if not e.value.startswith(PLUGINS)]
+    return found
+metadata.entry_points = entry_points
 from zenspec.cli import main
 sys.exit(main(sys.argv[1:]))
 """
