@@ -133,63 +133,24 @@ def hydra_run(
     >>> job.return_value
     {'a': 1, 'b': 1}
     """
-    with execution_whitelist_scope(_whitelist(execution_whitelist)), stock_only(not fast):
-        return _hydra_run(
-            config,
-            task_function,
-            overrides,
+    task = RecordingTask(task_function, metric) if records else task_function
+    # the whole launch: under the caller's whitelist, and stock's code path if not fast
+    with (
+        execution_whitelist_scope(_whitelist(execution_whitelist)),
+        stock_only(not fast),
+        launch_session(
+            config=config,
+            task_function=task_function,
+            overrides=overrides,
+            groups=groups,
             config_name=config_name,
             job_name=job_name,
             version_base=version_base,
             with_log_configuration=with_log_configuration,
-            groups=groups,
             fast=fast,
-            records=records,
-            metric=metric,
-            provenance=provenance,
-        )
-
-
-def _whitelist(value: Any) -> Any:
-    """*value*, normalized; a malformed whitelist is an input error (exit 2)."""
-    from zenspec.instantiate import normalize_execution_whitelist
-
-    try:
-        return normalize_execution_whitelist(value)
-    except ValueError as e:
-        raise LaunchError(
-            str(e), hint="Fix: e.g. execution_whitelist=['mypkg.models.*', 'builtins.dict']."
-        ) from None
-
-
-def _hydra_run(
-    config: Any,
-    task_function: TaskFunction,
-    overrides: OverridesLike,
-    *,
-    config_name: str,
-    job_name: Optional[str],
-    version_base: Optional[str],
-    with_log_configuration: bool,
-    groups: Groups,
-    fast: bool,
-    records: bool,
-    metric: Optional[str],
-    provenance: Optional[Mapping[str, Any]],
-) -> JobResult:
-    task = RecordingTask(task_function, metric) if records else task_function
-    with launch_session(
-        config=config,
-        task_function=task_function,
-        overrides=overrides,
-        groups=groups,
-        config_name=config_name,
-        job_name=job_name,
-        version_base=version_base,
-        with_log_configuration=with_log_configuration,
-        fast=fast,
-        mode=RunMode.RUN,
-    ) as session:
+            mode=RunMode.RUN,
+        ) as session,
+    ):
         cfg = session.compose()
         hint_for = getattr(session.hydra.config_loader, "render_hint", None)
         hint = hint_for(cfg) if hint_for is not None else None
@@ -302,71 +263,29 @@ def hydra_multirun(
     >>> [j.return_value for j in jobs[0]]
     [{'a': 1, 'b': 1}, {'a': 2, 'b': 1}]
     """
-    with execution_whitelist_scope(_whitelist(execution_whitelist)), stock_only(not fast):
-        return _hydra_multirun(
-            config,
-            task_function,
-            overrides,
-            config_name=config_name,
-            job_name=job_name,
-            version_base=version_base,
-            with_log_configuration=with_log_configuration,
-            groups=groups,
-            fast=fast,
-            records=records,
-            metric=metric,
-            provenance=provenance,
-            on_error=on_error,
-            fail_fast=fail_fast,
-            resume=resume,
-            retry_failed=retry_failed,
-            force=force,
-            progress=progress,
-            max_jobs=max_jobs,
-        )
-
-
-def _hydra_multirun(
-    config: Any,
-    task_function: TaskFunction,
-    overrides: OverridesLike,
-    *,
-    config_name: str,
-    job_name: Optional[str],
-    version_base: Optional[str],
-    with_log_configuration: bool,
-    groups: Groups,
-    fast: bool,
-    records: bool,
-    metric: Optional[str],
-    provenance: Optional[Mapping[str, Any]],
-    on_error: str,
-    fail_fast: bool,
-    resume: Union[str, Path, None],
-    retry_failed: bool,
-    force: bool,
-    progress: Optional[Progress],
-    max_jobs: Optional[int],
-) -> Any:
     if on_error not in ("raise", "continue"):
         raise LaunchError(f"on_error must be 'raise' or 'continue', got {on_error!r}.")
     extra: Tuple[str, ...] = ()
     if resume is not None:
         extra = (f"hydra.sweep.dir={value_to_override(str(Path(resume).resolve()))}",)
     task = RecordingTask(task_function, metric) if records or resume else task_function
-    with launch_session(
-        config=config,
-        task_function=task_function,
-        overrides=overrides,
-        groups=groups,
-        config_name=config_name,
-        job_name=job_name,
-        version_base=version_base,
-        with_log_configuration=with_log_configuration,
-        fast=fast,
-        mode=RunMode.MULTIRUN,
-        extra_overrides=extra,
-    ) as session:
+    with (
+        execution_whitelist_scope(_whitelist(execution_whitelist)),
+        stock_only(not fast),
+        launch_session(
+            config=config,
+            task_function=task_function,
+            overrides=overrides,
+            groups=groups,
+            config_name=config_name,
+            job_name=job_name,
+            version_base=version_base,
+            with_log_configuration=with_log_configuration,
+            fast=fast,
+            mode=RunMode.MULTIRUN,
+            extra_overrides=extra,
+        ) as session,
+    ):
         cfg = session.compose()
         _check_sweeper_supports(cfg, session.parsed)
         grid = OmegaConf.select(cfg, "hydra.sweeper._target_") == BASIC_SWEEPER
@@ -440,6 +359,18 @@ def _hydra_multirun(
     if grid and on_error == "raise" and sweeper.failures:
         _raise_first_failure(sweeper.failures, results, session.output_dir)
     return results
+
+
+def _whitelist(value: Any) -> Any:
+    """*value*, normalized; a malformed whitelist is an input error (exit 2)."""
+    from zenspec.instantiate import normalize_execution_whitelist
+
+    try:
+        return normalize_execution_whitelist(value)
+    except ValueError as e:
+        raise LaunchError(
+            str(e), hint="Fix: e.g. execution_whitelist=['mypkg.models.*', 'builtins.dict']."
+        ) from None
 
 
 def _any_job_ran(sweeper: Any, session: LaunchSession) -> bool:
