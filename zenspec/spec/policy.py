@@ -23,6 +23,7 @@ upgrade of Hydra changes the fingerprint, and the verdicts are asked again.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -59,7 +60,6 @@ def may_be_refused(name: str) -> bool:
     return any(p.startswith("_") for p in parts)
 
 
-_NAMED: List[Optional[FrozenSet[str]]] = []
 #: a quoted dotted name in the policy's source: "dill.loads", 'yaml.load'
 _QUOTED_NAME = re.compile(r"""["']([A-Za-z_][A-Za-z0-9_]*)\.[A-Za-z_][A-Za-z0-9_.]*["']""")
 
@@ -71,19 +71,18 @@ def _policy_files() -> List[str]:
     )
 
 
+@functools.cache  # read once per process
 def _named_modules() -> Optional[FrozenSet[str]]:
     """The top-level modules of the names quoted in the policy's source; None if unread."""
-    if not _NAMED:
-        names = set()
-        files = _policy_files()
-        try:
-            for path in files:
-                with open(path, encoding="utf-8") as f:
-                    names.update(_QUOTED_NAME.findall(f.read()))
-        except (OSError, UnicodeDecodeError):
-            files = []
-        _NAMED.append(frozenset(names) if files else None)
-    return _NAMED[0]
+    names = set()
+    files = _policy_files()
+    try:
+        for path in files:
+            with open(path, encoding="utf-8") as f:
+                names.update(_QUOTED_NAME.findall(f.read()))
+    except (OSError, UnicodeDecodeError):
+        return None
+    return frozenset(names) if files else None
 
 
 class PolicyChecks:
@@ -207,7 +206,7 @@ class _Verdicts:
 
     @classmethod
     def load(cls) -> Optional[_Verdicts]:
-        if os.environ.get("ZENSPEC_NO_CACHE"):
+        if facts.disabled():
             return None
         fingerprint = _fingerprint()
         if fingerprint is None:
