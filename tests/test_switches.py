@@ -236,23 +236,38 @@ def test_zenspec_fast_0_is_stocks_path(run, tmp_path, monkeypatch):
     assert calls == [] and switches.disabled() == {}
 
 
+# the switch's own tests use the pieces proven on every supported Hydra
+# (an unproven piece is never enabled: test_an_unproven_piece_never_runs)
+ALWAYS = ("composition", "overrides")
+assert all(switches.proven(p) for p in ALWAYS)
+
+
 def test_zenspec_fast_off_names_pieces(monkeypatch):
-    monkeypatch.setenv("ZENSPEC_FAST_OFF", "render, yaml")
-    assert not switches.enabled("render") and not switches.enabled("yaml")
-    assert switches.enabled("logging")
+    monkeypatch.setenv("ZENSPEC_FAST_OFF", "render, overrides")
+    assert not switches.enabled("render") and not switches.enabled("overrides")
+    assert switches.enabled("composition")
     monkeypatch.setenv("ZENSPEC_FAST", "off")
-    assert not switches.enabled("logging") and switches.all_off()
+    assert not switches.enabled("composition") and switches.all_off()
     monkeypatch.setenv("ZENSPEC_FAST", "1")
     assert not switches.all_off()
+
+
+def test_an_unproven_piece_never_runs(monkeypatch):
+    monkeypatch.delenv("ZENSPEC_FAST", raising=False)
+    monkeypatch.delenv("ZENSPEC_FAST_OFF", raising=False)
+    for piece in switches.PIECES:
+        assert switches.enabled(piece) == switches.proven(piece), piece
+        if not switches.proven(piece):
+            assert switches.shortcut(piece, lambda: "fast", lambda: "stock") == "stock"
 
 
 def test_shortcut_falls_back_and_switches_off(warnings_logged):
     def fast():
         raise KeyError("bug")
 
-    assert switches.shortcut("render", fast, lambda: "stock") == "stock"
-    assert set(switches.disabled()) == {"render"}
-    assert switches.shortcut("render", lambda: "fast", lambda: "stock") == "stock"
+    assert switches.shortcut("overrides", fast, lambda: "stock") == "stock"
+    assert set(switches.disabled()) == {"overrides"}
+    assert switches.shortcut("overrides", lambda: "fast", lambda: "stock") == "stock"
     assert len(warnings_logged) == 1
 
 
@@ -264,10 +279,10 @@ def test_when_stock_fails_too_its_error_is_raised_and_the_piece_stays_on(warning
         raise ValueError("stock's own")
 
     with pytest.raises(ValueError, match="stock's own") as raised:
-        switches.shortcut("yaml", fast, stock)
+        switches.shortcut("overrides", fast, stock)
     assert raised.value.__context__ is None and raised.value.__cause__ is None
     assert switches.disabled() == {} and warnings_logged == []
-    assert switches.shortcut("yaml", lambda: "fast", stock) == "fast"
+    assert switches.shortcut("overrides", lambda: "fast", stock) == "fast"
 
 
 @pytest.mark.skipif(
@@ -288,7 +303,7 @@ def test_the_machines_errors_are_not_the_pieces(warnings_logged):
         raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError, match="No space left"):
-        switches.shortcut("yaml", fast, lambda: "stock")
+        switches.shortcut("overrides", fast, lambda: "stock")
     assert switches.disabled() == {} and warnings_logged == []
 
 

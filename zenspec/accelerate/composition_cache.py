@@ -323,7 +323,7 @@ class FastConfigLoader(ConfigLoaderImpl):
         """
         # 1.4 also checks the launcher/sweeper choice per job: stock's loop; so does a
         # switched-off check (or cache: the check plans from it)
-        if LOAD_HOOK_14 or not enabled("composition") or not enabled("validate"):
+        if not enabled("composition") or not enabled("validate"):
             for overrides in batch:
                 self.load_sweep_config(master_config, list(overrides))
             return

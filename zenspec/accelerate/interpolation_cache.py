@@ -27,7 +27,6 @@ from omegaconf import Container, DictConfig, OmegaConf, ValueNode
 from omegaconf.grammar_parser import parse
 
 from zenspec._compatibility import (
-    FAST_GRAMMAR,
     is_interpolation_node,
     is_missing_node,
     is_none_node,
@@ -89,8 +88,6 @@ def _select(cfg: DictConfig, key: str) -> Any:
 
 def select(cfg: DictConfig, key: str) -> Any:
     """``OmegaConf.select(cfg, key)`` for a dotted *key* of plain names."""
-    if not FAST_GRAMMAR:
-        return OmegaConf.select(cfg, key)
     return shortcut("grammar", lambda: _select(cfg, key), lambda: OmegaConf.select(cfg, key))
 
 
@@ -101,6 +98,4 @@ def _item(parent: Container, key: Union[str, int]) -> Any:
 
 def item(parent: Container, key: Union[str, int]) -> Any:
     """``parent[key]``."""
-    if not FAST_GRAMMAR:
-        return parent[key]
     return shortcut("grammar", lambda: _item(parent, key), lambda: parent[key])

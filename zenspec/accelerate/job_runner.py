@@ -64,7 +64,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from zenspec._compatibility import (
     BASIC_LAUNCHER,
-    FAST_RUN_JOB,
     BasicLauncher,
     Callbacks,
     base_at_least,
@@ -166,7 +165,7 @@ def run_job(
             configure_logging=configure_logging,
         )
 
-    if not FAST_RUN_JOB or not enabled("run_job"):
+    if not enabled("run_job"):
         return stock()
     started = [False]
     try:

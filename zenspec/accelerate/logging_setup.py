@@ -31,7 +31,6 @@ from hydra.core.utils import configure_log as stock_configure_log
 from omegaconf import Container, DictConfig, ListConfig, OmegaConf
 
 from zenspec._compatibility import (
-    FAST_LOGGING,
     RUN_JOB_LOGS_ERRORS,
     configure_logging,
     is_none_node,
@@ -58,8 +57,7 @@ def configure_log(
     for every call with that key except for what its interpolations resolve to (None:
     no such promise, stock's path)."""
     if (
-        not FAST_LOGGING
-        or key is None
+        key is None
         or not isinstance(log_config, DictConfig)
         or is_none_node(log_config)
         or not enabled("logging")

@@ -26,7 +26,7 @@ import contextvars
 import logging
 import os
 import threading
-from typing import Callable, Dict, Iterator, Optional, TypeVar
+from typing import Callable, Dict, FrozenSet, Iterator, Optional, TypeVar
 
 __all__ = [
     "PIECES",
@@ -55,9 +55,7 @@ PIECES: Dict[str, str] = {
 }
 
 
-def proven(piece: str) -> bool:
-    """Whether *piece* is proven for the installed Hydra/OmegaConf (the flags of
-    :mod:`zenspec._compatibility`): an unproven piece never runs, whatever the switches."""
+def _proven() -> FrozenSet[str]:
     from zenspec import _compatibility as compat
 
     run_job = compat.FAST_RUN_JOB  # snapshot, skeleton, render and logging live in its run_job
@@ -75,7 +73,17 @@ def proven(piece: str) -> bool:
         "overrides": True,
         "grammar": compat.FAST_GRAMMAR,
     }
-    return needs.get(piece, False)
+    return frozenset(piece for piece, ok in needs.items() if ok)
+
+
+#: the pieces proven for the installed Hydra/OmegaConf (the flags of _compatibility)
+_PROVEN = _proven()
+
+
+def proven(piece: str) -> bool:
+    """Whether *piece* is proven for the installed Hydra/OmegaConf (the flags of
+    :mod:`zenspec._compatibility`): an unproven piece never runs, whatever the switches."""
+    return piece in _PROVEN
 
 
 ENV_ALL = "ZENSPEC_FAST"
@@ -123,8 +131,9 @@ def all_off() -> bool:
 
 
 def enabled(piece: str) -> bool:
-    """Whether *piece* may run: not switched off by the environment or by a failure."""
-    if piece in _failed or all_off():
+    """Whether *piece* may run: proven for this Hydra, not switched off by the
+    environment or by a failure."""
+    if piece not in _PROVEN or piece in _failed or all_off():
         return False
     off = os.environ.get(ENV_OFF)
     return not off or piece not in {p.strip() for p in off.split(",")}

@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import yaml
 from omegaconf import OmegaConf
 
-from zenspec._compatibility import FAST_YAML, YAML_BOOL_TYPES, get_omega_conf_dumper
+from zenspec._compatibility import YAML_BOOL_TYPES, get_omega_conf_dumper
 from zenspec.accelerate.switches import shortcut
 
 __all__ = ["MAX_LINE", "dump", "fits", "save", "scalar", "to_yaml"]
@@ -84,8 +84,6 @@ def to_yaml(cfg: Any) -> str:
     OmegaConf 2.4 writes a literal ``\\???`` escaped (``FAST_YAML`` false):
     its own ``to_yaml`` then.
     """
-    if not FAST_YAML:
-        return OmegaConf.to_yaml(cfg)
     return shortcut(
         "yaml",
         lambda: _dump(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)),

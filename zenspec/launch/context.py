@@ -27,13 +27,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from zenspec._compatibility import (
     BASIC_LAUNCHER,
-    FAST_COMPOSITION,
     ConfigLoaderImpl,
     Hydra,
     create_config_search_path,
     set_version_base,
 )
-from zenspec.accelerate.switches import all_off
+from zenspec.accelerate.switches import all_off, proven
 from zenspec.errors import LaunchError, OverrideError, StorageError, ZenspecError, did_you_mean
 from zenspec.launch.isolation import hydra_isolation, scoped_store
 from zenspec.launch.overrides import (
@@ -66,7 +65,7 @@ _MAX_LOADERS = 8
 def _make_loader(search_path: Any, fast: bool) -> ConfigLoaderImpl:
     # the composition cache only where it is proven for the installed Hydra, and
     # not where ZENSPEC_FAST=0 asks for stock's path as fast=False does (switches)
-    if fast and FAST_COMPOSITION and not all_off():
+    if fast and proven("composition") and not all_off():
         try:
             from zenspec.accelerate.composition_cache import FastConfigLoader
         except ImportError:  # the fast path is optional: stock composition is always right
