@@ -28,6 +28,7 @@ from zenspec.errors import (
     SpecError,
     Terminated,
     ZenspecError,
+    describe_error,
 )
 
 __all__ = ["build_parser", "execute", "main", "parse_args"]
@@ -166,7 +167,7 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 
 def _launched(launch: Any, out: IO[str], quiet: bool, maximize: bool = False) -> int:
-    from zenspec.cli.output import describe_error, report_result, report_stopped_study
+    from zenspec.cli.output import report_result, report_stopped_study
 
     try:
         result = launch()
@@ -189,7 +190,6 @@ def _launched(launch: Any, out: IO[str], quiet: bool, maximize: bool = False) ->
 
 
 def _resume(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    from zenspec.cli.output import describe_error
     from zenspec.records.table import load_results, render
     from zenspec.spec.resume import resume_sweep
 

@@ -16,7 +16,7 @@ from zenspec._compatibility import job_outcome
 from zenspec.errors import EXIT_OK, JobFailedError, describe_error
 from zenspec.text_table import render_table
 
-__all__ = ["describe_error", "interrupted_message", "report_result", "report_stopped_study"]
+__all__ = ["interrupted_message", "report_result", "report_stopped_study"]
 
 
 def _short(value: Any, width: int = 70) -> str:
