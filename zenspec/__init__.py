@@ -4,6 +4,7 @@ The public API::
 
     from zenspec import builds, just, instantiate, hydra_run, hydra_multirun, multirun
     from zenspec import load_spec, validate, resume_sweep, load_results   # specs, records
+    from zenspec import report, Pruned, job_seed, seed_everything          # inside a task
 
 Names are imported on first use (PEP 562): a worker process that runs jobs
 imports the launch layer only, not the spec layer and its JSON Schema
@@ -32,6 +33,8 @@ from zenspec.errors import (
 )
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ below
+    from zenspec.adaptive.report import Pruned, report
+    from zenspec.adaptive.seeds import derive_seed, job_seed, seed_everything
     from zenspec.builds import builds, just
     from zenspec.instantiate import instantiate
     from zenspec.launch import JobResult, hydra_list, hydra_multirun, hydra_run, multirun
@@ -43,6 +46,11 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time, __getattr__ b
 __version__ = "0.1.0"
 
 _LAZY: Dict[str, str] = {
+    "report": "zenspec.adaptive.report",  # a task's metrics; no Hydra imported
+    "Pruned": "zenspec.adaptive.report",
+    "derive_seed": "zenspec.adaptive.seeds",
+    "job_seed": "zenspec.adaptive.seeds",
+    "seed_everything": "zenspec.adaptive.seeds",
     "builds": "zenspec.builds",  # these three import Hydra: not for `zenspec validate`
     "just": "zenspec.builds",
     "instantiate": "zenspec.instantiate",
@@ -66,21 +74,26 @@ __all__ = [
     "LaunchError",
     "OverrideError",
     "Problem",
+    "Pruned",
     "Spec",
     "SpecError",
     "SweepResults",
     "ZenspecError",
     "__version__",
     "builds",
+    "derive_seed",
     "hydra_list",
     "hydra_multirun",
     "hydra_run",
     "instantiate",
+    "job_seed",
     "just",
     "load_results",
     "load_spec",
     "multirun",
+    "report",
     "resume_sweep",
+    "seed_everything",
     "validate",
 ]
 

@@ -75,6 +75,8 @@ def report_result(result: Any, out: IO[str], quiet: bool = False, maximize: bool
         if not quiet:
             out.write(result.format_table() + "\n")
         out.write(result.summary() + "\n")
+        if getattr(result, "sweep_dir", None):
+            out.write(f"outputs: {result.sweep_dir}\n")
         _raise_if_trials_failed(result)
         return EXIT_OK
     jobs = _flat_jobs(result)

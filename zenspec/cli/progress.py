@@ -180,7 +180,7 @@ class Progress:
         return metric > self.best if self.maximize else metric < self.best
 
     def counts(self) -> Dict[str, int]:
-        out = {"completed": 0, "failed": 0, "interrupted": 0}
+        out = {"completed": 0, "failed": 0, "interrupted": 0, "pruned": 0}
         for r in self.seen.values():
             out[r["status"]] = out.get(r["status"], 0) + 1
         return out
@@ -202,6 +202,8 @@ class Progress:
         parts.append(f"{c['completed']} ok")
         if c["failed"]:
             parts.append(f"{c['failed']} failed")
+        if c["pruned"]:
+            parts.append(f"{c['pruned']} pruned")
         if self.running:
             parts.append(f"{self.running} running")
         if self.best is not None:
@@ -217,6 +219,11 @@ class Progress:
             text += f" metric={record['metric']:.6g}"
         if record.get("duration_s") is not None:
             text += f" ({record['duration_s']:.2f}s)"
+        if record["status"] == "pruned" and record.get("pruned"):
+            at = record["pruned"]
+            shown = " ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                             for k, v in (at.get("metrics") or {}).items())  # fmt: skip
+            text += f" at step {at.get('step')}" + (f" ({shown})" if shown else "")
         if record["status"] == "failed" and record.get("error"):
             text += f": {record['error'].get('type', '').rsplit('.', 1)[-1]}: "
             text += str(record["error"].get("message", ""))[:200]

@@ -61,6 +61,7 @@ def hydra_run(
     metric: Optional[str] = None,
     provenance: Optional[Mapping[str, Any]] = None,
     execution_whitelist: Any = None,
+    seed: Optional[int] = None,
 ) -> JobResult:
     """Run one Hydra job of *task_function* on *config*, from Python.
 
@@ -111,6 +112,11 @@ def hydra_run(
         opts out. None: 1.4's legacy blacklist (Hydra warns per target). On
         hydra-core 1.3, which has no whitelist, its form is checked and it has no
         effect (1.3's target blocklist applies).
+    seed : int, optional
+        Per-job seeds: the job gets a seed derived from this one and its overrides
+        (:func:`zenspec.derive_seed`), recorded as ``seed`` in its record;
+        ``random``, numpy and torch (when installed) are seeded with it before the
+        task runs and :func:`zenspec.job_seed` returns it. None (default): off.
 
     Returns
     -------
@@ -133,7 +139,7 @@ def hydra_run(
     >>> job.return_value
     {'a': 1, 'b': 1}
     """
-    task = RecordingTask(task_function, metric) if records else task_function
+    task = RecordingTask(task_function, metric, seed) if records else task_function
     # the whole launch: under the caller's whitelist, and stock's code path if not fast
     with (
         execution_whitelist_scope(_whitelist(execution_whitelist)),
@@ -212,6 +218,7 @@ def hydra_multirun(
     progress: Optional[Progress] = None,
     max_jobs: Optional[int] = 100_000,
     execution_whitelist: Any = None,
+    seed: Optional[int] = None,
 ) -> Any:
     """Run a Hydra multirun (a sweep) of *task_function* on *config*, from Python.
 
@@ -246,6 +253,9 @@ def hydra_multirun(
     execution_whitelist : str or sequence of str, optional
         As for :func:`hydra_run`: every job, the sweeper's and the callbacks'
         ``instantiate`` calls run under it (hydra-core 1.4; no effect on 1.3).
+    seed : int, optional
+        As for :func:`hydra_run`: each job its own seed, derived from this one and
+        its overrides (the same overrides, the same seed, also on a resume).
 
     Returns
     -------
@@ -268,7 +278,7 @@ def hydra_multirun(
     extra: Tuple[str, ...] = ()
     if resume is not None:
         extra = (f"hydra.sweep.dir={value_to_override(str(Path(resume).resolve()))}",)
-    task = RecordingTask(task_function, metric) if records or resume else task_function
+    task = RecordingTask(task_function, metric, seed) if records or resume else task_function
     with (
         execution_whitelist_scope(_whitelist(execution_whitelist)),
         stock_only(not fast),
@@ -292,6 +302,17 @@ def hydra_multirun(
         arguments = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
         assert isinstance(arguments, list)
         planned = _plan_grid(session, arguments, max_jobs) if grid else None
+        random_search = OmegaConf.select(cfg, "hydra.sweeper._target_") == RANDOM_SWEEPER
+        if random_search:  # its trials are a pure function of the seed: planned like a grid
+            from zenspec.sweepers.random import plan_trials
+
+            planned = plan_trials(cfg, arguments, resume)
+        if resume is None and OmegaConf.select(cfg, "hydra.sweeper._target_") == OPTUNA_SWEEPER:
+            from zenspec.sweepers.optuna import finished_study
+
+            finished = finished_study(cfg, arguments)
+            if finished is not None:  # its storage holds every trial: no sweep dir made
+                return finished
         if planned is not None:  # each job's directory inside the sweep's, before any exists
             check_job_dirs(cfg, session.hydra.config_loader, enumerate(planned))
         # only now, with the inputs known to be good, is a directory claimed
@@ -302,9 +323,10 @@ def hydra_multirun(
         only_jobs = None
         record = None
         if resume is not None:
-            if not grid:
+            if not grid and not random_search:
                 raise LaunchError(
-                    "resume re-runs the missing jobs of a grid sweep; this sweep uses "
+                    "resume re-runs the missing jobs of a grid or random-search sweep; "
+                    "this sweep uses "
                     f"{OmegaConf.select(cfg, 'hydra.sweeper._target_')}.",
                     hint="Fix: resume an optimising sweeper through its own storage "
                     "(e.g. Optuna's storage + study_name).",
@@ -329,6 +351,8 @@ def hydra_multirun(
             sweeper.setup(hydra_context=context, task_function=task, config=cfg)
         else:  # any Sweeper subclass, also outside hydra_plugins
             sweeper = instantiate_sweeper(config=cfg, hydra_context=context, task_function=task)
+            if random_search and only_jobs is not None:
+                sweeper.only_jobs = only_jobs  # a resume: the trials without a result
         if progress is not None and session.output_dir is not None:
             total = len(only_jobs) if only_jobs is not None else (planned and len(planned))
             done_before = None if only_jobs is None else set(range(len(planned or []))) - only_jobs
@@ -396,6 +420,10 @@ def _crash_log(session: LaunchSession, records: bool) -> Any:
     from zenspec.records.crashlog import crash_log
 
     return crash_log(Path(session.output_dir))
+
+
+RANDOM_SWEEPER = "zenspec.sweepers.random.RandomSearchSweeper"
+OPTUNA_SWEEPER = "zenspec.sweepers.optuna.OptunaSweeper"
 
 
 def _plan_grid(

@@ -92,6 +92,7 @@ def run_forked(
     pre_dispatch: Any = "2*n_jobs",
     describe: Callable[[int], str] = lambda i: f"job #{i}",
     on_lost: Optional[LostJob] = None,
+    on_result: Optional[Callable[[int, Any], None]] = None,
 ) -> List[Any]:
     """``[fn(*args) for args in calls]``, run on *n_workers* forked processes, in order.
 
@@ -108,7 +109,14 @@ def run_forked(
     not answer within :data:`INTERRUPT_GRACE_S` are killed and given to
     ``on_lost(i, cause, "interrupted")``, and the interrupt propagates.
     Without *on_lost*, a dead worker is a :class:`JobFailedError`.
+
+    With *on_result*, each result goes to ``on_result(i, result)`` the moment it
+    arrives, before the freed worker takes the next call (which *calls* may then
+    make from it), and the list returned is empty. While jobs run, the wait
+    wakes for :func:`zenspec.launch.ticks.tick` when something wants ticks.
     """
+    from zenspec.launch import ticks
+
     ctx = multiprocessing.get_context("fork")
     results: Dict[int, Any] = {}
     source = enumerate(calls)
@@ -145,7 +153,9 @@ def run_forked(
             for w in busy:
                 by_handle[w.conn] = w
                 by_handle[w.process.sentinel] = w
-            for handle in wait(list(by_handle)):
+            woken = wait(list(by_handle), timeout=ticks.INTERVAL_S if ticks.active() else None)
+            ticks.tick()
+            for handle in woken:
                 worker = by_handle[handle]
                 if worker.job is None:
                     continue  # its pipe and its sentinel both fired
@@ -160,19 +170,26 @@ def run_forked(
                     if on_lost is None:
                         raise JobFailedError(_died(describe(i), cause))
                     results[i] = on_lost(i, cause, "failed")
+                    if on_result is not None:
+                        on_result(i, results.pop(i))
                     if not exhausted:  # a fresh worker takes its place
                         replacement = _Worker(ctx, n_workers)
                         workers.append(replacement)
                         dispatch(replacement)
                     continue
                 worker.job = None
-                dispatch(worker)  # the next job first: unpickling overlaps it
+                if on_result is None:
+                    dispatch(worker)  # the next job first: unpickling overlaps it
                 kind, value = pickle.loads(reply)
                 if kind == "error":
                     raise value
                 if kind == "interrupted":  # Ctrl-C reached the worker before us
                     raise KeyboardInterrupt
-                results[i] = value
+                if on_result is None:
+                    results[i] = value
+                else:  # told first, so the next call can be asked knowing this result
+                    on_result(i, value)
+                    dispatch(worker)
     except KeyboardInterrupt as e:
         _interrupt(workers, results, e, on_lost, describe)
         raise

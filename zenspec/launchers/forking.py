@@ -40,7 +40,14 @@ from typing import Any, Iterator, List, Optional, Protocol
 
 from zenspec.errors import LaunchError
 
-__all__ = ["cpu_count", "effective_workers", "fork_blocker", "pausable", "threads_paused"]
+__all__ = [
+    "cpu_count",
+    "effective_workers",
+    "fork_blocker",
+    "no_blas_pool",
+    "pausable",
+    "threads_paused",
+]
 
 START_ENV = "ZENSPEC_JOBLIB_START"
 
@@ -151,6 +158,35 @@ def cpu_count() -> int:
     return max(1, n)
 
 
+_blas_limited = False  # numpy was first loaded by zenspec, with one BLAS thread
+
+
+@contextlib.contextmanager
+def no_blas_pool() -> Iterator[None]:
+    """Import in the block without starting a BLAS thread pool (zenspec's own imports).
+
+    Optuna imports numpy, whose OpenBLAS/MKL start a pool of native threads at
+    load; :func:`fork_blocker` then (rightly) refuses to fork, and a pruned or
+    Optuna sweep under joblib would lose the forked workers to loky. When numpy
+    is not loaded yet, the thread-count variables are set to 1 (those the user
+    did not set) for the import only. A forked worker then sets its BLAS threads
+    to its share of the CPUs, as loky does, when ``threadpoolctl`` is installed.
+    """
+    global _blas_limited
+    if "numpy" in sys.modules:
+        yield
+        return
+    unset = [var for var in THREAD_VARS if var not in os.environ]
+    for var in unset:
+        os.environ[var] = "1"
+    try:
+        yield
+    finally:
+        for var in unset:
+            os.environ.pop(var, None)
+        _blas_limited = "numpy" in sys.modules
+
+
 def _child_init(n_workers: int, parent: int) -> None:
     # Die with the parent: a killed zenspec must leave no worker behind to run
     # queued jobs a second time beside a `zenspec resume`. SIGTERM, not SIGKILL,
@@ -167,6 +203,11 @@ def _child_init(n_workers: int, parent: int) -> None:
     for var in THREAD_VARS:
         os.environ.setdefault(var, threads)
     numpy = sys.modules.get("numpy")
+    if numpy is not None and _blas_limited:  # the parent's one BLAS thread: the worker's share
+        with contextlib.suppress(Exception):
+            import threadpoolctl
+
+            threadpoolctl.threadpool_limits(int(threads), user_api="blas")
     if numpy is not None:
         numpy.random.seed()
     torch = sys.modules.get("torch")

@@ -388,3 +388,68 @@ class FastJoblibLauncher(JoblibLauncher):
             sweep_dir,
             str(self.config.hydra.job.name),
         )
+
+    def launch_feed(self, feed: Any, capacity: int) -> Optional[str]:
+        """Run *feed*'s jobs on forked workers, one asked each time a worker frees.
+
+        Returns None when done; else why workers cannot be forked here (the
+        caller then runs the feed in batches through :meth:`launch`).
+        """
+        import cloudpickle
+
+        from zenspec.launchers import begin_launch, lost_job_return, singleton_state
+        from zenspec.launchers.fork_pool import run_forked
+
+        joblib_cfg = dict(self.joblib)
+        workers, why_not = _forked_workers(joblib_cfg)
+        if workers is None or why_not:
+            return why_not or "joblib's n_jobs is not set"
+        sweep_dir = begin_launch(self)
+        assert self.config is not None and self.hydra_context is not None
+        task_name = str(self.config.hydra.job.name)
+        log.info(f"Forking {workers} workers from this process; each takes a new job as it frees")
+        log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
+        gpus = None
+        if self.gpus_per_job is not None:
+            from zenspec.launchers.gpus import gpu_slices
+            from zenspec.records.store import records_dir
+
+            gpus = (str(records_dir(sweep_dir.resolve())), gpu_slices(self.gpus_per_job, workers))
+        key = uuid.uuid4().hex
+        state = cloudpickle.dumps(singleton_state(), protocol=5)
+        parent = os.getpid()
+        taken: List[Tuple[int, List[str]]] = []  # by the pool's call index
+
+        def calls() -> Iterator[Tuple[Any, ...]]:
+            while True:
+                jobs = feed.take(1)
+                if not jobs:
+                    return
+                num, overrides = jobs[0]
+                taken.append((num, list(overrides)))
+                log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
+                yield (key, state, parent, num, list(overrides), gpus)
+
+        def lost(i: int, cause: str, status: str) -> JobReturn:
+            num, overrides = taken[i]
+            log.error(f"\t#{num} {status}: {cause}")
+            return lost_job_return(
+                sweep_dir, num, overrides, cause, status=status, task_name=task_name
+            )
+
+        _shared.clear()
+        _shared[key] = (self.hydra_context, self.task_function)
+        _composing[key] = (self.config, dict(singleton_instances()))
+        try:
+            run_forked(
+                compose_and_execute,
+                calls(),
+                workers,
+                describe=lambda i: f"job #{taken[i][0]} ({' '.join(taken[i][1])})",
+                on_lost=lost,
+                on_result=lambda i, ret: feed.done(taken[i][0], ret),
+            )
+        finally:
+            _shared.pop(key, None)
+            _composing.pop(key, None)
+        return None

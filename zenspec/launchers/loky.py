@@ -59,9 +59,29 @@ def run_loky(
             sweep_dir, initial_job_idx + n, job_overrides[n], cause, task_name=task_name
         )
 
+    from zenspec.launch import ticks
+
     results: Dict[int, JobReturn] = {}
     suspects: List[int] = []  # running when a pool broke, with no way to tell who died
     remaining = list(range(len(job_overrides)))
+    with ticks.in_background():  # joblib's wait cannot be woken for the sweep's ticks
+        _run_all(remaining, suspects, joblib_cfg, configs, make_args, results,
+                 initial_job_idx, sweep_dir, task_name, lost)  # fmt: skip
+    return [results[n] for n in range(len(job_overrides))]
+
+
+def _run_all(
+    remaining: List[int],
+    suspects: List[int],
+    joblib_cfg: Dict[str, Any],
+    configs: Callable[[Sequence[int]], Iterator[Tuple[Any, Any]]],
+    make_args: Callable[[Any, Any], Tuple[Any, ...]],
+    results: Dict[int, JobReturn],
+    initial_job_idx: int,
+    sweep_dir: Path,
+    task_name: str,
+    lost: Callable[[int, str], JobReturn],
+) -> None:
     while remaining:
         # a suspect runs alone: if it is the one that kills its worker, that is then plain
         batches = [[n] for n in suspects] + [[n for n in remaining if n not in suspects]]
@@ -70,8 +90,7 @@ def run_loky(
             if order:
                 _run_pool(joblib_cfg, order, configs, make_args, results,
                           initial_job_idx, sweep_dir, task_name, lost, suspects)  # fmt: skip
-        remaining = [n for n in remaining if n not in results]
-    return [results[n] for n in range(len(job_overrides))]
+        remaining[:] = [n for n in remaining if n not in results]
 
 
 def _run_pool(

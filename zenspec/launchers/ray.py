@@ -179,6 +179,59 @@ class RayLauncher(RayConnection, Launcher):
             if current_scope() is None:
                 self.close()
 
+    def launch_feed(self, feed: Any, capacity: int) -> Optional[str]:
+        """Run *feed*'s jobs as Ray tasks, *capacity* at a time, a new one as each ends."""
+        import ray
+
+        from zenspec.launch import ticks
+        from zenspec.launchers import begin_launch, current_scope, singleton_state
+
+        sweep_dir = begin_launch(self)
+        try:
+            if not self.started and self._ensure_ray():
+                self.started = True
+                scope = current_scope()
+                if scope is not None:
+                    scope.callback(self.close)
+            log.info(f"Ray({self.address or 'local'}) runs {capacity} job(s) at a time")
+            log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
+            shared = ray.put(
+                (self.hydra_context, self.config, self.task_function, singleton_state())
+            )
+            remote = ray.remote(_execute_job).options(**self.remote)
+            overrides_of: Dict[int, List[str]] = {}
+            pending: Dict[Any, int] = {}
+
+            def submit(n: int) -> None:
+                for num, overrides in feed.take(n):
+                    log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
+                    overrides_of[num] = list(overrides)
+                    pending[remote.remote(num, list(overrides), shared)] = num
+
+            with _signal_exceptions() as raised:
+                try:
+                    submit(capacity)
+                    while pending:
+                        wake = ticks.INTERVAL_S if ticks.active() else None
+                        ready, _ = ray.wait(list(pending), num_returns=1, timeout=wake)
+                        ticks.tick()
+                        for ref in ready:
+                            num = pending.pop(ref)
+                            ret = self._result(sweep_dir, num, overrides_of[num], ref)
+                            feed.done(num, ret)
+                            submit(1)
+                except KeyboardInterrupt as e:
+                    signalled = raised[0] if raised else e
+                    # keyed by job number: _interrupt's "first + i" is the number itself
+                    self._interrupt(sweep_dir, overrides_of, 0, pending, signalled)  # type: ignore[arg-type]
+                    if signalled is not e:
+                        raise signalled.with_traceback(None) from None
+                    raise
+        finally:
+            if current_scope() is None:
+                self.close()
+        return None
+
     def _wait(
         self,
         root: Path,
@@ -189,13 +242,17 @@ class RayLauncher(RayConnection, Launcher):
         """Each job's JobReturn, taken as the jobs finish; Ctrl-C cancels the rest."""
         import ray
 
+        from zenspec.launch import ticks
+
         runs: List[Optional[JobReturn]] = [None] * len(refs)
         pending = {ref: i for i, ref in enumerate(refs)}
         with _signal_exceptions() as raised:
             try:
                 while pending:
                     # the first to finish, then every other that has: O(pending) per round
-                    ready, _ = ray.wait(list(pending), num_returns=1)
+                    wake = ticks.INTERVAL_S if ticks.active() else None
+                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=wake)
+                    ticks.tick()  # the sweep's work while its jobs run (pruning)
                     if len(pending) > 1:
                         more, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
                         ready = list(dict.fromkeys([*ready, *more]))

@@ -199,6 +199,8 @@ class _Lossless(BaseSubmititLauncher):
         sweep_dir: Path,
         engine: List[Dict[str, Any]],
     ) -> List[JobReturn]:
+        from zenspec.launch import ticks
+
         results: List[Optional[JobReturn]] = [None] * len(jobs)
         pending = set(range(len(jobs)))
         ended_at: Dict[int, float] = {}  # when the engine first said job i ended
@@ -232,7 +234,8 @@ class _Lossless(BaseSubmititLauncher):
                     )
                     pending.discard(i)
             if pending:
-                time.sleep(0.25)
+                ticks.tick()  # the sweep's work while its jobs run (pruning)
+                time.sleep(0.1 if ticks.active() else 0.25)
         return [r for r in results if r is not None]
 
     def _ended(self, jobs: List[Any], indices: List[int]) -> Dict[int, str]:

@@ -17,7 +17,7 @@ from zenspec.records.store import FORMAT_VERSION
 
 __all__ = ["MAX_DEPTH", "STATUSES", "manifest_problem", "record_problem"]
 
-STATUSES = ("completed", "failed", "interrupted")
+STATUSES = ("completed", "failed", "interrupted", "pruned")
 
 #: deeper than any record zenspec writes (``to_jsonable`` stops at 50 levels);
 #: deeper values would make the readers' own recursion (copy, repr, json) fail

@@ -65,21 +65,54 @@ class RecordingTask:
     the job FAILED exactly as it would without zenspec.
     """
 
-    def __init__(self, task: Callable[[Any], Any], metric: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        task: Callable[[Any], Any],
+        metric: Optional[str] = None,
+        seed: Optional[int] = None,
+    ) -> None:
         self.task = task
         self.metric = metric
+        self.seed = seed  # the spec's seed: each job gets one derived from it and its overrides
         self.__name__ = getattr(task, "__name__", type(task).__name__)
         self.__qualname__ = getattr(task, "__qualname__", self.__name__)
         self.__module__ = getattr(task, "__module__", __name__)
 
     def __call__(self, cfg: Any) -> Any:
+        from zenspec.adaptive import report
+
         start = time.time()
         tic = time.perf_counter()
         where = self._where()  # the job's own, read once: the task cannot change it
         _mark_running(where)
+        extra: Dict[str, Any] = {}
+        if where is not None and self.seed is not None:
+            extra["seed"] = _seed_job(self.seed, where[0])
+        previous = report.begin_job(where[1], where[2]) if where is not None else None
         try:
-            value = self.task(cfg)
+            try:
+                value = self.task(cfg)
+            finally:
+                if "seed" in extra:  # job_seed() is None again outside the job
+                    from zenspec.adaptive import seeds
+
+                    seeds._set_job_seed(None)
+        except report.Pruned as e:
+            if where is None:
+                raise
+            stream = report.end_job(previous)
+            self._write(
+                where,
+                status="pruned",
+                started=start,
+                duration=time.perf_counter() - tic,
+                pruned={"step": e.step, "metrics": to_jsonable(e.metrics)},
+                stream=stream,
+                **extra,
+            )
+            return report.PrunedTrial(e.step, e.metrics)
         except BaseException as e:
+            stream = report.end_job(previous) if where is not None else None
             cause = _user_error(e)
             if where is not None and isinstance(e, Exception):
                 # its traceback in the job's own log file too, as upstream Hydra (#3215)
@@ -96,14 +129,19 @@ class RecordingTask:
                     "message": str(cause),
                     "traceback": traceback.format_exc(),
                 },
+                stream=stream,
+                **extra,
             )
             raise
+        stream = report.end_job(previous) if where is not None else None
         self._write(
             where,
             status="completed",
             started=start,
             duration=time.perf_counter() - tic,
             value=value,
+            stream=stream,
+            **extra,
         )
         return value
 
@@ -160,6 +198,12 @@ class RecordingTask:
             record["metric"] = extract_metric(extra["value"], self.metric)
         if "error" in extra:
             record["error"] = extra["error"]
+        if "pruned" in extra:
+            record["pruned"] = extra["pruned"]
+        if extra.get("stream"):  # what the job last reported (zenspec.report)
+            record["reports"] = to_jsonable(extra["stream"])
+        if extra.get("seed") is not None:
+            record["seed"] = extra["seed"]
         try:
             write_record(jobs_dir(root), num, record)
             with contextlib.suppress(OSError):
@@ -168,6 +212,19 @@ class RecordingTask:
             import warnings
 
             warnings.warn(f"zenspec could not write the record of job {num}: {e}", stacklevel=2)
+
+
+def _seed_job(base: int, hc: Any) -> int:
+    """The job's seed, from the spec's and its overrides; random, numpy and torch seeded."""
+    from omegaconf import OmegaConf
+
+    from zenspec.adaptive import seeds
+
+    overrides = OmegaConf.to_container(hc.overrides.task, resolve=False)
+    seed = seeds.derive_seed(int(base), [str(o) for o in overrides or []])
+    seeds._set_job_seed(seed)
+    seeds.seed_everything(seed)
+    return seed
 
 
 def _user_choices(choices: Any) -> Dict[str, Any]:

@@ -143,6 +143,7 @@ class RecordSession:
             "completed": counts.get("completed", 0),
             "failed": counts.get("failed", 0),
             "interrupted": counts.get("interrupted", 0),
+            "pruned": counts.get("pruned", 0),
         }
 
     def finish(self, status: str) -> Dict[str, Any]:

@@ -47,6 +47,10 @@ class JobRow:
     cause: Optional[str] = None
     #: the engine's id of the job (``{"kind": "slurm", "job_id": "123_4"}``)
     engine: Optional[Dict[str, Any]] = None
+    #: what it last ``zenspec.report``-ed: ``{"reports": n, "step": s, "metrics": {...}}``
+    #: (of a running job: read from its metric stream)
+    reported: Optional[Dict[str, Any]] = None
+    seed: Optional[int] = None
 
     @property
     def status_text(self) -> str:
@@ -154,7 +158,9 @@ def load_results(root: Path) -> SweepResults:
         rec = records.get(num)
         overrides = plan_by_num.get(num) or (rec or {}).get("overrides", [])
         if rec is None:
-            rows.append(JobRow(num=num, status=live.get(num, "missing"), params=_params(overrides)))
+            row = JobRow(num=num, status=live.get(num, "missing"), params=_params(overrides))
+            row.reported = _last_reported(root, num)
+            rows.append(row)
             continue
         rows.append(
             JobRow(
@@ -168,9 +174,29 @@ def load_results(root: Path) -> SweepResults:
                 error=rec.get("error"),
                 cause=rec.get("cause"),
                 engine=rec.get("engine"),
+                reported=rec.get("pruned") or rec.get("reports"),
+                seed=rec.get("seed"),
             )
         )
     return SweepResults(root=root, manifest=manifest, rows=rows, damaged=damaged)
+
+
+def _last_reported(root: Path, num: int) -> Optional[Dict[str, Any]]:
+    """The last line a job without a record (running, or died) reported, if any."""
+    from zenspec.adaptive.report import job_metrics
+
+    lines = job_metrics(root, num)
+    if not lines:
+        return None
+    return {"reports": len(lines), "step": lines[-1].get("step"), **lines[-1]}
+
+
+def _reported_text(reported: Optional[Dict[str, Any]]) -> str:
+    """``step 6: val_loss=0.867``."""
+    if not reported:
+        return ""
+    values = " ".join(f"{k}={_cell(v)}" for k, v in (reported.get("metrics") or {}).items())
+    return f"step {reported.get('step')}: {values}".strip()
 
 
 def _natural(name: str) -> Tuple[int, str]:
@@ -205,9 +231,17 @@ def _outcome(row: JobRow, width: int = 60) -> str:
         text = " ".join(f"{kind}: {row.error.get('message', '')}".split())
     elif row.status == "completed":
         text = repr(row.return_value).replace("\n", " ")
+    elif row.reported:  # pruned at, or (running) last reported
+        text = _reported_text(row.reported)
     else:
         return ""
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _live(row: JobRow) -> str:
+    """A running job's metric column: its last reported value of the sweep's metric, marked."""
+    values = (row.reported or {}).get("metrics") or {}
+    return f"({_cell(next(iter(values.values())))})" if len(values) == 1 else ""
 
 
 def render(
@@ -241,14 +275,18 @@ def render(
     keys: List[str] = []
     for r in rows:
         keys.extend(k for k in r.params if k not in keys)
-    header = ["job", *keys, "status", "metric", "duration_s"] + (["result"] if outcome else [])
+    # the last step each job reported (zenspec.report), when any did: live curves' ends
+    steps = any(r.reported for r in rows)
+    header = ["job", *keys, "status", "metric", *(["step"] if steps else []), "duration_s"]
+    header += ["result"] if outcome else []
     best = results.best(maximize)
     body = [
         [
             f"{r.num}" + ("*" if best is not None and r.num == best.num else ""),
             *(_param_cell(r.params.get(k, ""), fmt) for k in keys),
             r.status_text if fmt != "csv" else r.status,
-            _cell(r.metric),
+            _cell(r.metric) if r.status != "running" or r.metric is not None else _live(r),
+            *([_cell((r.reported or {}).get("step"))] if steps else []),
             _cell(r.duration_s),
             *([_outcome(r)] if outcome else []),
         ]

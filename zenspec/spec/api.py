@@ -337,6 +337,8 @@ def run_spec(
         }
         if spec.experiment.metric is not None:
             launch_kwargs.setdefault("metric", spec.experiment.metric)
+        if spec.experiment.seed is not None:  # [experiment] seed: per-job seeds
+            launch_kwargs.setdefault("seed", spec.experiment.seed)
         if compiled.execution_whitelist is not None:  # [experiment] execution_whitelist
             launch_kwargs.setdefault("execution_whitelist", compiled.execution_whitelist)
         launch = hydra_multirun if compiled.multirun else hydra_run

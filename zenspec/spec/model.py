@@ -36,6 +36,7 @@ class Experiment:
     description: Optional[str] = None
     search_path: Tuple[Path, ...] = ()
     metric: Optional[str] = None
+    seed: Optional[int] = None
     direction: str = "minimize"
     #: the callables the config may name (hydra-core 1.4's execution whitelist), as written
     execution_whitelist: Optional[Tuple[str, ...]] = None
@@ -157,6 +158,7 @@ def build_spec(parsed: ParsedSpec) -> Spec:
         description=exp.get("description"),
         search_path=tuple(base / p for p in exp.get("search_path", ())),
         metric=exp.get("metric"),
+        seed=exp.get("seed"),
         direction=exp.get("direction", "minimize"),
         execution_whitelist=(
             tuple(exp["execution_whitelist"]) if "execution_whitelist" in exp else None

@@ -8,9 +8,10 @@ never stops the study unless more than ``max_failures`` trials have failed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
@@ -20,6 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from zenspec._compatibility import job_outcome
 from zenspec.accelerate import yaml_text
+from zenspec.adaptive.pruning import metric_value
+from zenspec.adaptive.report import PrunedTrial
 from zenspec.errors import (
     JobFailedError,
     LaunchError,
@@ -28,7 +31,8 @@ from zenspec.errors import (
     did_you_mean,
 )
 from zenspec.records.jobs import RecordingTask, extract_metric
-from zenspec.sweepers.results import StudyResult, TrialResult
+from zenspec.sweepers.results import PRUNED, StudyResult, TrialResult
+from zenspec.sweepers.schedule import Asked, StudyFeed
 
 __all__ = ["StudySweeper", "check_metric", "judge"]
 
@@ -174,8 +178,27 @@ class StudySweeper(Sweeper):
         batch_size: Optional[int] = None,
         max_failures: Optional[int] = None,
         params: Optional[Mapping[str, Any]] = None,
+        schedule: str = "batch",
+        pruner: Optional[Mapping[str, Any]] = None,
     ) -> None:
         super().__init__()
+        from zenspec.sweepers.schedule import SCHEDULES
+
+        if schedule not in SCHEDULES:
+            raise LaunchError(
+                f"schedule must be 'batch' or 'async', got {schedule!r}."
+                + did_you_mean(str(schedule), SCHEDULES),
+                path="hydra.sweeper.schedule",
+            )
+        self.schedule = schedule
+        self.pruner = dict(pruner) if pruner else None
+        if self.pruner is not None and not (metric is None or isinstance(metric, str)):
+            raise LaunchError(
+                "a pruner needs a single metric; this study optimises several "
+                f"({', '.join(map(str, metric))}), which Optuna's pruners do not support.",
+                path="hydra.sweeper.pruner",
+                hint="Fix: remove the pruner, or optimise one metric.",
+            )
         self.metric: Union[str, List[str], None] = (
             metric if metric is None or isinstance(metric, str) else list(metric)
         )
@@ -210,7 +233,7 @@ class StudySweeper(Sweeper):
             if self.metric is None and task_function.metric is not None:
                 self.metric = task_function.metric  # hydra_multirun(metric=...) / the spec's
             elif isinstance(self.metric, str) and task_function.metric is None:
-                task_function = RecordingTask(task_function.task, self.metric)
+                task_function = RecordingTask(task_function.task, self.metric, task_function.seed)
         self.hydra_context = hydra_context
         self.config = config
         # any Launcher subclass, also outside hydra_plugins, as for the grid
@@ -221,6 +244,11 @@ class StudySweeper(Sweeper):
         )
 
     # -- shared steps ------------------------------------------------------------------
+    @property
+    def metric_name(self) -> Optional[str]:
+        """The one metric a pruner reads (None: the single value a task reports)."""
+        return self.metric if isinstance(self.metric, str) else None
+
     @property
     def sweep_dir(self) -> Path:
         assert self.config is not None
@@ -251,22 +279,71 @@ class StudySweeper(Sweeper):
         unplant_links(sweep_dir, self.config.hydra.output_subdir)
         yaml_text.save(self.config, sweep_dir / "multirun.yaml")  # OmegaConf.save's text
 
-    def launch(self, batch: List[List[str]]) -> Sequence[JobReturn]:
-        """Launch one batch of jobs, numbered on from the previous batch."""
-        assert self.launcher is not None
-        if not self.validated:  # later batches differ only in the sampled values
-            self.validate_batch_is_legal(batch)
-            self.validated = True
+    def next_job_number(self, wanted: Optional[int] = None) -> int:
+        """The job number of the next trial started: *wanted*, else the one after the last."""
+        num = self.job_idx if wanted is None else wanted
+        self.job_idx = max(self.job_idx, num + 1)
+        self.ran += 1
+        return num
+
+    def check_jobs(self, jobs: Sequence[Tuple[int, List[str]]]) -> None:
+        """Hydra's check of the first trial's overrides; each job's dir inside the sweep's."""
         from zenspec.launch.job_dirs import check_job_dirs
 
+        if not self.validated:  # later trials differ only in the sampled values
+            self.validate_batch_is_legal([o for _, o in jobs])
+            self.validated = True
         assert self.hydra_context is not None and self.config is not None
-        check_job_dirs(
-            self.config, self.hydra_context.config_loader, enumerate(batch, start=self.job_idx)
-        )
-        returns = self.launcher.launch(batch, initial_job_idx=self.job_idx)
-        self.job_idx += len(batch)
-        self.ran += len(batch)
-        return returns
+        check_job_dirs(self.config, self.hydra_context.config_loader, list(jobs))
+
+    def run_trials(
+        self,
+        space: Any,
+        study: StudyResult,
+        ask: Callable[[], Optional[Asked]],
+        tell: Callable[[Asked, JobReturn], TrialResult],
+        monitor: Optional[Any] = None,
+    ) -> StudyFeed:
+        """Ask, run and tell trials until *ask* has no more, as ``schedule`` says.
+
+        Returns the feed (its study written); raises why the study stopped early.
+        """
+        from zenspec.launch.streaming import run_batches, run_feed
+
+        feed = StudyFeed(self, space, study, ask, tell, monitor)
+        size = self.effective_batch_size()
+        with monitor if monitor is not None else contextlib.nullcontext():
+            if self.schedule == "async":
+                run_feed(self.launcher, feed, size)
+            else:
+                run_batches(self.launcher, feed, size)
+        feed.finish()
+        return feed
+
+    def pruning_trials(self) -> Optional[Any]:
+        """For a sweeper without a study of its own: an in-memory Optuna study with the pruner."""
+        if self.pruner is None:
+            return None
+        from zenspec.adaptive.pruning import make_pruner
+        from zenspec.sweepers.optuna import _import_optuna
+
+        optuna = _import_optuna(why="a pruner")
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            return optuna.create_study(
+                direction=self.directions[0], pruner=make_pruner(optuna, self.pruner)
+            )
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+
+    def failures_error(self, study: StudyResult) -> Optional[JobFailedError]:
+        """The error that stops the study once more than ``max_failures`` trials failed."""
+        try:
+            self.check_failures(study)
+        except JobFailedError as e:
+            return e
+        return None
 
     def metric_error(self, returns: Sequence[JobReturn]) -> Optional[MetricError]:
         """The spec error of the first completed job's result lacking the metric, if any.
@@ -292,11 +369,18 @@ class StudySweeper(Sweeper):
 
     def trial(self, number: int, params: Mapping[str, Any], ret: JobReturn) -> TrialResult:
         """The :class:`TrialResult` of a finished job (failures counted)."""
-        values, why = judge(ret, self.metric)
         job = dir_ = None
         if ret.hydra_cfg is not None:
             job = int(ret.hydra_cfg.hydra.job.num)
             dir_ = str(ret.hydra_cfg.hydra.runtime.output_dir)
+        outcome = job_outcome(ret) if ret.status is JobStatus.COMPLETED else None
+        if isinstance(outcome, PrunedTrial):
+            result = TrialResult(number, dict(params), PRUNED, job=job, job_dir=dir_)
+            result.step = outcome.step
+            name = self.metric if isinstance(self.metric, str) else None
+            result.value = metric_value(outcome.metrics, name)
+            return result
+        values, why = judge(ret, self.metric)
         result = TrialResult(number, dict(params), "completed" if values else "failed")
         result.job, result.job_dir, result.error = job, dir_, why
         if values is not None:
@@ -319,6 +403,8 @@ class StudySweeper(Sweeper):
             settings={
                 **settings,
                 "batch_size": self.effective_batch_size(),
+                "schedule": self.schedule,
+                "pruner": self.pruner,
                 "space": [a.key for a in space.axes],
                 "constants": space.constants,
             },

@@ -27,6 +27,8 @@ class RandomSearchSweeperConf:
     batch_size: Optional[int] = None
     max_failures: Optional[int] = None
     params: Any = None  # Any, not Optional[Dict]: a dict override must replace the None
+    schedule: str = "batch"
+    pruner: Any = None  # {kind: median, n_startup_trials: 5, ...}
 
 
 @dataclass
@@ -46,3 +48,5 @@ class OptunaSweeperConf:
     study_name: Optional[str] = None
     sampler_kwargs: Any = None  # Any: `hydra.sweeper.sampler_kwargs={n_startup_trials:5}` sets it
     params: Any = None
+    schedule: str = "batch"
+    pruner: Any = None

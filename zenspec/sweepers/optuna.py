@@ -15,14 +15,17 @@ only when a study starts.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from zenspec.adaptive.pruning import make_pruner
 from zenspec.errors import LaunchError
 from zenspec.sweepers.base import Metric, StudySweeper
 from zenspec.sweepers.confs import OptunaSweeperConf
-from zenspec.sweepers.results import ASKED_AGAIN, StudyResult, TrialResult
+from zenspec.sweepers.results import ASKED_AGAIN, PRUNED, StudyResult, TrialResult
+from zenspec.sweepers.schedule import Asked
 from zenspec.sweepers.space import Axis, SearchSpace
 
 __all__ = ["SAMPLERS", "OptunaSweeper", "OptunaSweeperConf", "storage_url"]
@@ -36,15 +39,19 @@ SAMPLERS = {
     "nsgaii": "NSGAIISampler",
 }
 _INTERRUPTED = "zenspec_interrupted"
+log = logging.getLogger(__name__)
 _PRIMITIVE = (type(None), bool, int, float, str)
 
 
-def _import_optuna() -> Any:
+def _import_optuna(why: str = "the optuna sweeper") -> Any:
+    from zenspec.launchers.forking import no_blas_pool
+
     try:
-        import optuna
+        with no_blas_pool():  # workers can still be forked from this process
+            import optuna
     except ImportError as e:
         raise LaunchError(
-            "the optuna sweeper needs Optuna, which is not installed.",
+            f"{why} needs Optuna, which is not installed.",
             path="hydra.sweeper",
             hint="Fix: pip install zenspec[optuna]",
         ) from e
@@ -117,6 +124,13 @@ class OptunaSweeper(StudySweeper):
         More keyword arguments of the sampler (``n_startup_trials``...).
     params : dict, optional
         More axes, ``{key: sweep string}``.
+    schedule : {"batch", "async"}, default "batch"
+        ``async``: a trial is asked and started as soon as a worker frees and told
+        as soon as it ends; which trials are asked then depends on timing.
+    pruner : dict, optional
+        ``{kind: "median" | "percentile" | "successive_halving" | "hyperband" |
+        "threshold" | "none", ...its arguments}``: stops trials whose values
+        reported with ``zenspec.report`` fall behind (Optuna's pruners).
     """
 
     kind = "optuna"
@@ -135,6 +149,8 @@ class OptunaSweeper(StudySweeper):
         study_name: Optional[str] = None,
         sampler_kwargs: Optional[Mapping[str, Any]] = None,
         params: Optional[Dict[str, str]] = None,
+        schedule: str = "batch",
+        pruner: Optional[Mapping[str, Any]] = None,
     ) -> None:
         n_obj = 1 if metric is None or isinstance(metric, str) else len(list(metric))
         dirs = list(directions) if directions else [direction] * n_obj
@@ -149,6 +165,8 @@ class OptunaSweeper(StudySweeper):
             batch_size=batch_size,
             max_failures=max_failures,
             params=params,
+            schedule=schedule,
+            pruner=pruner,
         )
         if sampler not in SAMPLERS:
             from zenspec.errors import did_you_mean
@@ -224,6 +242,7 @@ class OptunaSweeper(StudySweeper):
                 study_name=name if self.storage else None,
                 directions=self.directions,
                 load_if_exists=True,
+                pruner=make_pruner(optuna, self.pruner),
             )
         finally:
             optuna.logging.set_verbosity(verbosity)
@@ -243,28 +262,51 @@ class OptunaSweeper(StudySweeper):
         if self.sampler_name == "grid":
             total = min(total, _grid_size(space))
         dists = {a.name: _distribution(optuna, a) for a in space.axes}
-        size = self.effective_batch_size()
         result = self._result(optuna, study, space, sweep_dir, {})
-        ran: Dict[int, TrialResult] = {}
-        while done < total:
-            asked = [study.ask(dists) for _ in range(min(size, total - done))]
-            params = [
-                {a.name: _to_space_value(a, t.params[a.name]) for a in space.axes} for t in asked
-            ]
-            returns = self.launch([space.overrides(p) for p in params])
-            for trial, p, ret in zip(asked, params, returns):
-                tr = self.trial(trial.number, p, ret)
-                ran[trial.number] = tr
-                if tr.job_dir:
-                    trial.set_user_attr("zenspec_job_dir", tr.job_dir)
-                if not tr.ok:
-                    trial.set_user_attr("zenspec_error", tr.error)
-                _tell(optuna, study, trial, tr)
-            done += len(asked)
-            result = self._result(optuna, study, space, sweep_dir, ran)
+        if done >= total:  # nothing left to run: say so, change nothing
             result.write()
-            self.stop_for_metric(self.metric_error(returns), result)
-            self.check_failures(result)
+            log.info(
+                f"the study '{name}' in {self.storage} already has {done} finished trial(s) "
+                f"of n_trials={self.n_trials}: nothing to run."
+            )
+            return result
+        monitor = None
+        if self.pruner is not None:
+            from zenspec.adaptive.pruning import PruneMonitor
+
+            monitor = PruneMonitor(sweep_dir, study, self.metric_name)
+        ran: Dict[int, TrialResult] = {}
+        asked_count = 0
+
+        def ask() -> Optional[Asked]:
+            nonlocal asked_count
+            if done + asked_count >= total:
+                return None
+            asked_count += 1
+            trial = study.ask(dists)
+            params = {a.name: _to_space_value(a, trial.params[a.name]) for a in space.axes}
+            return Asked(trial.number, params, trial)
+
+        def tell(asked: Asked, ret: Any) -> TrialResult:
+            trial = asked.handle
+            tr = self.trial(trial.number, asked.params, ret)
+            ran[trial.number] = tr
+            if tr.job_dir:
+                trial.set_user_attr("zenspec_job_dir", tr.job_dir)
+            if tr.error:
+                trial.set_user_attr("zenspec_error", tr.error)
+            _tell(optuna, study, trial, tr)
+            return tr
+
+        try:
+            self.run_trials(space, result, ask, tell, monitor)
+        except Exception as e:
+            final = self._result(optuna, study, space, sweep_dir, ran)
+            final.write()
+            if hasattr(e, "results"):
+                e.results = final
+            raise
+        result = self._result(optuna, study, space, sweep_dir, ran)
         result.write()
         return result
 
@@ -286,7 +328,8 @@ class OptunaSweeper(StudySweeper):
             study_name=study.study_name,
         )
         axes = {a.name: a for a in space.axes}
-        for t in study.get_trials(deepcopy=False, states=(state.COMPLETE, state.FAIL)):
+        ended = (state.COMPLETE, state.FAIL, state.PRUNED)
+        for t in study.get_trials(deepcopy=False, states=ended):
             if t.number in ran:
                 result.trials.append(ran[t.number])
                 continue
@@ -296,12 +339,14 @@ class OptunaSweeper(StudySweeper):
             error = t.user_attrs.get("zenspec_error")
             if t.user_attrs.get(_INTERRUPTED):
                 error = ASKED_AGAIN
-            tr = TrialResult(
-                t.number, params, "completed" if t.state == state.COMPLETE else "failed"
-            )
+            status = {state.COMPLETE: "completed", state.PRUNED: PRUNED}.get(t.state, "failed")
+            tr = TrialResult(t.number, params, status)
             tr.job_dir, tr.error = t.user_attrs.get("zenspec_job_dir"), error
             if t.state == state.COMPLETE:
                 tr.value, tr.values = (t.value, None) if len(t.values) == 1 else (None, t.values)
+            elif t.state == state.PRUNED and t.intermediate_values:
+                tr.step = max(t.intermediate_values)
+                tr.value = t.intermediate_values[tr.step]
             result.trials.append(tr)
         if len(self.directions) > 1:
             result.pareto_front = sorted(t.number for t in study.best_trials)
@@ -310,10 +355,57 @@ class OptunaSweeper(StudySweeper):
         return result
 
 
+def finished_study(cfg: Any, arguments: List[str]) -> Optional[StudyResult]:
+    """The stored study of *cfg*'s Optuna sweeper if it already has its ``n_trials``, else None.
+
+    Checked before a sweep directory is made: re-running a complete study says so
+    and runs nothing (a study a killed run left with RUNNING trials is not complete).
+    """
+    conf = cfg.hydra.sweeper
+    if not conf.get("storage"):
+        return None
+    optuna = _import_optuna()
+    name = conf.get("study_name") or str(cfg.hydra.job.name)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=name, storage=storage_url(str(conf.storage)))
+    except KeyError:  # no such study yet
+        return None
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    state = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state in (state.RUNNING, state.WAITING) for t in trials):
+        return None  # the sweeper resumes it
+    ended = (state.COMPLETE, state.FAIL, state.PRUNED)
+    done = sum(1 for t in trials if t.state in ended and not t.user_attrs.get(_INTERRUPTED))
+    from hydra.utils import instantiate
+
+    sweeper = instantiate(conf)
+    sweeper.config = cfg
+    space = SearchSpace.from_overrides(arguments, sweeper.params)
+    total = sweeper.n_trials
+    if sweeper.sampler_name == "grid":
+        total = min(total, _grid_size(space))
+    if done < total:
+        return None
+    result = sweeper._result(optuna, study, space, Path("."), {})
+    result.sweep_dir = None
+    result.settings["stored_trials"] = done
+    log.warning(
+        f"the Optuna study '{name}' in {sweeper.storage} already has {done} finished "
+        f"trial(s) of n_trials={sweeper.n_trials}: nothing to run (raise n_trials to run more)."
+    )
+    return result
+
+
 def _tell(optuna: Any, study: Any, trial: Any, result: TrialResult) -> None:
     """Tell a trial's outcome; a grid sampler's "grid exhausted" ``study.stop()`` is moot here."""
     try:
-        if result.ok:
+        if result.pruned:  # Optuna takes its last intermediate value
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        elif result.ok:
             study.tell(trial, result.values if result.values is not None else result.value)
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)

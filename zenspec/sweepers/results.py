@@ -18,8 +18,9 @@ from zenspec.text_table import render_table
 
 __all__ = ["StudyResult", "TrialResult", "failed_trials", "read_study", "study_path"]
 
-#: Trial statuses: the job ran and gave a usable metric / it raised or gave no usable metric.
-COMPLETED, FAILED = "completed", "failed"
+#: Trial statuses: the job ran and gave a usable metric / it raised or gave no usable
+#: metric / the sweep's pruner stopped it early (zenspec.report raised zenspec.Pruned).
+COMPLETED, FAILED, PRUNED = "completed", "failed", "pruned"
 #: The error of an Optuna trial a killed run left running, asked again (not a failure of its own).
 ASKED_AGAIN = "interrupted (its process was killed); asked again"
 
@@ -40,10 +41,11 @@ class TrialResult:
         search, its position in the seeded sequence).
     params : dict
         ``{name: value}`` of the swept parameters.
-    status : {"completed", "failed"}
-        ``failed``: the task raised, or its result had no usable metric.
+    status : {"completed", "failed", "pruned"}
+        ``failed``: the task raised, or its result had no usable metric;
+        ``pruned``: the sweep's pruner stopped it (not a failure).
     value : float, optional
-        The metric (single objective).
+        The metric (single objective); for a pruned trial, the last value it reported.
     values : list of float, optional
         The metrics (multi-objective).
     job : int, optional
@@ -63,10 +65,15 @@ class TrialResult:
     job: Optional[int] = None
     job_dir: Optional[str] = None
     error: Optional[str] = None
+    step: Optional[int] = None  # a pruned trial: the step it was stopped at
 
     @property
     def ok(self) -> bool:
         return self.status == COMPLETED
+
+    @property
+    def pruned(self) -> bool:
+        return self.status == PRUNED
 
 
 @dataclass
@@ -114,12 +121,17 @@ class StudyResult:
 
     @property
     def failed(self) -> List[TrialResult]:
-        return [t for t in self.trials if not t.ok]
+        return [t for t in self.trials if t.status == FAILED]
+
+    @property
+    def pruned(self) -> List[TrialResult]:
+        """The trials the sweep's pruner stopped early."""
+        return [t for t in self.trials if t.status == PRUNED]
 
     @property
     def failures(self) -> List[TrialResult]:
         """The failed trials, without those a killed run left behind and were asked again."""
-        return [t for t in self.trials if not t.ok and t.error != ASKED_AGAIN]
+        return [t for t in self.trials if t.status == FAILED and t.error != ASKED_AGAIN]
 
     @property
     def best_trial(self) -> Optional[TrialResult]:
@@ -166,6 +178,8 @@ class StudyResult:
     def summary(self) -> str:
         """One line: the best trial, or the Pareto front's size, and the trial counts."""
         counts = f"{len(self.trials)} trial(s), {len(self.failed)} failed"
+        if self.pruned:
+            counts += f", {len(self.pruned)} pruned"
         if len(self.directions) > 1:
             return f"pareto front: {len(self.pareto_front)} trial(s) ({counts})"
         best = self.best_trial
@@ -195,7 +209,10 @@ class StudyResult:
         body = []
         for t in rows:
             value = t.value if t.values is None else ",".join(_fmt(v) for v in t.values)
-            cells = [str(t.number), t.status, _fmt(value) if t.ok else "-"]
+            shown = _fmt(value) if t.ok else "-"
+            if t.pruned and t.value is not None:  # its last reported value, not a result
+                shown = f"({_fmt(t.value)} @ step {t.step})"
+            cells = [str(t.number), t.status, shown]
             cells += [_fmt(t.params.get(n, "")) for n in names]
             if t.error:
                 cells.append(t.error)
@@ -208,7 +225,7 @@ class StudyResult:
             best = f"pareto_front={self.pareto_front!r}"
         return (
             f"StudyResult(sweeper={self.sweeper!r}, trials={len(self.trials)}, "
-            f"failed={len(self.failed)}, {best})"
+            f"failed={len(self.failed)}, pruned={len(self.pruned)}, {best})"
         )
 
 

@@ -1,0 +1,406 @@
+"""Adaptive sweeps end to end: ``zenspec.report`` streams under every launcher (and through
+SIGKILL), pruning that reaches the task (random search and Optuna), the async schedule,
+per-job seeds, and the shipped ``specs/adaptive.toml`` through the ``zenspec`` command.
+
+Real engines, no mocks; the tasks are in ``tests/helpers/adaptive_tasks.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+import zenspec
+from helpers import adaptive_tasks as tasks
+from helpers.cli import run_cli
+from zenspec import hydra_multirun, hydra_run
+from zenspec.errors import JobDiedError
+from zenspec.adaptive.report import job_metrics
+from zenspec.records.jobs import read_job_records
+from zenspec.sweepers import read_study
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
+QUIET = ["hydra/job_logging=disabled", "hydra/hydra_logging=disabled", "hydra.output_subdir=null"]
+LAUNCHERS = {
+    "basic": [],
+    "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+    "submitit_local": ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"],
+    "ray": ["hydra/launcher=ray"],
+}
+PLUGINS = {
+    "joblib": "hydra_plugins.hydra_joblib_launcher",
+    "submitit_local": "hydra_plugins.hydra_submitit_launcher",
+    "ray": "hydra_plugins.hydra_ray_launcher",
+}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local Ray (2 CPUs) for the module, as tests/test_launchers.py starts it."""
+    ray = pytest.importorskip("ray")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", os.pathsep.join([str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")]))
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _needs(kind, request, monkeypatch):
+    """Skip when *kind*'s Hydra plugin (or Ray) is missing; let its processes import helpers."""
+    if kind in PLUGINS:
+        pytest.importorskip(PLUGINS[kind], reason=f"the {kind} launcher plugin is not installed")
+    if kind == "ray":
+        request.getfixturevalue("ray_cluster")
+    # submitit/ray start fresh interpreters: `helpers.adaptive_tasks` must import there too
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ["PYTHONPATH"]]))
+
+
+def _records(sweep_dir) -> dict:
+    return {r["num"]: r for r in read_job_records(Path(sweep_dir))}
+
+
+def _notes(path: Path) -> list:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# -- 1. report outside a job, and under hydra_run ---------------------------------------------
+
+
+def test_report_outside_a_job_is_a_no_op(tmp_path):
+    assert zenspec.report(0, loss=1.0) is None
+    assert zenspec.report(1, loss=float("nan"), note="text") is None
+    assert list(tmp_path.rglob("*")) == []  # nothing written anywhere
+    assert zenspec.job_seed() is None
+
+
+def test_report_under_a_single_run_writes_the_stream_and_the_record(tmp_path):
+    value = hydra_run(
+        {"x": 10, "steps": 4},
+        tasks.counting,
+        ["hydra.run.dir=run", *QUIET],
+        with_log_configuration=False,
+    ).return_value
+    assert value["loss"] == 13
+    lines = (tmp_path / "run" / ".zenspec" / "metrics" / "0.jsonl").read_text().splitlines()
+    stream = [json.loads(line) for line in lines]
+    assert [s["step"] for s in stream] == [0, 1, 2, 3]
+    assert [s["metrics"] for s in stream] == [{"loss": 10 + i, "twice": 2 * (10 + i)} for i in range(4)]
+    assert all(isinstance(s["time"], float) for s in stream)
+    assert [s["time"] for s in stream] == sorted(s["time"] for s in stream)
+    assert job_metrics(tmp_path / "run", 0) == stream
+    record = json.loads((tmp_path / "run" / ".zenspec" / "jobs" / "0.json").read_text())
+    assert record["status"] == "completed"
+    assert record["reports"] == {"reports": 4, "step": 3, "metrics": {"loss": 13, "twice": 26}}
+    # and report is a no-op again once the job is over
+    assert zenspec.report(9, loss=0.0) is None
+    assert len(job_metrics(tmp_path / "run", 0)) == 4
+
+
+# -- 2. report under each launcher -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["basic", "joblib", "submitit_local", "ray"])
+def test_every_job_streams_all_its_steps_in_order_under_each_launcher(
+    kind, tmp_path, request, monkeypatch
+):
+    _needs(kind, request, monkeypatch)
+    sweep_dir = tmp_path / kind
+    steps = 25
+    jobs = hydra_multirun(
+        {"x": 0, "steps": steps},
+        tasks.counting,
+        [*LAUNCHERS[kind], "x=0,100,200,300", f"hydra.sweep.dir={sweep_dir}", *QUIET],
+        with_log_configuration=False,
+    )
+    pids = {j.return_value["pid"] for j in jobs[0]}
+    assert (pids == {os.getpid()}) == (kind == "basic")  # the jobs ran elsewhere but in basic
+    records = _records(sweep_dir)
+    assert sorted(records) == [0, 1, 2, 3]
+    for num, x in enumerate([0, 100, 200, 300]):
+        stream = job_metrics(sweep_dir, num)
+        assert [s["step"] for s in stream] == list(range(steps)), (kind, num)
+        assert [s["metrics"]["loss"] for s in stream] == [x + i for i in range(steps)]
+        assert records[num]["status"] == "completed"
+        assert records[num]["reports"] == {
+            "reports": steps,
+            "step": steps - 1,
+            "metrics": {"loss": x + steps - 1, "twice": 2 * (x + steps - 1)},
+        }
+
+
+# -- 3. a stream survives kill -9 --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["joblib", "submitit_local"])
+def test_a_stream_keeps_every_line_of_a_job_killed_with_sigkill(kind, tmp_path, request, monkeypatch):
+    _needs(kind, request, monkeypatch)
+    sweep_dir = tmp_path / "sweep"
+    steps = 60
+    with pytest.raises(JobDiedError):
+        hydra_multirun(
+            {"steps": steps, "kill": False},
+            tasks.reports_then_dies,
+            [*LAUNCHERS[kind], "kill=false,true", f"hydra.sweep.dir={sweep_dir}", *QUIET],
+            with_log_configuration=False,
+        )
+    records = _records(sweep_dir)
+    assert records[0]["status"] == "completed" and records[1]["status"] == "failed"
+    raw = (sweep_dir / ".zenspec" / "metrics" / "1.jsonl").read_bytes()
+    assert raw.endswith(b"\n") and raw.count(b"\n") == steps  # complete lines, none torn
+    killed = job_metrics(sweep_dir, 1)
+    assert [s["step"] for s in killed] == list(range(steps))
+    assert all(s["metrics"] == {"loss": float(s["step"]), "pad": "x" * 40} for s in killed)
+    assert [s["step"] for s in job_metrics(sweep_dir, 0)] == list(range(steps))
+
+
+# -- 4. pruning reaches the task ---------------------------------------------------------------
+
+STEPS = 10
+UPPER = 0.5
+
+
+def _threshold_sweep(sweeper: str, tmp_path: Path, *overrides: str):
+    log = tmp_path / "seen.jsonl"
+    study = hydra_multirun(
+        {"x": 0.0, "steps": STEPS, "step_s": 0.04, "log": str(log)},
+        tasks.thresholded,
+        [
+            f"hydra/sweeper={sweeper}",
+            "hydra.sweeper.metric=loss",
+            f"hydra.sweeper.pruner={{kind:threshold,upper:{UPPER}}}",
+            "x=interval(0, 1)",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+            *QUIET,
+            *overrides,
+        ],
+        with_log_configuration=False,
+    )
+    return study, _records(tmp_path / "sweep"), _notes(log)
+
+
+def _check_threshold_pruning(study, records, notes):
+    """Trials over UPPER end pruned (at or after step 2, before the end), the others complete."""
+    assert len(study.trials) == len(records) >= 6
+    over = [t for t in study.trials if t.params["x"] > UPPER]
+    under = [t for t in study.trials if t.params["x"] <= UPPER]
+    assert over and under, "the seed must draw trials on both sides of the threshold"
+    seen = {}
+    for note in notes:
+        assert note["seen"] != "swallowed", f"except Exception caught zenspec.Pruned: {note}"
+        seen.setdefault(note["num"], []).append(note["seen"])
+    for t in over:
+        record = records[t.job]
+        assert t.status == "pruned" and record["status"] == "pruned", (t, record)
+        assert 2 <= t.step < STEPS - 1 and record["pruned"]["step"] == t.step
+        assert record["pruned"]["metrics"] == {"loss": t.params["x"]}
+        assert t.value == t.params["x"]
+        assert seen[t.job] == ["pruned"]  # the code after the loop never ran
+        assert record["reports"]["step"] == t.step
+        assert [s["step"] for s in job_metrics(Path(study.sweep_dir), t.job)] == list(
+            range(t.step + 1)
+        )
+    for t in under:
+        record = records[t.job]
+        assert t.status == "completed" and record["status"] == "completed", (t, record)
+        assert t.value == t.params["x"] == record["metric"]
+        assert seen[t.job] == ["completed"]
+        assert record["reports"]["step"] == STEPS - 1
+    # the study on disk says the same; the best is a completed trial
+    on_disk = read_study(Path(study.sweep_dir))
+    assert [(t.number, t.status) for t in on_disk.trials] == [(t.number, t.status) for t in study.trials]
+    assert study.best_value == min(t.value for t in under)
+
+
+@pytest.mark.parametrize("kind", ["basic", "joblib"])
+def test_a_threshold_pruner_stops_random_search_trials_in_the_task(kind, tmp_path, request, monkeypatch):
+    pytest.importorskip("optuna", reason="the pruners are Optuna's")
+    _needs(kind, request, monkeypatch)
+    study, records, notes = _threshold_sweep(
+        "zenspec_random", tmp_path, *LAUNCHERS[kind], "hydra.sweeper.max_trials=8", "hydra.sweeper.seed=0"
+    )
+    assert study.settings["pruner"] == {"kind": "threshold", "upper": UPPER}
+    _check_threshold_pruning(study, records, notes)
+
+
+def test_a_threshold_pruner_stops_optuna_trials_and_the_storage_says_pruned(tmp_path, request, monkeypatch):
+    optuna = pytest.importorskip("optuna")
+    _needs("joblib", request, monkeypatch)
+    db = tmp_path / "study.db"
+    study, records, notes = _threshold_sweep(
+        "zenspec_optuna",
+        tmp_path,
+        *LAUNCHERS["joblib"],
+        "hydra.sweeper.n_trials=8",
+        "hydra.sweeper.seed=0",
+        "hydra.sweeper.sampler=random",
+        f"hydra.sweeper.storage={db}",
+        "hydra.sweeper.study_name=pruning",
+    )
+    _check_threshold_pruning(study, records, notes)
+    stored = optuna.load_study(study_name="pruning", storage=f"sqlite:///{db}").trials
+    state = optuna.trial.TrialState
+    by_number = {t.number: t for t in study.trials}
+    assert sorted(by_number) == [t.number for t in stored]
+    for t in stored:
+        ours = by_number[t.number]
+        if ours.status == "pruned":
+            assert t.state == state.PRUNED
+            assert max(t.intermediate_values) <= ours.step
+            assert t.intermediate_values[max(t.intermediate_values)] > UPPER
+        else:
+            assert t.state == state.COMPLETE and t.value == ours.value
+
+
+# -- 5. a median pruner on learning curves -----------------------------------------------------
+
+
+def test_a_median_pruner_prunes_bad_curves_and_the_best_stays_close(tmp_path):
+    pytest.importorskip("optuna", reason="the pruners are Optuna's")
+    from examples.curves import train
+
+    def run(pruner: str, where: str):
+        return hydra_multirun(
+            {"lr": 0.1, "width": 64, "epochs": 15, "step_s": 0.0},
+            lambda cfg: train(**cfg),
+            [
+                "hydra/sweeper=zenspec_random",
+                "hydra.sweeper.metric=val_loss",
+                "hydra.sweeper.max_trials=16",
+                "hydra.sweeper.seed=0",
+                f"hydra.sweeper.pruner={pruner}",
+                "lr=tag(log, interval(0.001, 1.0))",
+                "width=16,32,64,128",
+                f"hydra.sweep.dir={tmp_path / where}",
+                *QUIET,
+            ],
+            with_log_configuration=False,
+        )
+
+    pruned_study = run("{kind:median,n_startup_trials:4,n_warmup_steps:3}", "median")
+    full = run("{kind:none}", "none")
+    assert [t.params for t in pruned_study.trials] == [t.params for t in full.trials]
+    assert all(t.status == "completed" for t in full.trials)
+    pruned = [t for t in pruned_study.trials if t.status == "pruned"]
+    assert 0 < len(pruned) < len(pruned_study.trials)
+    assert all(t.number >= 4 and 3 <= t.step < 14 for t in pruned)  # after startup and warmup
+    # the trials that ran to the end have the same values as without a pruner
+    values = {t.number: t.value for t in full.trials}
+    for t in pruned_study.trials:
+        if t.status == "completed":
+            assert t.value == values[t.number]
+    assert pruned_study.best_value <= full.best_value + 0.05
+    epochs = sum(r["reports"]["reports"] for r in read_job_records(tmp_path / "median"))
+    assert epochs < 15 * 16
+
+
+# -- 6. the async schedule ---------------------------------------------------------------------
+
+#: seed 3 draws d = 0.1, 0.8, 0.1, 0.8, 0.8, 0.1, 0.1, 0.8: 3.2 s in batches of 2, 2.0 s async
+ASYNC_SEED = 3
+
+
+def _timed_sweep(schedule: str, tmp_path: Path):
+    sweep_dir = tmp_path / schedule
+    study = hydra_multirun(
+        {"d": 0.1},
+        tasks.sleeper,
+        [
+            "hydra/sweeper=zenspec_random",
+            "hydra.sweeper.metric=loss",
+            "hydra.sweeper.max_trials=8",
+            f"hydra.sweeper.seed={ASYNC_SEED}",
+            f"hydra.sweeper.schedule={schedule}",
+            *LAUNCHERS["joblib"],
+            "d=0.1,0.8",
+            f"hydra.sweep.dir={sweep_dir}",
+            *QUIET,
+        ],
+        with_log_configuration=False,
+    )
+    records = sorted(read_job_records(sweep_dir), key=lambda r: r["started_at"])
+    spans = [(r["started_at"], r["started_at"] + r["duration_s"]) for r in records]
+    return study, spans
+
+
+def test_async_keeps_both_workers_busy_and_beats_batches(tmp_path, request, monkeypatch):
+    _needs("joblib", request, monkeypatch)
+    async_study, async_spans = _timed_sweep("async", tmp_path)
+    batch_study, batch_spans = _timed_sweep("batch", tmp_path)
+    # the same seeded trials either way
+    assert [t.params for t in async_study.trials] == [t.params for t in batch_study.trials]
+    durations = [t.params["d"] for t in async_study.trials]
+    assert durations == [0.1, 0.8, 0.1, 0.8, 0.8, 0.1, 0.1, 0.8]
+    assert async_study.settings["schedule"] == "async" and len(async_spans) == 8
+    assert all(t.status == "completed" for t in async_study.trials + batch_study.trials)
+    # async: each job after the first two starts right after some job ended (no idle worker)
+    for start, _ in async_spans[2:]:
+        gaps = [start - end for _, end in async_spans if end <= start + 0.05]
+        assert gaps and min(abs(g) for g in gaps) < 0.3, (start, async_spans)
+    # never more than 2 jobs at a time
+    for start, _ in async_spans:
+        assert sum(s <= start + 1e-3 < e for s, e in async_spans) <= 2
+    wall_async = max(e for _, e in async_spans) - min(s for s, _ in async_spans)
+    wall_batch = max(e for _, e in batch_spans) - min(s for s, _ in batch_spans)
+    assert wall_batch >= 3.0  # each batch waits for its slowest: 4 x 0.8 s
+    assert wall_async < wall_batch - 0.7, (wall_async, wall_batch)
+
+
+# -- 7. per-job seeds ---------------------------------------------------------------------------
+
+
+def test_each_job_gets_its_derived_seed_and_repeats_its_draws(tmp_path):
+    def run(where: str):
+        hydra_multirun(
+            {"x": 0, "y": "a"},
+            tasks.seeded,
+            ["x=1,2", "y=a,b", f"hydra.sweep.dir={tmp_path / where}", *QUIET],
+            with_log_configuration=False,
+            seed=7,
+        )
+        return read_job_records(tmp_path / where)
+
+    first, second = run("first"), run("second")
+    assert len(first) == 4
+    seeds = set()
+    for record in first:
+        expected = zenspec.derive_seed(7, record["overrides"])
+        assert record["seed"] == expected
+        assert record["return_value"]["job_seed"] == expected
+        seeds.add(expected)
+    assert len(seeds) == 4  # different overrides, different seeds
+    # the same job, the same draws; different jobs, different draws
+    assert [r["return_value"] for r in first] == [r["return_value"] for r in second]
+    assert len({r["return_value"]["random"] for r in first}) == 4
+    rng = random.Random(first[0]["seed"])
+    assert first[0]["return_value"]["random"] == rng.random()
+    assert zenspec.job_seed() is None  # not leaked out of the jobs
+
+
+# -- 8. the shipped spec ------------------------------------------------------------------------
+
+
+def test_the_shipped_adaptive_spec_runs_through_the_command(capsys, tmp_path, request, monkeypatch):
+    pytest.importorskip("optuna", reason="specs/adaptive.toml has a median pruner")
+    _needs("joblib", request, monkeypatch)
+    spec = REPO / "specs" / "adaptive.toml"
+    code, out, err = run_cli(capsys, "run", spec, f"hydra.sweep.dir={tmp_path / 's'}", traceback_free=True)
+    assert code == 0, err
+    study = read_study(tmp_path / "s")
+    statuses = [t.status for t in study.trials]
+    assert len(statuses) == 24 and set(statuses) <= {"completed", "pruned"}
+    assert "pruned" in statuses  # curves that fall behind the median are stopped
+    assert study.settings["schedule"] == "async"
+    assert "best" in out
+    records = _records(tmp_path / "s")
+    assert len(records) == 24
+    for num, record in records.items():
+        assert record["seed"] == zenspec.derive_seed(0, record["overrides"])
+        if record["status"] == "pruned":
+            assert record["pruned"]["step"] < 19
