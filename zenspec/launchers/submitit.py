@@ -42,7 +42,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
@@ -198,7 +198,13 @@ class _Lossless(BaseSubmititLauncher):
         job_overrides: Sequence[Sequence[str]],
         sweep_dir: Path,
         engine: List[Dict[str, Any]],
+        on_done: Optional[Callable[[int, JobReturn], None]] = None,
     ) -> List[JobReturn]:
+        """Each job's JobReturn as it ends (results, or the engine's word on a lost job).
+
+        With *on_done*, each is handed to ``on_done(i, ret)`` the moment it is known;
+        jobs it appends to *jobs* (and *nums*, *job_overrides*, *engine*) are waited for too.
+        """
         from zenspec.launch import ticks
 
         results: List[Optional[JobReturn]] = [None] * len(jobs)
@@ -212,12 +218,15 @@ class _Lossless(BaseSubmititLauncher):
             if folder is None and jobs:
                 folder = jobs[0].paths.folder
             _refresh(jobs, pending)
+            ended: List[int] = []
             for i in sorted(pending):
                 if jobs[i].paths.result_pickle.exists():
                     results[i] = self._from_pickle(
                         jobs[i], nums[i], job_overrides[i], sweep_dir, engine[i]
                     )
                     pending.discard(i)
+                    ended.append(i)
+            self._hand_over(ended, results, pending, jobs, on_done)
             if not pending:
                 break
             now = time.monotonic()
@@ -227,16 +236,90 @@ class _Lossless(BaseSubmititLauncher):
                     causes[i] = cause
                 elapsed = now - start
                 next_look = now + (1.0 if elapsed < 60 else self.poll_interval_s)
+            lost: List[int] = []
             for i in sorted(pending):
                 if i in ended_at and now - ended_at[i] >= RESULT_GRACE_S:
                     results[i] = self._lost(
                         nums[i], job_overrides[i], sweep_dir, causes[i], engine[i]
                     )
                     pending.discard(i)
+                    lost.append(i)
+            self._hand_over(lost, results, pending, jobs, on_done)
             if pending:
                 ticks.tick()  # the sweep's work while its jobs run (pruning)
                 time.sleep(0.1 if ticks.active() else 0.25)
         return [r for r in results if r is not None]
+
+    @staticmethod
+    def _hand_over(
+        ended: List[int],
+        results: List[Optional[JobReturn]],
+        pending: set,
+        jobs: List[Any],
+        on_done: Optional[Callable[[int, JobReturn], None]],
+    ) -> None:
+        """Give *ended* jobs' results to *on_done*; wait for the jobs it submitted in turn."""
+        if on_done is None:
+            return
+        for i in ended:
+            ret = results[i]
+            assert ret is not None
+            on_done(i, ret)
+        for j in range(len(results), len(jobs)):
+            results.append(None)
+            pending.add(j)
+
+    def launch_feed(self, feed: Any, capacity: int) -> Optional[str]:
+        """Submit *feed*'s jobs one by one, *capacity* queued or running, a new one as each ends.
+
+        Each trial is its own job (not an array), submitted the moment a slot
+        frees; a job the engine lost, a Ctrl-C or SIGTERM are handled as for
+        :meth:`launch_numbered`.
+        """
+        from submitit.core.utils import FailedJobError
+
+        assert self.config is not None
+        executor = self._executor()
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        if "mode" in self.config.hydra.sweep:
+            os.chmod(sweep_dir, mode=int(str(self.config.hydra.sweep.mode), 8))
+        log.info(
+            f"Submitit '{self._EXECUTOR}' sweep output dir : {sweep_dir} "
+            f"({capacity} job(s) at a time, a new one as each ends)"
+        )
+        jobs: List[Any] = []
+        nums: List[int] = []
+        overrides_of: List[List[str]] = []
+        engine: List[Dict[str, Any]] = []
+        self._submitted_at = time.time() - 300  # sacct's -S: a margin for clock skew
+
+        def submit(n: int) -> None:
+            for num, overrides in feed.take(n):
+                log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
+                args = (list(overrides), "hydra.sweep.dir", num, f"job_id_for_{num}")
+                try:
+                    job = executor.submit(self, *args, Singleton.get_state())
+                except (subprocess.CalledProcessError, FailedJobError) as e:
+                    raise sbatch_refusal(e, sweep_dir, 1) from e
+                info = self._engine_info(job)
+                self._record_engine_ids(sweep_dir, {num: info})
+                jobs.append(job)
+                nums.append(num)
+                overrides_of.append(list(overrides))
+                engine.append(info)
+
+        def done(i: int, ret: JobReturn) -> None:
+            feed.done(nums[i], ret)
+            submit(1)
+
+        try:
+            submit(capacity)
+            self._collect(jobs, nums, overrides_of, sweep_dir, engine, on_done=done)
+        except KeyboardInterrupt as e:
+            self._cancel(jobs, nums, overrides_of, sweep_dir, engine, e)
+            raise
+        return None
 
     def _ended(self, jobs: List[Any], indices: List[int]) -> Dict[int, str]:
         """``{i: cause}`` for the jobs the engine says ended (their results may still come)."""
