@@ -83,7 +83,7 @@ def _sampler(n: int) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    dists = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
+    dists: Dict[str, Any] = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
     for _ in range(n):
         trial = study.ask(dists)
         study.tell(trial, trial.params["x"])
@@ -147,7 +147,8 @@ def run_child(case: str, n: int, profile: Optional[str] = None) -> Optional[Dict
             last = proc.stderr.strip().splitlines()[-1:] or ["?"]
             print(f"  {case} N={n}: skipped ({last[0][:160]})")
             return None
-        return json.loads(Path(result).read_text())  # type: ignore[no-any-return]
+        data: Dict[str, Any] = json.loads(Path(result).read_text())
+        return data
     finally:
         os.unlink(result)
 
@@ -215,7 +216,9 @@ def main() -> None:
         print(f"{label:>22} {ms[case]:8.2f} {ratio:>7}  {runs}")
     if grid and "optuna" in ms and "sampler" in ms:
         net = ms["optuna"] - ms["sampler"]
-        print(f"{'optuna - sampler':>22} {net:8.2f} {net / grid:6.2f}x  (Optuna's ask+tell excluded)")
+        print(
+            f"{'optuna - sampler':>22} {net:8.2f} {net / grid:6.2f}x  (Optuna's ask+tell excluded)"
+        )
     if grid:
         print(f"\nper-trial overhead beyond the grid's per-job (target: ratio <= {TARGET}x):")
         for case, label in (("random", "random"), ("optuna", "optuna - sampler")):
@@ -223,7 +226,9 @@ def main() -> None:
                 continue
             value = ms[case] - (ms.get("sampler", 0.0) if case == "optuna" else 0.0)
             verdict = "ok" if value / grid <= TARGET else "over"
-            print(f"  {label:>18}: {value - grid:+7.2f} ms/trial, {value / grid:5.2f}x grid, {verdict}")
+            print(
+                f"  {label:>18}: {value - grid:+7.2f} ms/trial, {value / grid:5.2f}x grid, {verdict}"
+            )
 
 
 if __name__ == "__main__":

@@ -7,19 +7,22 @@ Real engines, no mocks; the tasks are in ``tests/helpers/adaptive_tasks.py``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-
-import zenspec
 from helpers import adaptive_tasks as tasks
 from helpers.cli import run_cli
+
+import zenspec
 from zenspec import hydra_multirun, hydra_run
-from zenspec.errors import JobDiedError
 from zenspec.adaptive.report import job_metrics
+from zenspec.errors import JobDiedError
 from zenspec.records.jobs import read_job_records
 from zenspec.sweepers import read_study
 
@@ -35,8 +38,7 @@ LAUNCHERS = {
 PLUGINS = {
     "joblib": "hydra_plugins.hydra_joblib_launcher",
     "submitit_local": "hydra_plugins.hydra_submitit_launcher",
-    "ray": "hydra_plugins.hydra_ray_launcher",
-}
+}  # ray: zenspec's own launcher (zenspec.launchers.ray), which needs Ray only
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,9 @@ def ray_cluster():
     """One local Ray (2 CPUs) for the module, as tests/test_launchers.py starts it."""
     ray = pytest.importorskip("ray")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PYTHONPATH", os.pathsep.join([str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")]))
+        mp.setenv(
+            "PYTHONPATH", os.pathsep.join([str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")])
+        )
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
@@ -58,6 +62,13 @@ def _needs(kind, request, monkeypatch):
         request.getfixturevalue("ray_cluster")
     # submitit/ray start fresh interpreters: `helpers.adaptive_tasks` must import there too
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ["PYTHONPATH"]]))
+
+
+def _needs_optuna():
+    """Skip without Optuna, but do not import it here: zenspec imports it (and numpy) without
+    starting a BLAS thread pool, which would stop joblib from forking its workers."""
+    if importlib.util.find_spec("optuna") is None:
+        pytest.skip("the pruners are Optuna's, which is not installed")
 
 
 def _records(sweep_dir) -> dict:
@@ -91,7 +102,9 @@ def test_report_under_a_single_run_writes_the_stream_and_the_record(tmp_path):
     lines = (tmp_path / "run" / ".zenspec" / "metrics" / "0.jsonl").read_text().splitlines()
     stream = [json.loads(line) for line in lines]
     assert [s["step"] for s in stream] == [0, 1, 2, 3]
-    assert [s["metrics"] for s in stream] == [{"loss": 10 + i, "twice": 2 * (10 + i)} for i in range(4)]
+    assert [s["metrics"] for s in stream] == [
+        {"loss": 10 + i, "twice": 2 * (10 + i)} for i in range(4)
+    ]
     assert all(isinstance(s["time"], float) for s in stream)
     assert [s["time"] for s in stream] == sorted(s["time"] for s in stream)
     assert job_metrics(tmp_path / "run", 0) == stream
@@ -139,7 +152,9 @@ def test_every_job_streams_all_its_steps_in_order_under_each_launcher(
 
 
 @pytest.mark.parametrize("kind", ["joblib", "submitit_local"])
-def test_a_stream_keeps_every_line_of_a_job_killed_with_sigkill(kind, tmp_path, request, monkeypatch):
+def test_a_stream_keeps_every_line_of_a_job_killed_with_sigkill(
+    kind, tmp_path, request, monkeypatch
+):
     _needs(kind, request, monkeypatch)
     sweep_dir = tmp_path / "sweep"
     steps = 60
@@ -162,7 +177,7 @@ def test_a_stream_keeps_every_line_of_a_job_killed_with_sigkill(kind, tmp_path, 
 
 # -- 4. pruning reaches the task ---------------------------------------------------------------
 
-STEPS = 10
+STEPS = 12  # 0.04 s each: a decision at step 2 has ~0.3 s to reach a forked task
 UPPER = 0.5
 
 
@@ -214,23 +229,39 @@ def _check_threshold_pruning(study, records, notes):
         assert record["reports"]["step"] == STEPS - 1
     # the study on disk says the same; the best is a completed trial
     on_disk = read_study(Path(study.sweep_dir))
-    assert [(t.number, t.status) for t in on_disk.trials] == [(t.number, t.status) for t in study.trials]
+    assert [(t.number, t.status) for t in on_disk.trials] == [
+        (t.number, t.status) for t in study.trials
+    ]
     assert study.best_value == min(t.value for t in under)
 
 
-@pytest.mark.parametrize("kind", ["basic", "joblib"])
-def test_a_threshold_pruner_stops_random_search_trials_in_the_task(kind, tmp_path, request, monkeypatch):
-    pytest.importorskip("optuna", reason="the pruners are Optuna's")
+@pytest.mark.parametrize(
+    "kind, schedule", [("basic", "batch"), ("joblib", "batch"), ("joblib", "async")]
+)
+def test_a_threshold_pruner_stops_random_search_trials_in_the_task(
+    kind, schedule, tmp_path, request, monkeypatch
+):
+    _needs_optuna()
     _needs(kind, request, monkeypatch)
     study, records, notes = _threshold_sweep(
-        "zenspec_random", tmp_path, *LAUNCHERS[kind], "hydra.sweeper.max_trials=8", "hydra.sweeper.seed=0"
+        "zenspec_random",
+        tmp_path,
+        *LAUNCHERS[kind],
+        "hydra.sweeper.max_trials=8",
+        "hydra.sweeper.seed=0",
+        f"hydra.sweeper.schedule={schedule}",
     )
     assert study.settings["pruner"] == {"kind": "threshold", "upper": UPPER}
+    assert study.settings["schedule"] == schedule
     _check_threshold_pruning(study, records, notes)
+    if kind == "basic":  # in the sweep's own process the decision comes at the step reported
+        assert all(t.step == 2 for t in study.trials if t.status == "pruned")
 
 
-def test_a_threshold_pruner_stops_optuna_trials_and_the_storage_says_pruned(tmp_path, request, monkeypatch):
-    optuna = pytest.importorskip("optuna")
+def test_a_threshold_pruner_stops_optuna_trials_and_the_storage_says_pruned(
+    tmp_path, request, monkeypatch
+):
+    _needs_optuna()
     _needs("joblib", request, monkeypatch)
     db = tmp_path / "study.db"
     study, records, notes = _threshold_sweep(
@@ -244,6 +275,8 @@ def test_a_threshold_pruner_stops_optuna_trials_and_the_storage_says_pruned(tmp_
         "hydra.sweeper.study_name=pruning",
     )
     _check_threshold_pruning(study, records, notes)
+    import optuna  # imported by the sweep already
+
     stored = optuna.load_study(study_name="pruning", storage=f"sqlite:///{db}").trials
     state = optuna.trial.TrialState
     by_number = {t.number: t for t in study.trials}
@@ -258,11 +291,41 @@ def test_a_threshold_pruner_stops_optuna_trials_and_the_storage_says_pruned(tmp_
             assert t.state == state.COMPLETE and t.value == ours.value
 
 
+@pytest.mark.parametrize(
+    "pruner, says",
+    [
+        ("{kind:medain}", "unknown pruner kind 'medain'"),
+        ("{kind:median,bogus:1}", "the median pruner does not take these settings"),
+        ("{upper:1}", "unknown pruner kind ''"),
+    ],
+)
+def test_a_wrong_pruner_is_refused_before_any_job_runs(pruner, says, tmp_path):
+    _needs_optuna()
+    from zenspec import LaunchError
+
+    with pytest.raises(LaunchError, match=says) as caught:
+        hydra_multirun(
+            {"x": 0.0, "steps": 3},
+            tasks.counting,
+            [
+                "hydra/sweeper=zenspec_random",
+                "hydra.sweeper.metric=loss",
+                f"hydra.sweeper.pruner={pruner}",
+                "x=interval(0, 1)",
+                f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                *QUIET,
+            ],
+            with_log_configuration=False,
+        )
+    assert "hydra.sweeper.pruner" in str(caught.value)
+    assert not (tmp_path / "sweep" / ".zenspec" / "jobs").exists()
+
+
 # -- 5. a median pruner on learning curves -----------------------------------------------------
 
 
 def test_a_median_pruner_prunes_bad_curves_and_the_best_stays_close(tmp_path):
-    pytest.importorskip("optuna", reason="the pruners are Optuna's")
+    _needs_optuna()
     from examples.curves import train
 
     def run(pruner: str, where: str):
@@ -307,23 +370,19 @@ ASYNC_SEED = 3
 
 
 def _timed_sweep(schedule: str, tmp_path: Path):
+    """The sweep in a fresh interpreter (see ``adaptive_tasks.timed_sweep``): its study
+    (params, settings, statuses) and each job's (start, end) from its record, by start."""
     sweep_dir = tmp_path / schedule
-    study = hydra_multirun(
-        {"d": 0.1},
-        tasks.sleeper,
-        [
-            "hydra/sweeper=zenspec_random",
-            "hydra.sweeper.metric=loss",
-            "hydra.sweeper.max_trials=8",
-            f"hydra.sweeper.seed={ASYNC_SEED}",
-            f"hydra.sweeper.schedule={schedule}",
-            *LAUNCHERS["joblib"],
-            "d=0.1,0.8",
-            f"hydra.sweep.dir={sweep_dir}",
-            *QUIET,
-        ],
-        with_log_configuration=False,
+    code = (
+        "from helpers.adaptive_tasks import timed_sweep; "
+        f"timed_sweep({schedule!r}, {str(sweep_dir)!r}, {ASYNC_SEED})"
     )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)])}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    study = json.loads(done.stdout.strip().splitlines()[-1])
     records = sorted(read_job_records(sweep_dir), key=lambda r: r["started_at"])
     spans = [(r["started_at"], r["started_at"] + r["duration_s"]) for r in records]
     return study, spans
@@ -334,33 +393,50 @@ def test_async_keeps_both_workers_busy_and_beats_batches(tmp_path, request, monk
     async_study, async_spans = _timed_sweep("async", tmp_path)
     batch_study, batch_spans = _timed_sweep("batch", tmp_path)
     # the same seeded trials either way
-    assert [t.params for t in async_study.trials] == [t.params for t in batch_study.trials]
-    durations = [t.params["d"] for t in async_study.trials]
-    assert durations == [0.1, 0.8, 0.1, 0.8, 0.8, 0.1, 0.1, 0.8]
-    assert async_study.settings["schedule"] == "async" and len(async_spans) == 8
-    assert all(t.status == "completed" for t in async_study.trials + batch_study.trials)
-    # async: each job after the first two starts right after some job ended (no idle worker)
-    for start, _ in async_spans[2:]:
-        gaps = [start - end for _, end in async_spans if end <= start + 0.05]
-        assert gaps and min(abs(g) for g in gaps) < 0.3, (start, async_spans)
+    assert async_study["params"] == batch_study["params"]
+    assert [p["d"] for p in async_study["params"]] == [0.1, 0.8, 0.1, 0.8, 0.8, 0.1, 0.1, 0.8]
+    assert async_study["settings"]["schedule"] == "async"
+    assert batch_study["settings"]["schedule"] == "batch"
+    assert async_study["statuses"] == batch_study["statuses"] == ["completed"] * 8
+    assert len(async_spans) == len(batch_spans) == 8
+    # async: no worker idles while trials remain -- each of the first 6 jobs to end is
+    # followed within 0.3 s by the start of a new one (the last 2 have nothing left to free for)
+    ends = sorted(e for _, e in async_spans)
+    starts = [s for s, _ in async_spans]
+    for end in ends[:6]:
+        assert any(-0.05 <= s - end < 0.3 for s in starts[2:]), (end, async_spans)
+    # ... and each job after the first two starts within 0.3 s of some job's end
+    for start in starts[2:]:
+        assert any(-0.05 <= start - e < 0.3 for e in ends), (start, async_spans)
     # never more than 2 jobs at a time
-    for start, _ in async_spans:
+    for start in starts:
         assert sum(s <= start + 1e-3 < e for s, e in async_spans) <= 2
-    wall_async = max(e for _, e in async_spans) - min(s for s, _ in async_spans)
+    wall_async = max(ends) - min(starts)
     wall_batch = max(e for _, e in batch_spans) - min(s for s, _ in batch_spans)
-    assert wall_batch >= 3.0  # each batch waits for its slowest: 4 x 0.8 s
-    assert wall_async < wall_batch - 0.7, (wall_async, wall_batch)
+    assert wall_batch >= 3.0  # each batch of 2 waits for its slowest: 4 x 0.8 s
+    assert wall_async < wall_batch - 0.7, (wall_async, wall_batch)  # about 2.0 s against 3.2 s
+    # in batches, a fast job's worker does idle: the 0.1 s job of batch 1 ends ~0.7 s before
+    # the next start
+    batch_starts = sorted(s for s, _ in batch_spans)
+    first_fast_end = min(e for _, e in batch_spans)
+    assert min(s - first_fast_end for s in batch_starts if s > first_fast_end) > 0.5
 
 
 # -- 7. per-job seeds ---------------------------------------------------------------------------
 
 
-def test_each_job_gets_its_derived_seed_and_repeats_its_draws(tmp_path):
+_seeded_basic: dict = {}
+
+
+@pytest.mark.parametrize("kind", ["basic", "joblib"])
+def test_each_job_gets_its_derived_seed_and_repeats_its_draws(kind, tmp_path, request, monkeypatch):
+    _needs(kind, request, monkeypatch)
+
     def run(where: str):
         hydra_multirun(
             {"x": 0, "y": "a"},
             tasks.seeded,
-            ["x=1,2", "y=a,b", f"hydra.sweep.dir={tmp_path / where}", *QUIET],
+            [*LAUNCHERS[kind], "x=1,2", "y=a,b", f"hydra.sweep.dir={tmp_path / where}", *QUIET],
             with_log_configuration=False,
             seed=7,
         )
@@ -381,26 +457,53 @@ def test_each_job_gets_its_derived_seed_and_repeats_its_draws(tmp_path):
     rng = random.Random(first[0]["seed"])
     assert first[0]["return_value"]["random"] == rng.random()
     assert zenspec.job_seed() is None  # not leaked out of the jobs
+    # the same seeds and draws in the sweep's process and in joblib's workers
+    values = [(r["seed"], r["return_value"]) for r in first]
+    assert _seeded_basic.setdefault("values", values) == values
 
 
 # -- 8. the shipped spec ------------------------------------------------------------------------
 
 
 def test_the_shipped_adaptive_spec_runs_through_the_command(capsys, tmp_path, request, monkeypatch):
-    pytest.importorskip("optuna", reason="specs/adaptive.toml has a median pruner")
+    _needs_optuna()
     _needs("joblib", request, monkeypatch)
     spec = REPO / "specs" / "adaptive.toml"
-    code, out, err = run_cli(capsys, "run", spec, f"hydra.sweep.dir={tmp_path / 's'}", traceback_free=True)
+    code, out, err = run_cli(
+        capsys, "run", spec, f"hydra.sweep.dir={tmp_path / 's'}", traceback_free=True
+    )
     assert code == 0, err
     study = read_study(tmp_path / "s")
     statuses = [t.status for t in study.trials]
     assert len(statuses) == 24 and set(statuses) <= {"completed", "pruned"}
     assert "pruned" in statuses  # curves that fall behind the median are stopped
     assert study.settings["schedule"] == "async"
-    assert "best" in out
+    assert "best: trial #" in out and " pruned)" in out  # e.g. (24 trial(s), 0 failed, 12 pruned)
     records = _records(tmp_path / "s")
     assert len(records) == 24
     for num, record in records.items():
         assert record["seed"] == zenspec.derive_seed(0, record["overrides"])
-        if record["status"] == "pruned":
-            assert record["pruned"]["step"] < 19
+        stream = [s["step"] for s in job_metrics(tmp_path / "s", num)]
+        if record["status"] == "pruned":  # stopped at the step it last reported
+            step = record["pruned"]["step"]
+            assert 3 <= step <= 19 and stream == list(range(step + 1))  # after n_warmup_steps
+            assert record["reports"]["step"] == step
+        else:
+            assert stream == list(range(20)) and record["reports"]["reports"] == 20
+
+
+def test_resuming_a_finished_adaptive_sweep_runs_nothing_and_succeeds(
+    capsys, tmp_path, request, monkeypatch
+):
+    _needs_optuna()
+    _needs("joblib", request, monkeypatch)
+    spec = REPO / "specs" / "adaptive.toml"
+    sweep_dir = tmp_path / "s"
+    code, _, err = run_cli(capsys, "run", spec, f"hydra.sweep.dir={sweep_dir}")
+    assert code == 0, err
+    before = _records(sweep_dir)
+    assert "pruned" in {r["status"] for r in before.values()}
+    code, out, err = run_cli(capsys, "resume", sweep_dir)
+    assert _records(sweep_dir) == before  # nothing ran again: every trial had ended
+    assert code == 0, err
+    assert "--retry-failed" not in out + err

@@ -83,3 +83,42 @@ def seeded(cfg):
         "random": random.random(),
         "numpy": float(np.random.random()),
     }
+
+
+def timed_sweep(schedule: str, sweep_dir: str, seed: int) -> None:
+    """Random search over ``d=0.1,0.8`` (8 trials of :func:`sleeper`) on joblib's 2 forked
+    workers with *schedule*; prints the study's trial params as JSON.
+
+    Run in a fresh interpreter (``python -c``): forking needs a process without native
+    threads, and a test process that imported numpy has an OpenBLAS pool.
+    """
+    from zenspec import hydra_multirun
+
+    study = hydra_multirun(
+        {"d": 0.1},
+        sleeper,
+        [
+            "hydra/sweeper=zenspec_random",
+            "hydra.sweeper.metric=loss",
+            "hydra.sweeper.max_trials=8",
+            f"hydra.sweeper.seed={seed}",
+            f"hydra.sweeper.schedule={schedule}",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "d=0.1,0.8",
+            f"hydra.sweep.dir={sweep_dir}",
+            "hydra/job_logging=disabled",
+            "hydra/hydra_logging=disabled",
+            "hydra.output_subdir=null",
+        ],
+        with_log_configuration=False,
+    )
+    print(
+        json.dumps(
+            {
+                "params": [t.params for t in study.trials],
+                "settings": study.settings,
+                "statuses": [t.status for t in study.trials],
+            }
+        )
+    )

@@ -361,8 +361,11 @@ class FastLauncher(BasicLauncher):
         assert self.config is not None
         assert self.task_function is not None
 
-        # one node (the primary config's) for the whole launch
-        hydra_logging = ("hydra_logging", next(_launches))
+        # one node (the primary config's, set up once) for every launch of this
+        # launcher: a study launches a batch at a time, often of one job
+        hydra_logging = self.__dict__.get("_hydra_logging_key")
+        if hydra_logging is None:
+            hydra_logging = self._hydra_logging_key = ("hydra_logging", next(_launches))
         primary = self.config.hydra
         configure_log(primary.hydra_logging, primary.verbose, key=hydra_logging)
         sweep_dir = primary.sweep.dir

@@ -108,7 +108,7 @@ def derive_seed(base_seed: int, overrides: Sequence[str]) -> int:
     return int.from_bytes(digest[:8], "big") % (MAX_SEED + 1)
 
 
-def seed_everything(seed: int) -> List[str]:
+def seed_everything(seed: int, imports: bool = True) -> List[str]:
     """Seed Python's ``random``, numpy's legacy global RNG and torch, whichever are installed.
 
     numpy and torch are imported here when they are installed, even if nothing
@@ -128,6 +128,12 @@ def seed_everything(seed: int) -> List[str]:
     seed : int
         The seed, in ``[0, 2**32 - 1]`` (numpy's range; :func:`derive_seed`'s
         seeds are all in it).
+    imports : bool, default True
+        False: seed numpy and torch only if already imported. zenspec's per-job
+        seeding (``[experiment] seed``) passes False: importing torch would cost
+        every worker seconds, and numpy's BLAS threads would stop the joblib
+        launcher from forking its workers; a task module that imports them at its
+        top (as usual) has them loaded before its job starts.
 
     Returns
     -------
@@ -160,11 +166,11 @@ def seed_everything(seed: int) -> List[str]:
         raise ValueError(f"seed must be in [0, 2**32 - 1], got {seed}")
     seeded = ["random"]
     random.seed(seed)
-    numpy = _import_if_installed("numpy")
+    numpy = _import_if_installed("numpy") if imports else sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed(seed)
         seeded.append("numpy")
-    torch = _import_if_installed("torch")
+    torch = _import_if_installed("torch") if imports else sys.modules.get("torch")
     if torch is not None:
         torch.manual_seed(seed)
         seeded.append("torch")

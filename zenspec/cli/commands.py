@@ -212,7 +212,8 @@ def _resume(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     results = load_results(args.sweep_dir)
     table = render(results, "table")
     out.write(table if not args.quiet else table.rstrip("\n").splitlines()[-1] + "\n")
-    failed = [r for r in results.rows if r.status != "completed"]
+    # pruned jobs ended as their study meant them to: not owed, not failed
+    failed = [r for r in results.rows if r.status not in ("completed", "pruned")]
     out.write(f"outputs: {results.root.resolve()}\n")
     if failed:
         raise JobFailedError(
@@ -313,6 +314,11 @@ def _results(args: argparse.Namespace, out: IO[str]) -> int:
     sort = args.sort
     if args.format == "table" and results.description:
         out.write(f"{results.description.strip()}\n\n")
+    if args.curves:
+        from zenspec.records.curves import render_curves
+
+        out.write(render_curves(results, metric or spec.get("metric"), maximize, args.format))
+        return EXIT_OK
     out.write(render(results, args.format, sort=sort, maximize=maximize))
     counts = results.counts
     root = results.root.resolve()
@@ -332,7 +338,8 @@ def _results(args: argparse.Namespace, out: IO[str]) -> int:
         out.write(f"to re-run the failed jobs: zenspec resume {root} --retry-failed\n")
     if results.damaged and args.format == "csv":  # table/markdown: in render's footer
         sys.stderr.write(results.damaged_text() + "\n")
-    unfinished = sum(n for s, n in counts.items() if s != "completed") + len(results.damaged)
+    ended = ("completed", "pruned")  # a pruned trial ended as the study meant it to
+    unfinished = sum(n for s, n in counts.items() if s not in ended) + len(results.damaged)
     if args.check and not unfinished:  # a sweep stopped early, or a study's failed trials
         from zenspec.sweepers.results import failed_trials
 

@@ -139,7 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument(
         "--check",
         action="store_true",
-        help="exit 1 unless every job completed (failed, interrupted or missing jobs)",
+        help="exit 1 unless every job completed or was pruned (failed, interrupted or "
+        "missing jobs)",
+    )
+    res.add_argument(
+        "--curves",
+        action="store_true",
+        help="one row per job's reported metric (zenspec.report): steps, first, last and "
+        "best value and the step of the best; running jobs too",
     )
 
     resume = sub.add_parser(

@@ -38,7 +38,14 @@ from zenspec._compatibility import (
 from zenspec.accelerate.hydra_yaml_skeleton import HOLES, hole_leaves
 from zenspec.accelerate.job_snapshots import signature
 
-__all__ = ["SnapshotJobReturn", "carry_cause", "restore_cause", "snapshot", "transfer"]
+__all__ = [
+    "SnapshotJobReturn",
+    "carry_cause",
+    "hydra_value",
+    "restore_cause",
+    "snapshot",
+    "transfer",
+]
 
 # bases (render-hint serials) whose hydra config pickles back identical
 _proven: Set[int] = set()
@@ -241,6 +248,21 @@ class SnapshotJobReturn(JobReturn):
     @hydra_cfg.setter
     def hydra_cfg(self, value: Any) -> None:
         self.__dict__["_hydra_cfg"] = value
+
+
+def hydra_value(ret: JobReturn, outer: str, inner: str) -> Any:
+    """``ret.hydra_cfg.hydra[outer][inner]``, without unpickling a snapshot that keeps it.
+
+    A job's number and output dir are among the values a job-preset snapshot
+    keeps as is (:data:`~zenspec.accelerate.hydra_yaml_skeleton.HOLES`): reading them
+    costs nothing, where ``ret.hydra_cfg`` rebuilds the whole tree (~1.5 ms).
+    None if the job has no Hydra config.
+    """
+    raw = ret.__dict__.get("_hydra_cfg") if isinstance(ret, SnapshotJobReturn) else None
+    if isinstance(raw, _Holes) and (outer, inner) in HOLES:
+        return raw.values[HOLES.index((outer, inner))]
+    cfg = ret.hydra_cfg
+    return None if cfg is None else cfg.hydra[outer][inner]
 
 
 def transfer(ret: JobReturn, to: SnapshotJobReturn) -> None:

@@ -223,7 +223,7 @@ def _seed_job(base: int, hc: Any) -> int:
     overrides = OmegaConf.to_container(hc.overrides.task, resolve=False)
     seed = seeds.derive_seed(int(base), [str(o) for o in overrides or []])
     seeds._set_job_seed(seed)
-    seeds.seed_everything(seed)
+    seeds.seed_everything(seed, imports=False)  # what the task's modules have loaded
     return seed
 
 

@@ -195,6 +195,18 @@ class _Explainer:
     def _bad_key(self, err: ValidationError, path: KeyPath) -> Problem:
         key = err.instance
         where = (*path, key)
+        if err.validator == "enum" and path and path[-1] == "pruner":  # a kind's settings
+            allowed = [a for a in err.validator_value if isinstance(a, str) and a != "kind"]
+            node: Any = self.parsed.data
+            for part in path:
+                node = node.get(part) if isinstance(node, dict) else None
+            kind = node.get("kind") if isinstance(node, dict) else None
+            takes = ", ".join(allowed) if allowed else "no settings"
+            return self.problem(
+                where,
+                f"the {kind} pruner does not take '{key}'; it takes {takes}.",
+                did_you_mean(key, allowed).strip() or None,
+            )
         if err.validator == "enum":  # reserved _xxx_ keys
             allowed = [a for a in err.validator_value if isinstance(a, str)]
             return self.problem(

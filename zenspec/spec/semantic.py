@@ -381,6 +381,38 @@ class _Checker(SweepChecks, PolicyChecks, PathChecks, HydraChecks):
         self.call(("sweeper",), settings.target or "", cls, dict(settings.params))
         for key, value in settings.params.items():
             self.nodes(value, ("sweeper", key))
+        if settings.kind in ("random", "optuna") and settings.params.get("pruner"):
+            self.pruner(dict(settings.params["pruner"]))
+
+    def pruner(self, pruner: Dict[str, Any]) -> None:
+        """What building the sweeper's pruner would refuse at run time: Optuna, its settings."""
+        path: KeyPath = ("sweeper", "pruner")
+        metric = self.spec.sweeper.params.get("metric", self.spec.experiment.metric)
+        if isinstance(metric, (list, tuple)) and len(metric) > 1:
+            self.add(
+                path,
+                "a pruner needs a single metric; this study optimises several "
+                f"({', '.join(map(str, metric))}), which Optuna's pruners do not support.",
+                "Fix: remove the pruner, or optimise one metric.",
+            )
+            return
+        import importlib.util
+
+        if importlib.util.find_spec("optuna") is None:
+            self.add(
+                path,
+                "a pruner needs Optuna (its pruners decide), which is not installed.",
+                'Fix: pip install "zenspec[optuna]", or remove the pruner.',
+            )
+            return
+        from zenspec.adaptive.pruning import make_pruner
+        from zenspec.errors import LaunchError
+        from zenspec.sweepers.optuna import _import_optuna
+
+        try:
+            make_pruner(_import_optuna(why="a pruner"), pruner)
+        except LaunchError as e:
+            self.add(path, e.message, e.hint)
 
     def launcher(self) -> None:
         from hydra.core.config_store import ConfigStore

@@ -237,7 +237,15 @@ class StudySweeper(Sweeper):
         self.hydra_context = hydra_context
         self.config = config
         # any Launcher subclass, also outside hydra_plugins, as for the grid
+        from zenspec._compatibility import FAST_RUN_JOB
+        from zenspec.launch.grid import _is_fast
         from zenspec.launch.plugins import instantiate_launcher
+
+        # fast=True: FastLauncher where BasicLauncher is named, as the grid does
+        # (stock run_job per trial cost ~4x a grid job: two masked copies of the
+        # hydra node, a deepcopy of the config, three OmegaConf.to_yaml)
+        if FAST_RUN_JOB and _is_fast(hydra_context):
+            from zenspec.accelerate.job_runner import instantiate_launcher
 
         self.launcher = instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
@@ -312,11 +320,15 @@ class StudySweeper(Sweeper):
 
         feed = StudyFeed(self, space, study, ask, tell, monitor)
         size = self.effective_batch_size()
-        with monitor if monitor is not None else contextlib.nullcontext():
-            if self.schedule == "async":
-                run_feed(self.launcher, feed, size)
-            else:
-                run_batches(self.launcher, feed, size)
+        try:
+            with monitor if monitor is not None else contextlib.nullcontext():
+                if self.schedule == "async":
+                    run_feed(self.launcher, feed, size)
+                else:
+                    run_batches(self.launcher, feed, size)
+        except BaseException:  # Ctrl-C, an error: the trials that ended are written
+            feed.flush()
+            raise
         feed.finish()
         return feed
 
@@ -355,6 +367,8 @@ class StudySweeper(Sweeper):
             return None
         for ret in returns:
             if ret.status is JobStatus.COMPLETED:
+                if isinstance(job_outcome(ret), PrunedTrial):  # stopped early: no result to read
+                    continue
                 self.metric_checked = True
                 where = self.sweep_dir.resolve()
                 return check_metric(job_outcome(ret), self.metric, where, finished=self.ran)
@@ -369,10 +383,13 @@ class StudySweeper(Sweeper):
 
     def trial(self, number: int, params: Mapping[str, Any], ret: JobReturn) -> TrialResult:
         """The :class:`TrialResult` of a finished job (failures counted)."""
+        from zenspec.launch.job_return import hydra_value
+
         job = dir_ = None
-        if ret.hydra_cfg is not None:
-            job = int(ret.hydra_cfg.hydra.job.num)
-            dir_ = str(ret.hydra_cfg.hydra.runtime.output_dir)
+        num = hydra_value(ret, "job", "num")  # never unpickles the job's snapshot
+        if num is not None:
+            job = int(num)
+            dir_ = str(hydra_value(ret, "runtime", "output_dir"))
         outcome = job_outcome(ret) if ret.status is JobStatus.COMPLETED else None
         if isinstance(outcome, PrunedTrial):
             result = TrialResult(number, dict(params), PRUNED, job=job, job_dir=dir_)

@@ -2,7 +2,9 @@
 
 Both zenspec sweepers (random search and Optuna) return one, and write it as
 ``<hydra.sweep.dir>/.zenspec/study.json`` (``format_version`` 1, written
-atomically after every batch, so an interrupted study leaves what it did).
+atomically at most once a second while trials end, and on an error, an interrupt
+and at the end; a ``kill -9`` may cost it the last second of trials, which the
+per-job records and an Optuna storage still hold).
 The per-job records (``.zenspec/jobs/<num>.json``) are written as for any sweep.
 """
 

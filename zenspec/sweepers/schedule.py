@@ -99,7 +99,9 @@ class StudyFeed:
         if self.stop is None:
             self.stop = sweeper.metric_error([ret]) or sweeper.failures_error(self.study)
         now = time.monotonic()
-        if now - self.written >= WRITE_EVERY_S or self.stop is not None or not self.running:
+        # (not "or not self.running": with batches of one trial, the in-process
+        # default, that wrote the whole study after every trial; finish() writes the end)
+        if now - self.written >= WRITE_EVERY_S or self.stop is not None:
             self.flush()
             self.written = now
 
