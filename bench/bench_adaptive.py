@@ -33,15 +33,14 @@ trial-steps spent and the difference in best value. Then PASS/MISS for:
 ``tpe``, seed 0) async, without a pruner and with each pruner; its reference is
 its own sampler's unpruned async row.
 
-The task's per-job seeding (``[experiment] seed``) is left off: it imports every
-installed RNG library (torch here: ~2.5 s in each worker's first job on this
-machine), which would be counted as busy worker time; the curves are seeded by
-their configuration anyway.
+The task's per-job seeding (``[experiment] seed``) is left off: the curves are
+seeded by their configuration. (Before commit 0ad65a9 it imported every installed
+RNG library in each worker's first job, torch here: ~2.5 s counted as busy time.)
 
 Usage::
 
-    python bench/bench_adaptive.py                 # 60 trials x 30 steps, 7 variants (~4 min)
-    python bench/bench_adaptive.py --quick         # 20 trials x 10 steps (~1 min)
+    python bench/bench_adaptive.py                 # 60 trials x 30 steps, 7 variants (~3 min)
+    python bench/bench_adaptive.py --quick         # 20 trials x 10 steps (~40 s)
     python bench/bench_adaptive.py --optuna        # + the Optuna table (random, tpe)
     python bench/bench_adaptive.py --only median,hyperband   # the two references + these
 """

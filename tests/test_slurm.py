@@ -63,6 +63,15 @@ def task(cfg):
     if cfg.x == cfg.hang_at:
         time.sleep(900)
     return {"loss": float(cfg.x), "pid": os.getpid()}
+
+
+def curve(cfg):
+    import zenspec
+
+    for step in range(12):
+        time.sleep(0.25)
+        zenspec.report(step, loss=float(cfg.x) * (step + 1))
+    return {"loss": float(cfg.x)}
 """
 
 
@@ -355,6 +364,71 @@ def test_a_random_search_survives_a_crashing_trial(workdir):
     assert "best" in proc.stdout.lower(), proc.stdout
     arrays = {jid.split("_")[0] for jid in _engine_ids(sweep_dir).values()}
     assert len(arrays) == 2  # two batches of two: two arrays
+
+
+def test_async_trials_are_pruned_through_the_shared_sweep_dir(workdir):
+    """schedule=async: each trial its own SLURM job, submitted as a slot frees; the sweep
+    process prunes from the streams the jobs write on the shared dir."""
+    pytest.importorskip("optuna")
+    name = "adaptive"
+    spec = workdir / f"{name}.toml"
+    spec.write_text(
+        textwrap.dedent(
+            f"""\
+            [experiment]
+            name = "{name}"
+            task = "slurmtasks:curve"
+            search_path = ["{workdir}"]
+            metric = "loss"
+
+            [config]
+            x = 0
+
+            [sweep]
+            x = [0, 1, 5, 0, 1, 5]
+
+            [sweeper]
+            kind = "random"
+            seed = 1
+            max_trials = 6
+            batch_size = 2
+            schedule = "async"
+            pruner = {{ kind = "threshold", upper = 4.0 }}
+
+            [launcher]
+            kind = "submitit_slurm"
+            timeout_min = 5
+
+            [hydra]
+            sweep.dir = "{workdir / name}"
+            """
+        )
+    )
+    proc = _run(spec, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sweep_dir = workdir / name
+    records = _records(sweep_dir)
+    assert sorted(records) == list(range(6))
+    study = json.loads((sweep_dir / ".zenspec" / "study.json").read_text())
+    for trial in study["trials"]:
+        record = records[trial["job"]]
+        x = trial["params"]["x"]
+        if x == 5:  # 5 * (step + 1) > 4 at once: pruned well before its 12th step
+            assert record["status"] == trial["status"] == "pruned", record
+            assert record["pruned"]["step"] < 11
+        else:  # at most 1 * 12 > 4 late, or 0: x=1 may be pruned from step 4 on
+            assert record["status"] in ("completed", "pruned")
+        stream = sweep_dir / ".zenspec" / "metrics" / f"{trial['job']}.jsonl"
+        # every report the job made is on the shared dir, in order
+        steps = [json.loads(line)["step"] for line in stream.read_text().splitlines()]
+        assert steps == list(range(record["reports"]["reports"]))
+    # one job per trial (no arrays), never more than batch_size at once
+    ids = _engine_ids(sweep_dir)
+    assert len({jid.split("_")[0] for jid in ids.values()}) == 6
+    spans = sorted((r["started_at"], r["started_at"] + r["duration_s"]) for r in records.values())
+    for start, _ in spans:
+        running = sum(1 for s, e in spans if s <= start < e)
+        assert running <= 2
 
 
 # -- bad input ------------------------------------------------------------------------------
