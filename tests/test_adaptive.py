@@ -13,6 +13,8 @@ import os
 import random
 import subprocess
 import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -422,6 +424,40 @@ def test_async_keeps_both_workers_busy_and_beats_batches(tmp_path, request, monk
     assert min(s - first_fast_end for s in batch_starts if s > first_fast_end) > 0.5
 
 
+@pytest.mark.parametrize("kind", ["submitit_local", "ray"])
+def test_async_starts_a_trial_as_soon_as_a_slot_frees_on_every_engine(
+    kind, tmp_path, request, monkeypatch
+):
+    """submitit and Ray pull trials natively too: while job 0 runs long, the other slot
+    runs jobs 1, 2 and 3 one after another (batches of 2 would hold job 2 for job 0)."""
+    _needs(kind, request, monkeypatch)
+    study = hydra_multirun(
+        {"x": 0, "slow": 4.0},
+        tasks.first_is_slow,
+        [
+            "hydra/sweeper=zenspec_random",
+            "hydra.sweeper.metric=loss",
+            "hydra.sweeper.max_trials=4",
+            "hydra.sweeper.batch_size=2",
+            "hydra.sweeper.schedule=async",
+            "x=0,1",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+            *LAUNCHERS[kind],
+            *QUIET,
+        ],
+        with_log_configuration=False,
+    )
+    assert [t.status for t in study.trials] == ["completed"] * 4
+    records = _records(tmp_path / "sweep")
+    end_of_0 = records[0]["started_at"] + records[0]["duration_s"]
+    assert records[0]["duration_s"] >= 4.0
+    for num in (2, 3):  # started while job 0 still ran: no batch boundary
+        assert records[num]["started_at"] < end_of_0, (num, records)
+    spans = [(r["started_at"], r["started_at"] + r["duration_s"]) for r in records.values()]
+    for start, _ in spans:  # never more than batch_size at once
+        assert sum(s <= start + 1e-3 < e for s, e in spans) <= 2
+
+
 # -- 7. per-job seeds ---------------------------------------------------------------------------
 
 
@@ -507,3 +543,109 @@ def test_resuming_a_finished_adaptive_sweep_runs_nothing_and_succeeds(
     assert _records(sweep_dir) == before  # nothing ran again: every trial had ended
     assert code == 0, err
     assert "--retry-failed" not in out + err
+
+
+# -- 9. resumable random search, honest Optuna reruns -------------------------------------------
+
+
+def _study_spec(tmp_path: Path, name: str, sweeper: str, config: str = "sleep = 0.0") -> Path:
+    spec = tmp_path / f"{name}.toml"
+    spec.write_text(
+        textwrap.dedent(
+            f"""\
+            [experiment]
+            name = "{name}"
+            task = "examples.quadratic:task"
+            search_path = ["{REPO}"]
+            metric = "loss"
+
+            [config]
+            x = 0.0
+            y = 0.0
+            {config}
+
+            [sweep]
+            x = {{ low = -5, high = 5 }}
+            y = {{ low = -5, high = 5 }}
+
+            {sweeper}
+
+            [hydra]
+            sweep.dir = "{tmp_path / name}"
+            """
+        )
+    )
+    return spec
+
+
+def _zenspec(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "zenspec", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_a_killed_random_search_resumes_to_the_study_an_uninterrupted_run_gives(tmp_path):
+    """kill -9 mid-study, then `zenspec resume`: the same trials, values and best as a
+    study that was never interrupted (the trials are a pure function of the seed)."""
+    sweeper = '[sweeper]\nkind = "random"\nseed = 5\nmax_trials = 8'
+    whole = _study_spec(tmp_path, "whole", sweeper)
+    assert _zenspec("run", str(whole), cwd=tmp_path).returncode == 0
+    cut = _study_spec(tmp_path, "cut", sweeper, config="sleep = 0.4")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zenspec", "run", str(cut), "-q"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    jobs = tmp_path / "cut" / ".zenspec" / "jobs"
+    deadline = time.monotonic() + 60
+    while len(list(jobs.glob("*.json"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: no chance to write anything more
+    proc.wait()
+    before = _records(tmp_path / "cut")
+    assert 3 <= len(before) < 8
+    # the job that was running died with zenspec (in-process): recorded failed, run again
+    resumed = _zenspec("resume", str(tmp_path / "cut"), "--retry-failed", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    records = _records(tmp_path / "cut")
+    assert sorted(records) == list(range(8))
+    for num, record in before.items():  # what had finished was not run again
+        assert records[num] == record
+    a = json.loads((tmp_path / "whole" / ".zenspec" / "study.json").read_text())
+    b = json.loads((tmp_path / "cut" / ".zenspec" / "study.json").read_text())
+    assert [(t["number"], t["params"], t["value"]) for t in b["trials"]] == [
+        (t["number"], t["params"], t["value"]) for t in a["trials"]
+    ]
+    assert (b["best_number"], b["best_value"]) == (a["best_number"], a["best_value"])
+
+
+def test_rerunning_a_complete_optuna_storage_says_so_and_makes_no_sweep_dir(tmp_path):
+    _needs_optuna()
+    sweeper = '[sweeper]\nkind = "optuna"\nsampler = "random"\nn_trials = 4\nstorage = "s.db"'
+    spec = _study_spec(tmp_path, "opt", sweeper)
+    spec.write_text(spec.read_text().replace(f'sweep.dir = "{tmp_path / "opt"}"', ""))
+    first = _zenspec("run", str(spec), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    dirs = sorted(p for p in (tmp_path / "multirun").glob("*/*"))
+    assert len(dirs) == 1
+    again = _zenspec("run", str(spec), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    said = [line for line in (again.stdout + again.stderr).splitlines() if "nothing to" in line]
+    assert len(said) == 1 and "already has 4 finished trial(s) of n_trials=4" in said[0]
+    assert sorted(p for p in (tmp_path / "multirun").glob("*/*")) == dirs  # no empty sweep dir
+    assert "best: trial #" in again.stdout  # the stored study, as it is
+    # more trials: the stored ones are counted and reported, only the rest run
+    spec.write_text(spec.read_text().replace("n_trials = 4", "n_trials = 6"))
+    more = _zenspec("run", str(spec), cwd=tmp_path)
+    assert more.returncode == 0, more.stderr
+    assert "has 4 finished trial(s): 2 more to reach n_trials=6" in more.stdout + more.stderr
+    assert "(6 trial(s), 0 failed)" in more.stdout

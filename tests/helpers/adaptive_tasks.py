@@ -122,3 +122,10 @@ def timed_sweep(schedule: str, sweep_dir: str, seed: int) -> None:
             }
         )
     )
+
+
+def first_is_slow(cfg):
+    """Job 0 sleeps ``slow`` seconds, every other job 0.05 s; returns ``loss = num``."""
+    num = _job_num()
+    time.sleep(cfg.slow if num == 0 else 0.05)
+    return {"loss": float(num)}

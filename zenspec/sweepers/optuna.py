@@ -184,6 +184,7 @@ class OptunaSweeper(StudySweeper):
         self.storage = storage_url(storage)
         self.study_name = study_name
         self.sampler_kwargs = dict(sampler_kwargs or {})
+        self.stored_trials = 0
 
     def _sampler(self, optuna: Any, space: SearchSpace, seed: Optional[int]) -> Any:
         cls = getattr(optuna.samplers, SAMPLERS[self.sampler_name])
@@ -270,6 +271,12 @@ class OptunaSweeper(StudySweeper):
                 f"of n_trials={self.n_trials}: nothing to run."
             )
             return result
+        if done:
+            log.warning(
+                f"the study '{name}' in {self.storage} has {done} finished trial(s): "
+                f"{total - done} more to reach n_trials={self.n_trials}"
+            )
+        self.stored_trials = done
         monitor = None
         if self.pruner is not None:
             from zenspec.adaptive.pruning import PruneMonitor
@@ -326,6 +333,7 @@ class OptunaSweeper(StudySweeper):
             n_trials=self.n_trials,
             storage=self.storage,
             study_name=study.study_name,
+            stored_trials=self.stored_trials,  # finished in storage before this run
         )
         axes = {a.name: a for a in space.axes}
         ended = (state.COMPLETE, state.FAIL, state.PRUNED)
@@ -390,9 +398,9 @@ def finished_study(cfg: Any, arguments: List[str]) -> Optional[StudyResult]:
         total = min(total, _grid_size(space))
     if done < total:
         return None
+    sweeper.stored_trials = done
     result = sweeper._result(optuna, study, space, Path("."), {})
     result.sweep_dir = None
-    result.settings["stored_trials"] = done
     log.warning(
         f"the Optuna study '{name}' in {sweeper.storage} already has {done} finished "
         f"trial(s) of n_trials={sweeper.n_trials}: nothing to run (raise n_trials to run more)."
