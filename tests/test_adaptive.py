@@ -458,6 +458,43 @@ def test_async_starts_a_trial_as_soon_as_a_slot_frees_on_every_engine(
         assert sum(s <= start + 1e-3 < e for s, e in spans) <= 2
 
 
+@pytest.mark.parametrize("dying", [None, 2])
+def test_async_on_loky_workers_pulls_trials_and_loses_none(dying, tmp_path, request, monkeypatch):
+    """Workers that cannot be forked (here: ZENSPEC_JOBLIB_START=loky; in life a task module
+    that imports numpy) pull trials too; a worker that dies fails its own job only."""
+    _needs("joblib", request, monkeypatch)
+    monkeypatch.setenv("ZENSPEC_JOBLIB_START", "loky")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ["PYTHONPATH"]]))
+    study = hydra_multirun(
+        {"x": 0, "die": -1 if dying is None else dying},
+        tasks.dies_at,
+        [
+            "hydra/sweeper=zenspec_random",
+            "hydra.sweeper.metric=loss",
+            "hydra.sweeper.max_trials=6",
+            "hydra.sweeper.schedule=async",
+            "x=0,1",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+            *LAUNCHERS["joblib"],
+            *QUIET,
+        ],
+        with_log_configuration=False,
+    )
+    records = _records(tmp_path / "sweep")
+    assert sorted(records) == list(range(6))
+    statuses = {n: r["status"] for n, r in records.items()}
+    if dying is None:
+        assert set(statuses.values()) == {"completed"}
+    else:
+        assert records[dying]["status"] == "failed" and records[dying]["cause"] == "exit code 3"
+        assert [t.status for t in study.trials].count("failed") == 1
+        assert all(s == "completed" for n, s in statuses.items() if n != dying)
+    ran = [r for r in records.values() if r.get("started_at") is not None]  # not the dead one
+    spans = [(r["started_at"], r["started_at"] + r["duration_s"]) for r in ran]
+    for start, _ in spans:
+        assert sum(s <= start + 1e-3 < e for s, e in spans) <= 2
+
+
 # -- 7. per-job seeds ---------------------------------------------------------------------------
 
 

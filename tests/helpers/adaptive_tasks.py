@@ -129,3 +129,12 @@ def first_is_slow(cfg):
     num = _job_num()
     time.sleep(cfg.slow if num == 0 else 0.05)
     return {"loss": float(num)}
+
+
+def dies_at(cfg):
+    """Sleeps 0.2 s; job number ``die`` kills its own process (``os._exit(3)``)."""
+    num = _job_num()
+    time.sleep(0.2)
+    if num == cfg.die:
+        os._exit(3)
+    return {"loss": float(num)}

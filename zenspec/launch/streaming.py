@@ -10,7 +10,7 @@ The pull runs in the launcher's own wait loop, in the sweep's main thread: each
 engine keeps its signal handling and its lossless accounting of dead and
 interrupted jobs, and a forking launcher still forks from a single-threaded
 process. Engines that pull natively (``launch_feed``): zenspec's joblib launcher
-(forked workers), submitit (local and SLURM) and Ray. Any other launcher gets
+(forked workers, or loky's), submitit (local and SLURM) and Ray. Any other launcher gets
 the feed in batches of its parallelism (with one worker, that is the same thing).
 """
 

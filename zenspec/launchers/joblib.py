@@ -402,11 +402,16 @@ class FastJoblibLauncher(JoblibLauncher):
 
         joblib_cfg = dict(self.joblib)
         workers, why_not = _forked_workers(joblib_cfg)
-        if workers is None or why_not:
-            return why_not or "joblib's n_jobs is not set"
+        if workers is None or workers <= 1:
+            return "one job at a time (n_jobs=1)"
+        if why_not and (joblib_cfg.get("timeout") or joblib_cfg.get("require")):
+            return why_not  # only joblib.Parallel honours them: batches
         sweep_dir = begin_launch(self)
         assert self.config is not None and self.hydra_context is not None
         task_name = str(self.config.hydra.job.name)
+        if why_not:
+            self._loky_feed(feed, workers, why_not, sweep_dir, task_name)
+            return None
         log.info(f"Forking {workers} workers from this process; each takes a new job as it frees")
         log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
         gpus = None
@@ -453,3 +458,39 @@ class FastJoblibLauncher(JoblibLauncher):
             _shared.pop(key, None)
             _composing.pop(key, None)
         return None
+
+    def _loky_feed(
+        self, feed: Any, workers: int, why_not: str, sweep_dir: Any, task_name: str
+    ) -> None:
+        """The feed on loky's fresh interpreters: each job composed here as it is taken."""
+        import cloudpickle
+
+        from zenspec.accelerate.job_runner import number_job
+        from zenspec.launchers import singleton_state
+        from zenspec.launchers.loky_feed import run_loky_feed
+
+        assert self.config is not None and self.hydra_context is not None
+        log.info(f"{workers} loky workers ({why_not}); each takes a new job as it frees")
+        log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
+        self.check_payload()
+        loader = self.hydra_context.config_loader
+        hint_for = getattr(loader, "render_hint", lambda cfg: None)
+        key = uuid.uuid4().hex
+        blob = cloudpickle.dumps((self.hydra_context, self.task_function), protocol=5)
+        state = cloudpickle.dumps(singleton_state(), protocol=5)
+        parent = os.getpid()
+        gpus = None
+        if self.gpus_per_job is not None:
+            from zenspec.launchers.gpus import gpu_slices
+            from zenspec.records.store import records_dir
+
+            gpus = (str(records_dir(sweep_dir.resolve())), gpu_slices(self.gpus_per_job, workers))
+
+        def submit_args(num: int, overrides: List[str]) -> Tuple[Any, ...]:
+            log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
+            sweep_config = loader.load_sweep_config(self.config, list(overrides))
+            hint = hint_for(sweep_config)
+            number_job(sweep_config, f"{sweep_config.hydra.job.name}_{num}", num)
+            return (key, blob, state, parent, sweep_config, hint, gpus)
+
+        run_loky_feed(feed, workers, submit_args, sweep_dir, task_name)
