@@ -25,6 +25,8 @@ TESTS=(
   tests/test_switches.py
   tests/test_execution_whitelist.py
   tests/test_errors_point_somewhere.py
+  tests/test_adaptive.py
+  tests/test_seeds.py
 )
 # Entries that change Hydra/OmegaConf (not Python) also run what depends on their
 # versions: the Hydra-free spec layer checked against them, the single-run cache, the

@@ -35,14 +35,19 @@ Job = Tuple[int, List[str]]
 
 
 def _executor(workers: int) -> Any:
-    """loky's reusable executor with joblib's thread limits for its workers."""
-    from joblib.externals.loky import get_reusable_executor
+    """The reusable executor joblib's loky backend uses, with its thread limits for workers.
+
+    joblib's own (not loky's ``get_reusable_executor``): loky keeps one reusable
+    executor per process, and a later ``joblib.Parallel`` (a batch sweep) expects
+    joblib's kind there.
+    """
+    from joblib.executor import get_memmapping_executor
 
     from zenspec.launchers.forking import THREAD_VARS, cpu_count
 
     threads = str(max(cpu_count() // workers, 1))
     env = {var: os.environ.get(var, threads) for var in THREAD_VARS}
-    return get_reusable_executor(max_workers=workers, env=env)
+    return get_memmapping_executor(workers, env=env)
 
 
 class _Pool:
