@@ -13,6 +13,8 @@ MODULES = [
     "zenspec.launch.core",
     "zenspec.launch.overrides",
     "zenspec.sweepers.space",
+    "zenspec.adaptive.report",
+    "zenspec.adaptive.seeds",
 ]
 
 
