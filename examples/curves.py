@@ -5,7 +5,11 @@
 takes depend on the configuration, as in real training:
 
 - the loss decays from 1.0 toward a floor set by ``lr`` (best near 0.1, on a log
-  scale) and ``width`` (wider is better), at a rate that grows with ``lr``;
+  scale) and ``width`` (wider is better), at a rate ``rate0 + rate_per_lr * lr``:
+  by default a high ``lr`` learns much faster early, so curves cross (the best
+  configuration trails at first: hard for a pruner); with ``rate0 = 0.3,
+  rate_per_lr = 0.5`` they cross within the first few epochs only (curves ranked
+  early, the case pruners are made for);
 - an epoch takes ``step_s * width / 64`` seconds (wider models are slower);
 - the noise is seeded by the configuration, so a trial's curve is reproducible.
 
@@ -28,12 +32,17 @@ def floor_of(lr: float, width: int) -> float:
 
 
 def train(
-    lr: float = 0.1, width: int = 64, epochs: int = 30, step_s: float = 0.0
+    lr: float = 0.1,
+    width: int = 64,
+    epochs: int = 30,
+    step_s: float = 0.0,
+    rate0: float = 0.05,
+    rate_per_lr: float = 2.0,
 ) -> Dict[str, Any]:
     """Train for *epochs*, reporting ``val_loss`` each epoch; may be pruned by the sweep."""
     rng = random.Random(f"{lr:.6g}/{width}")
     floor = floor_of(lr, width)
-    rate = 0.05 + 2.0 * min(lr, 1.0)
+    rate = rate0 + rate_per_lr * min(lr, 1.0)
     best = math.inf
     loss = 1.0
     for epoch in range(epochs):

@@ -31,7 +31,7 @@ PRUNERS = {
 }
 
 #: how often the sweep reads the running trials' streams, at most (seconds)
-READ_EVERY_S = 0.05
+READ_EVERY_S = 0.02
 
 
 def make_pruner(optuna: Any, settings: Optional[Mapping[str, Any]]) -> Any:

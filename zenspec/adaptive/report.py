@@ -18,6 +18,7 @@ Outside a job run by zenspec (a plain script, a notebook, ``records=False``)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -28,7 +29,7 @@ from typing import Any, Callable, Dict, List, Optional
 __all__ = ["CHECK_EVERY_S", "Pruned", "PrunedTrial", "job_metrics", "report"]
 
 #: how often ``report`` looks for the sweep's prune flag, at most (seconds)
-CHECK_EVERY_S = 0.05
+CHECK_EVERY_S = 0.02
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -202,6 +203,9 @@ def end_job(previous: Optional[_Job]) -> Optional[Dict[str, Any]]:
         return None
     if job.fd >= 0:
         os.close(job.fd)
+    if job.count and not job.pruned:  # a verdict that came after the job's last report
+        with contextlib.suppress(OSError):
+            os.unlink(job.flag)
     if not job.count:
         return None
     return {"reports": job.count, **(job.last or {})}

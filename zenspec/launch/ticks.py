@@ -17,7 +17,7 @@ from typing import Callable, Iterator, List
 __all__ = ["INTERVAL_S", "add", "in_background", "remove", "tick"]
 
 #: how long a launcher's wait may block between two ticks (seconds)
-INTERVAL_S = 0.05
+INTERVAL_S = 0.02
 
 _callbacks: List[Callable[[], None]] = []
 

@@ -343,8 +343,13 @@ class StudySweeper(Sweeper):
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
+            # named: Hyperband puts a trial in a bracket by a hash of the study's name and
+            # the trial's number, and an unnamed study gets a random name every run
+            assert self.config is not None
             return optuna.create_study(
-                direction=self.directions[0], pruner=make_pruner(optuna, self.pruner)
+                study_name=str(self.config.hydra.job.name),
+                direction=self.directions[0],
+                pruner=make_pruner(optuna, self.pruner),
             )
         finally:
             optuna.logging.set_verbosity(verbosity)

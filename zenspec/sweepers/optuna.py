@@ -240,7 +240,8 @@ class OptunaSweeper(StudySweeper):
             study = optuna.create_study(
                 storage=self.storage,
                 sampler=self._sampler(optuna, space, self.seed),
-                study_name=name if self.storage else None,
+                # named in memory too: Hyperband's brackets hash the study's name
+                study_name=name,
                 directions=self.directions,
                 load_if_exists=True,
                 pruner=make_pruner(optuna, self.pruner),
