@@ -65,32 +65,16 @@ def run_loky(
     suspects: List[int] = []  # running when a pool broke, with no way to tell who died
     remaining = list(range(len(job_overrides)))
     with ticks.in_background():  # joblib's wait cannot be woken for the sweep's ticks
-        _run_all(remaining, suspects, joblib_cfg, configs, make_args, results,
-                 initial_job_idx, sweep_dir, task_name, lost)  # fmt: skip
+        while remaining:
+            # a suspect runs alone: if it is the one that kills its worker, that is then plain
+            batches = [[n] for n in suspects] + [[n for n in remaining if n not in suspects]]
+            suspects = []
+            for order in batches:
+                if order:
+                    _run_pool(joblib_cfg, order, configs, make_args, results,
+                              initial_job_idx, sweep_dir, task_name, lost, suspects)  # fmt: skip
+            remaining = [n for n in remaining if n not in results]
     return [results[n] for n in range(len(job_overrides))]
-
-
-def _run_all(
-    remaining: List[int],
-    suspects: List[int],
-    joblib_cfg: Dict[str, Any],
-    configs: Callable[[Sequence[int]], Iterator[Tuple[Any, Any]]],
-    make_args: Callable[[Any, Any], Tuple[Any, ...]],
-    results: Dict[int, JobReturn],
-    initial_job_idx: int,
-    sweep_dir: Path,
-    task_name: str,
-    lost: Callable[[int, str], JobReturn],
-) -> None:
-    while remaining:
-        # a suspect runs alone: if it is the one that kills its worker, that is then plain
-        batches = [[n] for n in suspects] + [[n for n in remaining if n not in suspects]]
-        suspects = []
-        for order in batches:
-            if order:
-                _run_pool(joblib_cfg, order, configs, make_args, results,
-                          initial_job_idx, sweep_dir, task_name, lost, suspects)  # fmt: skip
-        remaining[:] = [n for n in remaining if n not in results]
 
 
 def _run_pool(
