@@ -34,6 +34,14 @@ log = logging.getLogger("hydra_plugins.hydra_joblib_launcher._core")
 Job = Tuple[int, List[str]]
 
 
+class _PoolBroke(Exception):
+    """A submit found loky's pool broken (a worker died since the last wait)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _executor(workers: int) -> Any:
     """The reusable executor joblib's loky backend uses, with its thread limits for workers.
 
@@ -82,7 +90,14 @@ def run_loky_feed(
     def submit(job: Job) -> None:
         num, overrides = job
         overrides_of[num] = overrides
-        pending[executor.pool.submit(execute_job, *submit_args(num, overrides))] = job
+        try:
+            future = executor.pool.submit(execute_job, *submit_args(num, overrides))
+        except Exception as e:  # the pool broke since the last wait: this job never started
+            if not _is_broken_pool(e):
+                raise
+            suspects.append(job)
+            raise _PoolBroke(e) from e
+        pending[future] = job
 
     def fill() -> None:
         if suspects:  # one at a time until each is judged
@@ -123,7 +138,18 @@ def _loop(
 ) -> None:
     from zenspec.launch import ticks
 
-    fill()
+    def refill() -> None:
+        while True:
+            try:
+                fill()
+                return
+            except _PoolBroke as broke:  # found by a submit, not by a wait
+                _after_a_broken_pool(
+                    broke.error, pending, suspects, sweep_dir, task_name, feed, lost
+                )
+                executor.replace(_executor(workers))
+
+    refill()
     while pending:
         timeout = ticks.INTERVAL_S if ticks.active() else None
         done, _ = concurrent.futures.wait(
@@ -144,7 +170,7 @@ def _loop(
         if broken is not None:
             _after_a_broken_pool(broken, pending, suspects, sweep_dir, task_name, feed, lost)
             executor.replace(_executor(workers))  # loky makes a new pool
-        fill()
+        refill()
 
 
 def _after_a_broken_pool(
@@ -160,6 +186,9 @@ def _after_a_broken_pool(
     log.warning(f"A joblib worker died ({type(error).__name__}); a new pool takes over")
     for future in list(pending):  # all of them end with the pool
         concurrent.futures.wait([future], timeout=30)
+        if future.done() and not future.cancelled() and future.exception() is None:
+            num, _ = pending.pop(future)  # it answered before the pool broke
+            feed.done(num, future.result())
     cut = dict(pending.values())
     pending.clear()
     results: Dict[int, JobReturn] = {}
