@@ -190,7 +190,8 @@ def _launched(launch: Any, out: IO[str], quiet: bool, maximize: bool = False) ->
 
 
 def _resume(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    from zenspec.records.table import load_results, render
+    from zenspec.records.render import render
+    from zenspec.records.table import load_results
     from zenspec.spec.resume import resume_sweep
 
     kwargs: dict = {"on_error": "continue", "fail_fast": args.fail_fast}
@@ -298,12 +299,14 @@ def _init(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 def _results(args: argparse.Namespace, out: IO[str]) -> int:
     from zenspec.records.jobs import extract_metric
-    from zenspec.records.table import load_results, render
+    from zenspec.records.render import render
+    from zenspec.records.table import load_results
 
     results = load_results(args.sweep_dir)
     spec = results.manifest.get("spec") or {}
     metric = args.metric
     if metric is not None:  # judge the jobs by another key of their return value
+        results.manifest = {**results.manifest, "metric": metric}
         for row in results.rows:
             if row.status == "completed":
                 try:
@@ -319,7 +322,8 @@ def _results(args: argparse.Namespace, out: IO[str]) -> int:
 
         out.write(render_curves(results, metric or spec.get("metric"), maximize, args.format))
         return EXIT_OK
-    out.write(render(results, args.format, sort=sort, maximize=maximize))
+    columns = [c for c in args.columns.split(",") if c.strip()] if args.columns else None
+    out.write(render(results, args.format, sort=sort, maximize=maximize, columns=columns))
     counts = results.counts
     root = results.root.resolve()
     status = results.status
