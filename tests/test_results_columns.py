@@ -117,3 +117,46 @@ def test_to_pandas_without_pandas_says_how_to_get_it(sweep, monkeypatch):
     with pytest.raises(ZenspecError, match="needs pandas") as info:
         load_results(Path(sweep)).to_pandas()
     assert "pip install pandas" in str(info.value)
+
+
+# -- one job ----------------------------------------------------------------------------------
+
+
+def test_one_job_shows_its_config_result_and_log(sweep, capsys):
+    (num,) = [
+        r.num for r in load_results(sweep).rows if r.params["x"] == 2.25 and r.params["n"] == 2
+        and r.params["optim"] == "adam"
+    ]  # fmt: skip
+    record = json.loads((sweep / ".zenspec" / "jobs" / f"{num}.json").read_text())
+    code, out, _ = run(capsys, "results", sweep, "--job", num)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == f"job {num}: completed"
+    assert f"  overrides: {' '.join(record['overrides'])}" in lines
+    assert "  choices:   optim=adam" in lines
+    assert any(line.startswith("  returned:  {'val_loss': 2.0") for line in lines)
+    assert "  config (.hydra/config.yaml):" not in lines  # output_subdir=null: none written
+    doc = json.loads(run(capsys, "results", sweep, "--job", num, "--format", "json")[1])
+    assert doc["params"] == {"x": 2.25, "n": 2, "flag": True, "name": "run", "optim": "adam"}
+    assert doc["return_value"]["nested"] == {"depth": 2, "deeper": {"leaf": 2.25}}
+    code, _, err = run(capsys, "results", sweep, "--job", "8")
+    assert code == 2 and "there is no job 8 in this sweep (jobs: 0..7)" in err
+
+
+def test_one_failed_job_shows_its_error_with_the_traceback(tmp_path, capsys):
+    root = tmp_path / "failing"
+    hydra_multirun(
+        {"a": 0},
+        sweep_tasks.every_third_fails,
+        ["a=2,3", f"hydra.sweep.dir={root}"],
+        metric="loss",
+        on_error="continue",
+    )
+    capsys.readouterr()  # the sweep's own log lines
+    code, out, _ = run(capsys, "results", root, "--job", "1")
+    assert code == 0
+    assert out.startswith("job 1: failed\n")
+    assert "  error:     builtins.ValueError: a=3 is a multiple of three" in out
+    assert "Traceback (most recent call last)" in out and "every_third_fails" in out
+    assert f"  log:       {root / '1'}" in out  # the job's own log, where its traceback is too
+    assert "  config (.hydra/config.yaml):\n    a: 3" in out

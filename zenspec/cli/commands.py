@@ -317,6 +317,11 @@ def _results(args: argparse.Namespace, out: IO[str]) -> int:
     sort = args.sort
     if args.format == "table" and results.description:
         out.write(f"{results.description.strip()}\n\n")
+    if args.job is not None:
+        from zenspec.records.one_job import describe_job
+
+        out.write(describe_job(results, args.job, "json" if args.format == "json" else "table"))
+        return EXIT_OK
     if args.curves:
         from zenspec.records.curves import render_curves
 

@@ -149,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
         "missing jobs)",
     )
     res.add_argument(
+        "--job",
+        type=int,
+        metavar="N",
+        help="everything about job N: overrides, choices, status, duration, its composed "
+        "config, return value or error with traceback, log path, seed, what it reported",
+    )
+    res.add_argument(
         "--curves",
         action="store_true",
         help="one row per job's reported metric (zenspec.report): steps, first, last and "
