@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import traceback
+from pathlib import Path
 from typing import IO, Any, Iterator, Optional, Sequence, Tuple
 
 from zenspec.cli.parser import build_parser, parse_args
@@ -299,10 +300,22 @@ def _init(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 def _results(args: argparse.Namespace, out: IO[str]) -> int:
     from zenspec.records.jobs import extract_metric
+    from zenspec.records.listing import find_runs, list_runs
     from zenspec.records.render import render
+    from zenspec.records.store import manifest_path
     from zenspec.records.table import load_results
 
-    results = load_results(args.sweep_dir)
+    where = Path(args.sweep_dir)
+    if not manifest_path(where).is_file():
+        if where.is_dir() and manifest_path(where.parent).is_file() and args.job is None:
+            # a job's own dir (SWEEP/3): that job of its sweep
+            with contextlib.suppress(ValueError):
+                args.job = int(where.name)
+                where = where.parent
+        elif where.is_dir() and find_runs(where):  # a directory of runs: list them
+            out.write(list_runs(where, "json" if args.format == "json" else "table"))
+            return EXIT_OK
+    results = load_results(where)
     spec = results.manifest.get("spec") or {}
     metric = args.metric
     if metric is not None:  # judge the jobs by another key of their return value

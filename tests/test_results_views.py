@@ -160,3 +160,35 @@ def test_one_failed_job_shows_its_error_with_the_traceback(tmp_path, capsys):
     assert "Traceback (most recent call last)" in out and "every_third_fails" in out
     assert f"  log:       {root / '1'}" in out  # the job's own log, where its traceback is too
     assert "  config (.hydra/config.yaml):\n    a: 3" in out
+
+
+# -- many sweeps, and a job's own directory ----------------------------------------------------
+
+
+def test_a_directory_of_sweeps_is_listed_newest_first(tmp_path, capsys):
+    for name, values in (("first", "1,2"), ("second", "3,4,5")):
+        hydra_multirun(
+            {"a": 0},
+            sweep_tasks.every_third_fails,
+            [f"a={values}", f"hydra.sweep.dir={tmp_path / 'multirun' / name}", *QUIET],
+            metric="loss",
+            job_name=name,
+            on_error="continue",
+            with_log_configuration=False,
+        )
+    capsys.readouterr()
+    code, out, _ = run(capsys, "results", tmp_path / "multirun")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["started", "name", "status", "jobs", "best", "dir"]
+    assert " second " in lines[2] and " first " in lines[3]  # newest first
+    assert "2 completed, 1 failed" in lines[2] and "loss=225 (job 2)" in lines[2]
+    assert lines[-1] == f"2 run(s) under {tmp_path / 'multirun'}"
+    doc = json.loads(run(capsys, "results", tmp_path / "multirun", "--format", "json")[1])
+    assert [r["name"] for r in doc["runs"]] == ["second", "first"]
+    assert doc["runs"][1]["counts"] == {"completed": 2}
+    # a job's own directory: that job of its sweep
+    code, out, _ = run(capsys, "results", tmp_path / "multirun" / "second" / "0")
+    assert code == 0 and out.startswith("job 0: failed\n")
+    code, _, err = run(capsys, "results", tmp_path / "nothing-here")
+    assert code == 2 and "no zenspec records here" in err
