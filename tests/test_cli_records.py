@@ -91,10 +91,10 @@ def test_results_formats_and_sorting(tmp_path, capsys, fmt):
         assert doc["best"] == 6 and [j["num"] for j in doc["jobs"]][:2] == [6, 5]
     elif fmt == "csv":
         lines = out.splitlines()
-        assert lines[0] == "job,a,status,metric,duration_s"
+        assert lines[0] == "job,a,status,metric,return:a,duration_s"
         assert [line.split(",")[0] for line in lines[1:3]] == ["6", "5"]
     else:
-        assert out.startswith("| job | a | status | metric | duration_s |")
+        assert out.startswith("| job | a | status | metric | return:a | duration_s |")
         assert "| 6* | 6 | completed | 196 |" in out
     # judged by another returned key, higher is better: job 6 (a=6) is still best
     code, out, _ = run(capsys, "results", root, "--metric", "a", "--maximize")

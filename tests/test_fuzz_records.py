@@ -55,7 +55,7 @@ from zenspec.cli.progress import Progress
 from zenspec.errors import ZenspecError
 from zenspec.records import read_job_records, read_manifest
 from zenspec.records.checks import record_problem
-from zenspec.records.table import FORMATS, render
+from zenspec.records.render import FORMATS, render
 
 REPO = Path(__file__).resolve().parents[1]
 

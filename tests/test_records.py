@@ -61,7 +61,7 @@ def test_fifty_jobs_every_third_fails_then_retry_failed_completes(tmp_path):
     assert all(j.output_dir == root / str(j.cfg.a) for j in rerun)  # same numbers, same dirs
     results = load_results(root)
     assert results.counts == {"completed": 50}
-    assert results.best().params == {"a": "20"}
+    assert results.best().params == {"a": 20}  # typed, as the override reads
     assert read_manifest(root)["status"] == "completed"
     assert read_manifest(root)["history"][0]["jobs"] == [a for a in range(50) if a % 3 == 0]
 
@@ -233,8 +233,9 @@ def test_results_render_in_every_format(tmp_path, fmt):
         data = json.loads(text)
         assert data["counts"] == {"completed": 2, "failed": 1} and data["best"] == 1
     elif fmt == "csv":
-        assert text.splitlines()[0] == "job,a,status,metric,duration_s"
-        assert text.splitlines()[1].startswith("1,2,completed,324")
+        # every returned scalar a column: "a" is a param too, so its column is return:a
+        assert text.splitlines()[0] == "job,a,status,metric,return:a,duration_s"
+        assert text.splitlines()[1].startswith("1,2,completed,324.0,2,")
     else:
         assert "best: job 1 (*)" in text and "failed" in text
 

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from zenspec.cli import main
 from zenspec.errors import ZenspecError
 from zenspec.records.checks import record_problem
-from zenspec.records.table import load_results, render
+from zenspec.records.render import render
+from zenspec.records.table import load_results
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -29,3 +29,17 @@ def slow_square(cfg):
 
     time.sleep(0.3)
     return {"loss": cfg.a * cfg.a}
+
+
+def many_values(cfg):
+    """Returns the metric and more: a scalar per kind, a nested mapping, a list, and ``x`` again."""
+    return {
+        "val_loss": (cfg.x - 2.0) ** 2 + cfg.n,
+        "acc": 1.0 / (1.0 + (cfg.x - 2.0) ** 2),
+        "train_loss": cfg.x / 10,
+        "ok": cfg.flag,
+        "note": f"{cfg.name}-{cfg.optim.name}",
+        "nested": {"depth": cfg.n, "deeper": {"leaf": cfg.x}},
+        "curve": [1.0, 0.5],
+        "x": cfg.x,
+    }

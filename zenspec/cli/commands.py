@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import traceback
+from pathlib import Path
 from typing import IO, Any, Iterator, Optional, Sequence, Tuple
 
 from zenspec.cli.parser import build_parser, parse_args
@@ -190,7 +191,8 @@ def _launched(launch: Any, out: IO[str], quiet: bool, maximize: bool = False) ->
 
 
 def _resume(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    from zenspec.records.table import load_results, render
+    from zenspec.records.render import render
+    from zenspec.records.table import load_results
     from zenspec.spec.resume import resume_sweep
 
     kwargs: dict = {"on_error": "continue", "fail_fast": args.fail_fast}
@@ -298,12 +300,26 @@ def _init(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 def _results(args: argparse.Namespace, out: IO[str]) -> int:
     from zenspec.records.jobs import extract_metric
-    from zenspec.records.table import load_results, render
+    from zenspec.records.listing import find_runs, list_runs
+    from zenspec.records.render import render
+    from zenspec.records.store import manifest_path
+    from zenspec.records.table import load_results
 
-    results = load_results(args.sweep_dir)
+    where = Path(args.sweep_dir)
+    if not manifest_path(where).is_file():
+        if where.is_dir() and manifest_path(where.parent).is_file() and args.job is None:
+            # a job's own dir (SWEEP/3): that job of its sweep
+            with contextlib.suppress(ValueError):
+                args.job = int(where.name)
+                where = where.parent
+        elif where.is_dir() and find_runs(where):  # a directory of runs: list them
+            out.write(list_runs(where, "json" if args.format == "json" else "table"))
+            return EXIT_OK
+    results = load_results(where)
     spec = results.manifest.get("spec") or {}
     metric = args.metric
     if metric is not None:  # judge the jobs by another key of their return value
+        results.manifest = {**results.manifest, "metric": metric}
         for row in results.rows:
             if row.status == "completed":
                 try:
@@ -314,12 +330,18 @@ def _results(args: argparse.Namespace, out: IO[str]) -> int:
     sort = args.sort
     if args.format == "table" and results.description:
         out.write(f"{results.description.strip()}\n\n")
+    if args.job is not None:
+        from zenspec.records.one_job import describe_job
+
+        out.write(describe_job(results, args.job, "json" if args.format == "json" else "table"))
+        return EXIT_OK
     if args.curves:
         from zenspec.records.curves import render_curves
 
         out.write(render_curves(results, metric or spec.get("metric"), maximize, args.format))
         return EXIT_OK
-    out.write(render(results, args.format, sort=sort, maximize=maximize))
+    columns = [c for c in args.columns.split(",") if c.strip()] if args.columns else None
+    out.write(render(results, args.format, sort=sort, maximize=maximize, columns=columns))
     counts = results.counts
     root = results.root.resolve()
     status = results.status

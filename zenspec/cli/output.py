@@ -53,8 +53,9 @@ def resume_hint(sweep_dir: Optional[Path], retry_failed: bool = False) -> str:
 
 
 def _records_table(sweep_dir: Optional[Path], maximize: bool) -> Optional[str]:
+    from zenspec.records.render import render
     from zenspec.records.store import manifest_path
-    from zenspec.records.table import load_results, render
+    from zenspec.records.table import load_results
 
     if sweep_dir is None or not manifest_path(sweep_dir).is_file():
         return None

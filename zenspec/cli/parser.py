@@ -137,10 +137,23 @@ def build_parser() -> argparse.ArgumentParser:
     direction.add_argument("--minimize", action="store_true", help="lower metric is better")
     res.add_argument("--format", choices=("table", "csv", "json", "markdown"), default="table")
     res.add_argument(
+        "--columns",
+        metavar="A,B,...",
+        help="the columns to show, in this order: job, a swept param, status, metric, step, "
+        "a returned key (nested: dotted), duration_s, result (default: all but result)",
+    )
+    res.add_argument(
         "--check",
         action="store_true",
         help="exit 1 unless every job completed or was pruned (failed, interrupted or "
         "missing jobs)",
+    )
+    res.add_argument(
+        "--job",
+        type=int,
+        metavar="N",
+        help="everything about job N: overrides, choices, status, duration, its composed "
+        "config, return value or error with traceback, log path, seed, what it reported",
     )
     res.add_argument(
         "--curves",

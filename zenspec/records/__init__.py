@@ -6,7 +6,8 @@ The on-disk format is documented in docs/records.md and versioned
 
 from zenspec.records.jobs import RecordingTask, read_job_records
 from zenspec.records.manifest import read_manifest
-from zenspec.records.table import JobRow, SweepResults, load_results, render
+from zenspec.records.render import render
+from zenspec.records.table import JobRow, SweepResults, load_results
 
 __all__ = [
     "JobRow",

@@ -12,7 +12,8 @@ import math
 from typing import Any, Dict, List, Optional, Tuple
 
 from zenspec.adaptive.report import job_metrics
-from zenspec.records.table import SweepResults, _cell, _param_cell
+from zenspec.records.render import _cell, _param_cell
+from zenspec.records.table import SweepResults
 from zenspec.text_table import render_table
 
 __all__ = ["curve_summary", "render_curves"]
@@ -81,7 +82,7 @@ def render_curves(
     body = [
         [
             str(r.num),
-            *(_param_cell(r.params.get(k, ""), "table") for k in keys),
+            *(_param_cell(r.params.get(k), False) for k in keys),
             r.status,
             str(summary["steps"]),
             _cell(summary["first"]),

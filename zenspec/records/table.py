@@ -6,38 +6,44 @@ failed or interrupted (planned jobs with no result show as ``missing``).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from zenspec.errors import ZenspecError
+from zenspec.records.columns import (
+    choose,
+    flatten_scalars,
+    sort_value,
+    typed_param,
+    value_columns,
+)
 from zenspec.records.engine import live_states as engine_live_states
 from zenspec.records.jobs import read_job_records
 from zenspec.records.manifest import read_manifest
-from zenspec.text_table import render_table
 
-__all__ = ["JobRow", "SweepResults", "load_results", "render"]
-
-FORMATS = ("table", "csv", "json", "markdown")
+__all__ = ["JobRow", "SweepResults", "load_results"]
 
 
-def _params(overrides: Sequence[str]) -> Dict[str, str]:
+def _params(overrides: Sequence[str], choices: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The swept params of a job, typed (a config group's choice stays its option's name)."""
     out = {}
     for o in overrides:
         key, sep, value = o.partition("=")
         if sep and not key.startswith("hydra"):
-            out[key.lstrip("+~")] = value
+            name = key.lstrip("+~")
+            out[name] = typed_param(value, choice=name in (choices or {}))
     return out
 
 
 @dataclass
 class JobRow:
+    """One job: its params (typed), status, metric, and every scalar it returned."""
+
     num: int
     status: str
-    params: Dict[str, str]
+    params: Dict[str, Any]
     metric: Optional[float] = None
     duration_s: Optional[float] = None
     job_dir: Optional[str] = None
@@ -51,6 +57,8 @@ class JobRow:
     #: (of a running job: read from its metric stream)
     reported: Optional[Dict[str, Any]] = None
     seed: Optional[int] = None
+    #: every scalar of ``return_value`` by dotted name (``{"value": x}`` for a scalar)
+    values: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def status_text(self) -> str:
@@ -125,20 +133,74 @@ class SweepResults:
 
         return (max if maximize else min)(scored, key=metric)
 
+    @property
+    def metric_name(self) -> Optional[str]:
+        """The returned key the sweep's ``metric`` column holds, if it was named."""
+        name = self.manifest.get("metric") or (self.manifest.get("spec") or {}).get("metric")
+        return name if isinstance(name, str) else None
+
+    def param_names(self) -> List[str]:
+        names: List[str] = []
+        for r in self.rows:
+            names.extend(k for k in r.params if k not in names)
+        return names
+
+    def value_names(self) -> Dict[str, str]:
+        """``{column: returned key}`` of every scalar the jobs returned (but the metric)."""
+        return value_columns(self.rows, self.param_names(), self.metric_name)
+
+    def columns(self) -> List[str]:
+        """Every column a table of these results can show, in the default order."""
+        steps = ["step"] if any(r.reported for r in self.rows) else []
+        return [
+            "job",
+            *self.param_names(),
+            "status",
+            "metric",
+            *steps,
+            *self.value_names(),
+            "duration_s",
+        ]
+
+    def value(self, row: JobRow, column: str) -> Any:
+        """*row*'s cell in *column*, as a value (not text)."""
+        if column == "job":
+            return row.num
+        if column in ("status", "metric", "duration_s"):
+            return getattr(row, column)
+        if column == "step":
+            return (row.reported or {}).get("step")
+        if column in row.params:
+            return row.params[column]
+        key = self.value_names().get(column, column)
+        return row.values.get(key)
+
+    def to_pandas(self) -> Any:
+        """The rows as a ``pandas.DataFrame``, one column per table column, typed (pandas needed).
+
+        Examples
+        --------
+        >>> df = load_results("multirun/2026-11-29/10-00-00").to_pandas()  # doctest: +SKIP
+        >>> df.sort_values("metric").head()  # doctest: +SKIP
+        """
+        try:
+            import pandas
+        except ImportError as e:
+            raise ZenspecError(
+                "to_pandas() needs pandas, which is not installed.", hint="Fix: pip install pandas"
+            ) from e
+        names = self.columns()
+        data = [{c: self.value(r, c) for c in names} for r in self.rows]
+        return pandas.DataFrame(data, columns=names)
+
     def sorted_rows(self, by: Optional[str] = None, maximize: bool = False) -> List[JobRow]:
+        """The rows sorted by column *by* (missing values last); an unknown column is refused."""
         if by is None:
             return list(self.rows)
-
-        def key(r: JobRow) -> Any:
-            value = r.metric if by == "metric" else r.params.get(by)
-            if value is None and by not in ("metric",) and isinstance(r.return_value, dict):
-                value = r.return_value.get(by)
-            missing = value is None
-            if isinstance(value, (int, float)):
-                value = -value if maximize else value
-            return (missing, value if not missing else 0)
-
-        return sorted(self.rows, key=key)
+        if by == self.metric_name:  # the returned metric is the metric column
+            by = "metric"
+        (by,) = choose(self.columns(), [by], "--sort")
+        return sorted(self.rows, key=lambda r: sort_value(self.value(r, by), maximize))
 
 
 def load_results(root: Path) -> SweepResults:
@@ -162,11 +224,12 @@ def load_results(root: Path) -> SweepResults:
             row.reported = _last_reported(root, num)
             rows.append(row)
             continue
+        choices = rec.get("choices") if isinstance(rec.get("choices"), dict) else None
         rows.append(
             JobRow(
                 num=num,
                 status=rec.get("status", "unknown"),
-                params=_params(overrides),
+                params=_params(overrides, choices),
                 metric=rec.get("metric"),
                 duration_s=rec.get("duration_s"),
                 job_dir=rec.get("job_dir"),
@@ -176,6 +239,11 @@ def load_results(root: Path) -> SweepResults:
                 engine=rec.get("engine"),
                 reported=rec.get("pruned") or rec.get("reports"),
                 seed=rec.get("seed"),
+                values=(
+                    flatten_scalars(rec.get("return_value"))
+                    if rec.get("status") == "completed" and "return_value" in rec
+                    else {}
+                ),
             )
         )
     return SweepResults(root=root, manifest=manifest, rows=rows, damaged=damaged)
@@ -191,123 +259,7 @@ def _last_reported(root: Path, num: int) -> Optional[Dict[str, Any]]:
     return {"reports": len(lines), "step": lines[-1].get("step"), **lines[-1]}
 
 
-def _reported_text(reported: Optional[Dict[str, Any]]) -> str:
-    """``step 6: val_loss=0.867``."""
-    if not reported:
-        return ""
-    values = " ".join(f"{k}={_cell(v)}" for k, v in (reported.get("metrics") or {}).items())
-    return f"step {reported.get('step')}: {values}".strip()
-
-
 def _natural(name: str) -> Tuple[int, str]:
     """``jobs/3.json`` before ``jobs/10.json``."""
     stem = name.rsplit("/", 1)[-1].split(".", 1)[0]
     return (int(stem) if stem.isdigit() else -1, name)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def _param_cell(text: str, fmt: str) -> str:
-    # a sampled float's 17 digits are in the records (and csv/json); a table needs 6
-    if fmt in ("csv", "json") or "." not in text:
-        return text
-    try:
-        return f"{float(text):.6g}"
-    except ValueError:
-        return text
-
-
-def _outcome(row: JobRow, width: int = 60) -> str:
-    if row.cause:
-        text = row.cause
-    elif row.status == "failed" and row.error:
-        kind = str(row.error.get("type", "")).rsplit(".", 1)[-1]
-        text = " ".join(f"{kind}: {row.error.get('message', '')}".split())
-    elif row.status == "completed":
-        text = repr(row.return_value).replace("\n", " ")
-    elif row.reported:  # pruned at, or (running) last reported
-        text = _reported_text(row.reported)
-    else:
-        return ""
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _live(row: JobRow) -> str:
-    """A running job's metric column: its last reported value of the sweep's metric, marked."""
-    values = (row.reported or {}).get("metrics") or {}
-    return f"({_cell(next(iter(values.values())))})" if len(values) == 1 else ""
-
-
-def render(
-    results: SweepResults,
-    fmt: str = "table",
-    sort: Optional[str] = None,
-    maximize: bool = False,
-    outcome: bool = False,
-) -> str:
-    """Render *results* as ``table`` (aligned text), ``csv``, ``json`` or ``markdown``.
-
-    With *outcome*, the text formats get a last column with each job's return
-    value (as recorded, in short) or its error.
-    """
-    rows = results.sorted_rows(sort, maximize)
-    if fmt == "json":
-        best = results.best(maximize)
-        return json.dumps(
-            {
-                "dir": str(results.root),
-                "description": results.description,
-                "status": results.status,
-                "counts": results.counts,
-                "best": None if best is None else best.num,
-                "jobs": [asdict(r) for r in rows],
-                "damaged": [{"file": name, "reason": why} for name, why in results.damaged],
-            },
-            indent=2,
-            default=str,
-        )
-    keys: List[str] = []
-    for r in rows:
-        keys.extend(k for k in r.params if k not in keys)
-    # the last step each job reported (zenspec.report), when any did: live curves' ends
-    steps = any(r.reported for r in rows)
-    header = ["job", *keys, "status", "metric", *(["step"] if steps else []), "duration_s"]
-    header += ["result"] if outcome else []
-    best = results.best(maximize)
-    body = [
-        [
-            f"{r.num}" + ("*" if best is not None and r.num == best.num else ""),
-            *(_param_cell(r.params.get(k, ""), fmt) for k in keys),
-            r.status_text if fmt != "csv" else r.status,
-            _cell(r.metric) if r.status != "running" or r.metric is not None else _live(r),
-            *([_cell((r.reported or {}).get("step"))] if steps else []),
-            _cell(r.duration_s),
-            *([_outcome(r)] if outcome else []),
-        ]
-        for r in rows
-    ]
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows([[c.rstrip("*") if i == 0 else c for i, c in enumerate(b)] for b in body])
-        return buf.getvalue()
-    if fmt == "markdown":
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(b) + " |" for b in body]
-        text = "\n".join(lines)
-    elif fmt == "table":
-        text = render_table(header, body, rule=True)
-    else:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(results.counts.items()))
-    footer = f"\n{len(rows)} jobs: {counts}" + (f"; best: job {best.num} (*)" if best else "")
-    if results.damaged:
-        footer += "\n" + results.damaged_text()
-    return text + footer + "\n"

@@ -1,0 +1,106 @@
+"""``zenspec results multirun/``: the runs and sweeps recorded under a directory, newest first.
+
+A directory that is not a run or sweep itself (no ``.zenspec/manifest.json``) is
+searched a few levels down (``multirun/<date>/<time>``, ``multirun/<name>/<date>/<time>``)
+for ones that are; each is listed with its name, start, status, job counts, best
+metric and description, read from its manifest and records.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from zenspec.records.store import RECORDS_DIRNAME
+from zenspec.text_table import render_table
+
+__all__ = ["find_runs", "list_runs"]
+
+#: how deep below the directory a run's own directory may be
+MAX_DEPTH = 4
+
+
+def find_runs(root: Path, depth: int = MAX_DEPTH) -> List[Path]:
+    """Directories under *root* (not following links) that hold a run's records."""
+    found: List[Path] = []
+
+    def walk(where: Path, left: int) -> None:
+        if (where / RECORDS_DIRNAME / "manifest.json").is_file():
+            found.append(where)
+            return  # a sweep's job dirs hold no runs of their own
+        if left == 0:
+            return
+        try:
+            children = sorted(p for p in where.iterdir() if p.is_dir() and not p.is_symlink())
+        except OSError:
+            return
+        for child in children:
+            if child.name != RECORDS_DIRNAME and not child.name.startswith("."):
+                walk(child, left - 1)
+
+    walk(Path(root), depth)
+    return found
+
+
+def _summary(where: Path) -> Optional[Dict[str, Any]]:
+    from zenspec.records.table import load_results
+
+    try:
+        results = load_results(where)
+    except Exception as e:  # a damaged manifest: listed, with why
+        return {"dir": str(where), "status": f"unreadable ({e})", "started_at": ""}
+    m = results.manifest
+    spec = m.get("spec") or {}
+    exp = ((spec.get("data") or {}).get("experiment") or {}) if isinstance(spec, dict) else {}
+    maximize = spec.get("direction") == "maximize" if isinstance(spec, dict) else False
+    best = results.best(maximize)
+    return {
+        "dir": str(where),
+        "name": exp.get("name") or m.get("job_name"),
+        "mode": m.get("mode"),
+        "started_at": m.get("started_at") or "",
+        "status": results.status,
+        "counts": results.counts,
+        "metric": results.metric_name,
+        "best": None if best is None else {"job": best.num, "metric": best.metric},
+        "description": results.description,
+        "tags": m.get("tags") or {},
+    }
+
+
+def list_runs(root: Path, fmt: str = "table") -> str:
+    """The runs and sweeps under *root*, newest first, as a table (or JSON)."""
+    runs = [s for s in (_summary(p) for p in find_runs(root)) if s is not None]
+    runs.sort(key=lambda s: str(s.get("started_at") or ""), reverse=True)
+    if fmt == "json":
+        return json.dumps({"dir": str(root), "runs": runs}, indent=2, default=str) + "\n"
+    if not runs:
+        return f"no zenspec runs or sweeps under {root}\n"
+    head = ["started", "name", "status", "jobs", "best", "dir"]
+    body = []
+    for s in runs:
+        counts = s.get("counts") or {}
+        jobs = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        best = s.get("best") or {}
+        value = best.get("metric")
+        shown = ""
+        if isinstance(value, float) and not math.isnan(value):
+            shown = f"{s.get('metric') or 'metric'}={value:.6g} (job {best.get('job')})"
+        body.append(
+            [
+                str(s.get("started_at") or "")[:19].replace("T", " "),
+                str(s.get("name") or ""),
+                str(s.get("status")),
+                jobs,
+                shown,
+                str(Path(s["dir"]).relative_to(root)) if s["dir"] != str(root) else ".",
+            ]
+        )
+    text = render_table(head, body, rule=True) + "\n"
+    described = [s for s in runs if s.get("description")]
+    for s in described:
+        first = str(s["description"]).strip().splitlines()[0]
+        text += f"  {Path(s['dir']).relative_to(root)}: {first}\n"
+    return text + f"{len(runs)} run(s) under {root}\n"
