@@ -105,7 +105,6 @@ class PruneMonitor:
         self.metric = metric
         self.watched: Dict[int, _Watched] = {}
         self.next_read = 0.0
-        self.decisions = 0
 
     def __enter__(self) -> PruneMonitor:
         serve_decisions(self.root, self.decide)  # jobs run by this process ask directly
@@ -187,7 +186,6 @@ class PruneMonitor:
         if not w.trial.should_prune():
             return False
         w.pruned = True
-        self.decisions += 1
         self._flag(num)
         return True
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -240,7 +239,3 @@ def job_metrics(root: Path, num: int) -> List[Dict[str, Any]]:
         if isinstance(item, dict) and isinstance(item.get("metrics"), dict):
             out.append(item)
     return out
-
-
-def finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

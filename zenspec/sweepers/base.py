@@ -354,19 +354,11 @@ class StudySweeper(Sweeper):
         finally:
             optuna.logging.set_verbosity(verbosity)
 
-    def failures_error(self, study: StudyResult) -> Optional[JobFailedError]:
-        """The error that stops the study once more than ``max_failures`` trials failed."""
-        try:
-            self.check_failures(study)
-        except JobFailedError as e:
-            return e
-        return None
-
     def metric_error(self, returns: Sequence[JobReturn]) -> Optional[MetricError]:
         """The spec error of the first completed job's result lacking the metric, if any.
 
-        Only the first completed job of the study is checked; raise the error once
-        the batch is recorded (:meth:`stop_for_metric`).
+        Only the first completed job of the study is checked; the study raises the
+        error once its running trials have ended (:class:`~zenspec.sweepers.schedule.StudyFeed`).
         """
         if self.metric_checked:
             return None
@@ -378,13 +370,6 @@ class StudySweeper(Sweeper):
                 where = self.sweep_dir.resolve()
                 return check_metric(job_outcome(ret), self.metric, where, finished=self.ran)
         return None
-
-    @staticmethod
-    def stop_for_metric(error: Optional[MetricError], study: StudyResult) -> None:
-        """Raise *error* (if any), with the study so far attached: no new trial starts."""
-        if error is not None:
-            error.results = study
-            raise error
 
     def trial(self, number: int, params: Mapping[str, Any], ret: JobReturn) -> TrialResult:
         """The :class:`TrialResult` of a finished job (failures counted)."""
@@ -432,12 +417,12 @@ class StudySweeper(Sweeper):
             },
         )
 
-    def check_failures(self, study: StudyResult) -> None:
-        """Stop the study (``JobFailedError``) once more than ``max_failures`` trials failed."""
+    def failures_error(self, study: StudyResult) -> Optional[JobFailedError]:
+        """The error that stops the study once more than ``max_failures`` trials failed."""
         if self.max_failures is None or self.failures <= self.max_failures:
-            return
+            return None
         last = study.failed[-1]
-        raise JobFailedError(
+        return JobFailedError(
             f"the study stopped: {self.failures} trial(s) failed, more than max_failures="
             f"{self.max_failures} (last: trial #{last.number}, {last.error}).",
             results=study,

@@ -66,8 +66,6 @@ class StudyFeed:
         self.monitor = monitor
         self.running: Dict[int, Asked] = {}
         self.stop: Optional[ZenspecError] = None  # raised once the running trials ended
-        self.times: List[Tuple[int, float, float]] = []  # (num, taken, done), for the record
-        self.taken_at: Dict[int, float] = {}
         self.written = 0.0
 
     # -- JobFeed -----------------------------------------------------------------------
@@ -81,7 +79,6 @@ class StudyFeed:
             overrides = self.space.overrides(asked.params)
             self.sweeper.check_jobs([(num, overrides)])
             self.running[num] = asked
-            self.taken_at[num] = time.time()
             if self.monitor is not None and asked.handle is not None:
                 self.monitor.watch(num, asked.handle)
             out.append((num, overrides))
@@ -89,7 +86,6 @@ class StudyFeed:
 
     def done(self, num: int, ret: JobReturn) -> None:
         asked = self.running.pop(num)
-        self.times.append((num, self.taken_at.pop(num, 0.0), time.time()))
         if self.monitor is not None:
             self.monitor.finish(num)
         result = self.tell(asked, ret)
