@@ -115,6 +115,7 @@ def render(
         )
     best = results.best(maximize)
     exact = fmt == "csv"
+    returned = results.value_names()  # once: it reads every row
 
     def cell(r: JobRow, column: str) -> str:
         if column == "job":
@@ -129,7 +130,7 @@ def render(
             return _value_cell(r.duration_s, exact)
         if column == "result":
             return _outcome(r)
-        value = results.value(r, column)
+        value = results.value(r, column, returned)
         if column in r.params:
             return _param_cell(value, exact)
         return _value_cell(value, exact)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from zenspec.errors import ZenspecError
 from zenspec.records.columns import (
@@ -162,8 +162,12 @@ class SweepResults:
             "duration_s",
         ]
 
-    def value(self, row: JobRow, column: str) -> Any:
-        """*row*'s cell in *column*, as a value (not text)."""
+    def value(self, row: JobRow, column: str, returned: Optional[Mapping[str, str]] = None) -> Any:
+        """*row*'s cell in *column*, as a value (not text).
+
+        *returned* is :meth:`value_names`, which reads every row: a caller that asks
+        for many cells passes it, computed once.
+        """
         if column == "job":
             return row.num
         if column in ("status", "metric", "duration_s"):
@@ -172,7 +176,7 @@ class SweepResults:
             return (row.reported or {}).get("step")
         if column in row.params:
             return row.params[column]
-        key = self.value_names().get(column, column)
+        key = (self.value_names() if returned is None else returned).get(column, column)
         return row.values.get(key)
 
     def to_pandas(self) -> Any:
@@ -189,8 +193,8 @@ class SweepResults:
             raise ZenspecError(
                 "to_pandas() needs pandas, which is not installed.", hint="Fix: pip install pandas"
             ) from e
-        names = self.columns()
-        data = [{c: self.value(r, c) for c in names} for r in self.rows]
+        names, returned = self.columns(), self.value_names()
+        data = [{c: self.value(r, c, returned) for c in names} for r in self.rows]
         return pandas.DataFrame(data, columns=names)
 
     def sorted_rows(self, by: Optional[str] = None, maximize: bool = False) -> List[JobRow]:
@@ -200,7 +204,8 @@ class SweepResults:
         if by == self.metric_name:  # the returned metric is the metric column
             by = "metric"
         (by,) = choose(self.columns(), [by], "--sort")
-        return sorted(self.rows, key=lambda r: sort_value(self.value(r, by), maximize))
+        returned = self.value_names()
+        return sorted(self.rows, key=lambda r: sort_value(self.value(r, by, returned), maximize))
 
 
 def load_results(root: Path) -> SweepResults:
