@@ -312,9 +312,11 @@ def _results(args: argparse.Namespace, out: IO[str]) -> int:
             with contextlib.suppress(ValueError):
                 args.job = int(where.name)
                 where = where.parent
-        elif where.is_dir() and find_runs(where):  # a directory of runs: list them
-            out.write(list_runs(where, "json" if args.format == "json" else "table"))
-            return EXIT_OK
+        elif where.is_dir():
+            found = find_runs(where)
+            if found:  # a directory of runs: list them
+                out.write(list_runs(where, "json" if args.format == "json" else "table", found))
+                return EXIT_OK
     results = load_results(where)
     spec = results.manifest.get("spec") or {}
     metric = args.metric

@@ -70,9 +70,10 @@ def _summary(where: Path) -> Optional[Dict[str, Any]]:
     }
 
 
-def list_runs(root: Path, fmt: str = "table") -> str:
-    """The runs and sweeps under *root*, newest first, as a table (or JSON)."""
-    runs = [s for s in (_summary(p) for p in find_runs(root)) if s is not None]
+def list_runs(root: Path, fmt: str = "table", found: Optional[List[Path]] = None) -> str:
+    """The runs and sweeps under *root* (*found*: :func:`find_runs`'s answer), newest first."""
+    where = find_runs(root) if found is None else found
+    runs = [s for s in (_summary(p) for p in where) if s is not None]
     runs.sort(key=lambda s: str(s.get("started_at") or ""), reverse=True)
     if fmt == "json":
         return json.dumps({"dir": str(root), "runs": runs}, indent=2, default=str) + "\n"

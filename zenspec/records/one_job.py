@@ -41,10 +41,13 @@ def job_details(results: SweepResults, num: int) -> Dict[str, Any]:
     """What ``--job N`` shows, as data (``--format json``)."""
     from zenspec.adaptive.report import job_metrics
     from zenspec.records.curves import curve_summary
-    from zenspec.records.jobs import read_job_records
+    from zenspec.records.store import jobs_dir, read_json
 
     row = _row(results, num)
-    record = next((r for r in read_job_records(results.root) if r["num"] == num), {})
+    try:  # the one record (load_results checked it); a job without one has none
+        record = read_json(jobs_dir(results.root) / f"{num}.json")
+    except (OSError, ValueError):
+        record = {}
     config_text = None
     if row.job_dir:
         path = Path(row.job_dir) / ".hydra" / "config.yaml"
