@@ -214,15 +214,18 @@ class OptunaSweeper(StudySweeper):
     def _resume(self, optuna: Any, study: Any) -> int:
         """Mark trials a killed run left RUNNING as failed and re-ask them; count done ones."""
         state = optuna.trial.TrialState
-        done = 0
         for t in study.get_trials(deepcopy=False):
             if t.state == state.RUNNING:
                 study._storage.set_trial_user_attr(t._trial_id, _INTERRUPTED, True)
                 study.tell(t.number, state=state.FAIL)
                 study.enqueue_trial(t.params, skip_if_exists=False)
-            elif t.state in (state.COMPLETE, state.FAIL, state.PRUNED):
-                done += 0 if t.user_attrs.get(_INTERRUPTED) else 1
-        return done
+        return _finished(optuna, study.get_trials(deepcopy=False))
+
+    def _budget(self, space: SearchSpace) -> int:
+        """How many finished trials the study runs to: ``n_trials``, or a smaller grid."""
+        if self.sampler_name == "grid":
+            return min(self.n_trials, _grid_size(space))
+        return self.n_trials
 
     def sweep(self, arguments: List[str]) -> StudyResult:
         """Run (or resume) the study; see the class docstring."""
@@ -260,9 +263,7 @@ class OptunaSweeper(StudySweeper):
             # a fresh sampler with the first run's seed would replay its first draws
             reseed = (int(self.seed) * 1_000_003 + len(study.trials)) % 2**32
             study.sampler = self._sampler(optuna, space, reseed)
-        total = self.n_trials
-        if self.sampler_name == "grid":
-            total = min(total, _grid_size(space))
+        total = self._budget(space)
         dists = {a.name: _distribution(optuna, a) for a in space.axes}
         result = self._result(optuna, study, space, sweep_dir, {})
         if done >= total:  # nothing left to run: say so, change nothing
@@ -387,17 +388,13 @@ def finished_study(cfg: Any, arguments: List[str]) -> Optional[StudyResult]:
     trials = study.get_trials(deepcopy=False)
     if any(t.state in (state.RUNNING, state.WAITING) for t in trials):
         return None  # the sweeper resumes it
-    ended = (state.COMPLETE, state.FAIL, state.PRUNED)
-    done = sum(1 for t in trials if t.state in ended and not t.user_attrs.get(_INTERRUPTED))
+    done = _finished(optuna, trials)
     from hydra.utils import instantiate
 
     sweeper = instantiate(conf)
     sweeper.config = cfg
     space = SearchSpace.from_overrides(arguments, sweeper.params)
-    total = sweeper.n_trials
-    if sweeper.sampler_name == "grid":
-        total = min(total, _grid_size(space))
-    if done < total:
+    if done < sweeper._budget(space):
         return None
     sweeper.stored_trials = done
     result = sweeper._result(optuna, study, space, Path("."), {})
@@ -407,6 +404,13 @@ def finished_study(cfg: Any, arguments: List[str]) -> Optional[StudyResult]:
         f"trial(s) of n_trials={sweeper.n_trials}: nothing to run (raise n_trials to run more)."
     )
     return result
+
+
+def _finished(optuna: Any, trials: Any) -> int:
+    """The trials that count toward ``n_trials``: ended, but not one a killed run left."""
+    state = optuna.trial.TrialState
+    ended = (state.COMPLETE, state.FAIL, state.PRUNED)
+    return sum(1 for t in trials if t.state in ended and not t.user_attrs.get(_INTERRUPTED))
 
 
 def _tell(optuna: Any, study: Any, trial: Any, result: TrialResult) -> None:
