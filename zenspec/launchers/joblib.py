@@ -233,16 +233,23 @@ def compose_and_execute(
     composition first puts the fork-time ones back: the ConfigStore the
     loader's cached bases were composed from, unchanged by earlier jobs.
     """
-    from zenspec.accelerate.job_runner import number_job
-
     hydra_context, _ = _shared[key]
     primary, instances = _composing[key]
     set_singleton_instances(instances)
-    loader = hydra_context.config_loader
-    sweep_config = loader.load_sweep_config(primary, overrides)
-    hint = getattr(loader, "render_hint", lambda cfg: None)(sweep_config)
-    number_job(sweep_config, f"{sweep_config.hydra.job.name}_{idx}", idx)
+    sweep_config, hint = compose_job(hydra_context.config_loader, primary, idx, overrides)
     return execute_job(key, b"", state, parent, sweep_config, hint, gpus)
+
+
+def compose_job(
+    loader: Any, primary: DictConfig, num: int, overrides: Sequence[str]
+) -> Tuple[DictConfig, Optional[RenderHint]]:
+    """Job *num*'s config, numbered, and the hint that lets its worker reuse hydra.yaml blocks."""
+    from zenspec.accelerate.job_runner import number_job
+
+    sweep_config = loader.load_sweep_config(primary, list(overrides))
+    hint = getattr(loader, "render_hint", lambda cfg: None)(sweep_config)
+    number_job(sweep_config, f"{sweep_config.hydra.job.name}_{num}", num)
+    return sweep_config, hint
 
 
 class FastJoblibLauncher(JoblibLauncher):
@@ -266,7 +273,6 @@ class FastJoblibLauncher(JoblibLauncher):
     ) -> Sequence[JobReturn]:
         import cloudpickle
 
-        from zenspec.accelerate.job_runner import number_job
         from zenspec.launchers import begin_launch, lost_job_return, singleton_state
         from zenspec.launchers.fork_pool import run_forked
         from zenspec.launchers.loky import run_loky
@@ -300,7 +306,6 @@ class FastJoblibLauncher(JoblibLauncher):
             if workers is not None and workers > 1:
                 log.debug(f"Workers are fresh loky interpreters: {why_not}")
         log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
-        loader = self.hydra_context.config_loader
         gpus = None
         if self.gpus_per_job is not None:
             from zenspec.launchers.gpus import gpu_slices
@@ -310,20 +315,12 @@ class FastJoblibLauncher(JoblibLauncher):
             gpus = (str(records_dir(sweep_dir.resolve())), slices)
             log.info(f"GPUs per worker (CUDA_VISIBLE_DEVICES): {' | '.join(slices)}")
 
-        hint_for = getattr(loader, "render_hint", lambda cfg: None)
-
         def configs(only: Sequence[int]) -> Iterator[Tuple[DictConfig, Optional[RenderHint]]]:
             # Composed as the pool asks for the next job (joblib keeps 2 * n_jobs
             # in flight), so the first jobs start at once instead of after every
             # job's composition; the sweeper validated the batch beforehand.
             for n in only:
-                overrides = job_overrides[n]
-                idx = initial_job_idx + n
-                log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
-                sweep_config = loader.load_sweep_config(self.config, list(overrides))
-                hint = hint_for(sweep_config)  # lets the worker reuse hydra.yaml blocks
-                number_job(sweep_config, f"{sweep_config.hydra.job.name}_{idx}", idx)
-                yield sweep_config, hint
+                yield self._compose(initial_job_idx + n, job_overrides[n])
 
         key = uuid.uuid4().hex
         if not fork:
@@ -388,6 +385,14 @@ class FastJoblibLauncher(JoblibLauncher):
             sweep_dir,
             str(self.config.hydra.job.name),
         )
+
+    def _compose(
+        self, num: int, overrides: Sequence[str]
+    ) -> Tuple[DictConfig, Optional[RenderHint]]:
+        """Job *num*'s config, composed here for a loky worker, and its hydra.yaml hint."""
+        assert self.config is not None and self.hydra_context is not None
+        log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
+        return compose_job(self.hydra_context.config_loader, self.config, num, overrides)
 
     def launch_feed(self, feed: Any, capacity: int) -> Optional[str]:
         """Run *feed*'s jobs on forked workers, one asked each time a worker frees.
@@ -465,7 +470,6 @@ class FastJoblibLauncher(JoblibLauncher):
         """The feed on loky's fresh interpreters: each job composed here as it is taken."""
         import cloudpickle
 
-        from zenspec.accelerate.job_runner import number_job
         from zenspec.launchers import singleton_state
         from zenspec.launchers.loky_feed import run_loky_feed
 
@@ -473,8 +477,6 @@ class FastJoblibLauncher(JoblibLauncher):
         log.info(f"{workers} loky workers ({why_not}); each takes a new job as it frees")
         log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
         self.check_payload()
-        loader = self.hydra_context.config_loader
-        hint_for = getattr(loader, "render_hint", lambda cfg: None)
         key = uuid.uuid4().hex
         blob = cloudpickle.dumps((self.hydra_context, self.task_function), protocol=5)
         state = cloudpickle.dumps(singleton_state(), protocol=5)
@@ -487,10 +489,7 @@ class FastJoblibLauncher(JoblibLauncher):
             gpus = (str(records_dir(sweep_dir.resolve())), gpu_slices(self.gpus_per_job, workers))
 
         def submit_args(num: int, overrides: List[str]) -> Tuple[Any, ...]:
-            log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
-            sweep_config = loader.load_sweep_config(self.config, list(overrides))
-            hint = hint_for(sweep_config)
-            number_job(sweep_config, f"{sweep_config.hydra.job.name}_{num}", num)
+            sweep_config, hint = self._compose(num, overrides)
             return (key, blob, state, parent, sweep_config, hint, gpus)
 
         run_loky_feed(feed, workers, submit_args, sweep_dir, task_name)
