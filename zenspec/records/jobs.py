@@ -89,18 +89,20 @@ class RecordingTask:
         if where is not None and self.seed is not None:
             extra["seed"] = _seed_job(self.seed, where[0])
         previous = report.begin_job(where[1], where[2]) if where is not None else None
+        stream = None
         try:
             try:
                 value = self.task(cfg)
-            finally:
-                if "seed" in extra:  # job_seed() is None again outside the job
+            finally:  # the stream closed, job_seed() None again: outside the job
+                if where is not None:
+                    stream = report.end_job(previous)
+                if "seed" in extra:
                     from zenspec.adaptive import seeds
 
                     seeds._set_job_seed(None)
         except report.Pruned as e:
             if where is None:
                 raise
-            stream = report.end_job(previous)
             self._write(
                 where,
                 status="pruned",
@@ -112,7 +114,6 @@ class RecordingTask:
             )
             return report.PrunedTrial(e.step, e.metrics)
         except BaseException as e:
-            stream = report.end_job(previous) if where is not None else None
             cause = _user_error(e)
             if where is not None and isinstance(e, Exception):
                 # its traceback in the job's own log file too, as upstream Hydra (#3215)
@@ -133,7 +134,6 @@ class RecordingTask:
                 **extra,
             )
             raise
-        stream = report.end_job(previous) if where is not None else None
         self._write(
             where,
             status="completed",
