@@ -148,28 +148,18 @@ class RayLauncher(RayConnection, Launcher):
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        import ray
 
-        from zenspec.launchers import begin_launch, current_scope, singleton_state
+        from zenspec.launchers import begin_launch, current_scope
 
         sweep_dir = begin_launch(self)
 
         try:
-            if not self.started and self._ensure_ray():
-                self.started = True
-                scope = current_scope()
-                if scope is not None:  # shut down when the zenspec launch ends
-                    scope.callback(self.close)
+            remote, shared = self._start()
             where = self.address or "local"
             log.info(f"Ray({where}) is launching {len(job_overrides)} jobs")
             log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
             for idx, overrides in enumerate(job_overrides):
                 log.info(f"\t#{initial_job_idx + idx} : {' '.join(filter_overrides(overrides))}")
-
-            shared = ray.put(
-                (self.hydra_context, self.config, self.task_function, singleton_state())
-            )
-            remote = ray.remote(_execute_job).options(**self.remote)
             refs = [
                 remote.remote(initial_job_idx + idx, list(overrides), shared)
                 for idx, overrides in enumerate(job_overrides)
@@ -179,26 +169,32 @@ class RayLauncher(RayConnection, Launcher):
             if current_scope() is None:
                 self.close()
 
+    def _start(self) -> Tuple[Any, Any]:
+        """Ray connected (shut down with the zenspec launch); the job's remote and shared state."""
+        import ray
+
+        from zenspec.launchers import current_scope, singleton_state
+
+        if not self.started and self._ensure_ray():
+            self.started = True
+            scope = current_scope()
+            if scope is not None:  # shut down when the zenspec launch ends
+                scope.callback(self.close)
+        shared = ray.put((self.hydra_context, self.config, self.task_function, singleton_state()))
+        return ray.remote(_execute_job).options(**self.remote), shared
+
     def launch_feed(self, feed: Any, capacity: int) -> Optional[str]:
         """Run *feed*'s jobs as Ray tasks, *capacity* at a time, a new one as each ends."""
         import ray
 
         from zenspec.launch import ticks
-        from zenspec.launchers import begin_launch, current_scope, singleton_state
+        from zenspec.launchers import begin_launch, current_scope
 
         sweep_dir = begin_launch(self)
         try:
-            if not self.started and self._ensure_ray():
-                self.started = True
-                scope = current_scope()
-                if scope is not None:
-                    scope.callback(self.close)
+            remote, shared = self._start()
             log.info(f"Ray({self.address or 'local'}) runs {capacity} job(s) at a time")
             log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
-            shared = ray.put(
-                (self.hydra_context, self.config, self.task_function, singleton_state())
-            )
-            remote = ray.remote(_execute_job).options(**self.remote)
             overrides_of: Dict[int, List[str]] = {}
             pending: Dict[Any, int] = {}
 

@@ -42,7 +42,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
@@ -143,25 +143,8 @@ class _Lossless(BaseSubmititLauncher):
         assert len(job_overrides) == len(nums) > 0
         executor = self._executor()
         log.info(f"Submitit '{self._EXECUTOR}' sweep output dir : {self.config.hydra.sweep.dir}")
-        sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        if "mode" in self.config.hydra.sweep:
-            mode = int(str(self.config.hydra.sweep.mode), 8)
-            os.chmod(sweep_dir, mode=mode)
-
-        job_params: List[Any] = []
-        for num, overrides in zip(nums, job_overrides):
-            lst = " ".join(filter_overrides(overrides))
-            log.info(f"\t#{num} : {lst}")
-            job_params.append(
-                (
-                    list(overrides),
-                    "hydra.sweep.dir",
-                    num,
-                    f"job_id_for_{num}",
-                    Singleton.get_state(),
-                )
-            )
+        sweep_dir = self._sweep_dir()
+        job_params = [self._job_args(num, overrides) for num, overrides in zip(nums, job_overrides)]
         self._submitted_at = time.time() - 300  # sacct's -S: a margin for clock skew
         try:
             jobs = executor.map_array(self, *zip(*job_params))
@@ -174,6 +157,21 @@ class _Lossless(BaseSubmititLauncher):
         except KeyboardInterrupt as e:
             self._cancel(jobs, list(nums), job_overrides, sweep_dir, engine, e)
             raise
+
+    def _sweep_dir(self) -> Path:
+        """``hydra.sweep.dir``, made (with ``hydra.sweep.mode``) before any job is submitted."""
+        assert self.config is not None
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        if "mode" in self.config.hydra.sweep:
+            os.chmod(sweep_dir, mode=int(str(self.config.hydra.sweep.mode), 8))
+        return sweep_dir
+
+    @staticmethod
+    def _job_args(num: int, overrides: Sequence[str]) -> Tuple[Any, ...]:
+        """What a submitted job calls this launcher with (logged as Hydra's launchers do)."""
+        log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
+        return (list(overrides), "hydra.sweep.dir", num, f"job_id_for_{num}", Singleton.get_state())
 
     def _engine_info(self, job: Any) -> Dict[str, Any]:
         if self._EXECUTOR == "slurm":
@@ -280,10 +278,7 @@ class _Lossless(BaseSubmititLauncher):
 
         assert self.config is not None
         executor = self._executor()
-        sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        if "mode" in self.config.hydra.sweep:
-            os.chmod(sweep_dir, mode=int(str(self.config.hydra.sweep.mode), 8))
+        sweep_dir = self._sweep_dir()
         log.info(
             f"Submitit '{self._EXECUTOR}' sweep output dir : {sweep_dir} "
             f"({capacity} job(s) at a time, a new one as each ends)"
@@ -296,10 +291,8 @@ class _Lossless(BaseSubmititLauncher):
 
         def submit(n: int) -> None:
             for num, overrides in feed.take(n):
-                log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
-                args = (list(overrides), "hydra.sweep.dir", num, f"job_id_for_{num}")
                 try:
-                    job = executor.submit(self, *args, Singleton.get_state())
+                    job = executor.submit(self, *self._job_args(num, overrides))
                 except (subprocess.CalledProcessError, FailedJobError) as e:
                     raise sbatch_refusal(e, sweep_dir, 1) from e
                 info = self._engine_info(job)
