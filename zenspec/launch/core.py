@@ -298,16 +298,17 @@ def hydra_multirun(
     ):
         cfg = session.compose()
         _check_sweeper_supports(cfg, session.parsed)
-        grid = OmegaConf.select(cfg, "hydra.sweeper._target_") == BASIC_SWEEPER
+        sweeper_target = OmegaConf.select(cfg, "hydra.sweeper._target_")
+        grid = sweeper_target == BASIC_SWEEPER
         arguments = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
         assert isinstance(arguments, list)
         planned = _plan_grid(session, arguments, max_jobs) if grid else None
-        random_search = OmegaConf.select(cfg, "hydra.sweeper._target_") == RANDOM_SWEEPER
+        random_search = sweeper_target == RANDOM_SWEEPER
         if random_search:  # its trials are a pure function of the seed: planned like a grid
             from zenspec.sweepers.random import plan_trials
 
             planned = plan_trials(cfg, arguments, resume)
-        if resume is None and OmegaConf.select(cfg, "hydra.sweeper._target_") == OPTUNA_SWEEPER:
+        if resume is None and sweeper_target == OPTUNA_SWEEPER:
             from zenspec.sweepers.optuna import finished_study
 
             finished = finished_study(cfg, arguments)
@@ -327,7 +328,7 @@ def hydra_multirun(
                 raise LaunchError(
                     "resume re-runs the missing jobs of a grid or random-search sweep; "
                     "this sweep uses "
-                    f"{OmegaConf.select(cfg, 'hydra.sweeper._target_')}.",
+                    f"{sweeper_target}.",
                     hint="Fix: resume an optimising sweeper through its own storage "
                     "(e.g. Optuna's storage + study_name).",
                 )
