@@ -97,3 +97,19 @@ def test_missing_file_directory_and_unknown_suffix(tmp_path, capsys):
     assert "is a directory" in capsys.readouterr().err
     assert main(["validate", str(tmp_path / "spec.json")]) == 2
     assert "name the spec *.toml, *.yaml or *.yml" in capsys.readouterr().out
+
+
+def test_null_inside_choice_is_refused_by_validate_as_by_hydra(tmp_path, capsys):
+    """Hydra's grammar refuses ``choice(null)`` (a plain ``null,1`` it takes): validate must
+    say so, with the file and key path, before run would (found by Hypothesis)."""
+    from helpers.cli import run_cli
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        '[experiment]\ntask = "tests.helpers.noop_tasks:noop"\n'
+        f'search_path = ["{Path(__file__).resolve().parents[1]}"]\n'
+        '[config]\nb = 0\n[sweep]\nb = "choice(null)"\n'
+    )
+    code, out, err = run_cli(capsys, "validate", spec)
+    assert code == 2
+    assert f"{spec}::$.sweep.b (line 7, column 1): 'choice(null)' is not valid" in out + err

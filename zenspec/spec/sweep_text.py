@@ -32,6 +32,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 from zenspec.spec.override_text import (
     ID,
     LINE,
+    NULL,
     POINT,
     SAFE,
     UINT,
@@ -144,6 +145,8 @@ def _value(text: str) -> Optional[Dict[str, Any]]:
     match = _CHOICE.match(text)
     if match is not None:
         items = [item.strip() for item in match.group(1).split(",")]
+        if any(NULL.match(item) for item in items):
+            return None  # Hydra's grammar refuses null inside choice(...): its parser says so
         return {"kind": "choice", "values": tuple(primitive(i) for i in items)}
     return _interval(text)
 
