@@ -27,6 +27,7 @@ TESTS=(
   tests/test_errors_point_somewhere.py
   tests/test_adaptive.py
   tests/test_seeds.py
+  tests/test_compare_and_labels.py
 )
 # Entries that change Hydra/OmegaConf (not Python) also run what depends on their
 # versions: the Hydra-free spec layer checked against them, the single-run cache, the

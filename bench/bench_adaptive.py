@@ -212,7 +212,7 @@ def run_variant(args: argparse.Namespace, sweeper: Dict[str, Any]) -> Optional[D
         text=True,
     )
     wall = time.perf_counter() - t
-    roots = glob.glob(os.path.join(work, "multirun", "*", "*", ".zenspec"))
+    roots = glob.glob(os.path.join(work, "multirun", "*", "*", "*", ".zenspec"))
     if proc.returncode != 0 or len(roots) != 1:
         tail = proc.stdout.strip().splitlines()[-3:]
         print(f"  failed (exit {proc.returncode}, {len(roots)} sweep dirs; kept {work}):")

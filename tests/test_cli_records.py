@@ -37,7 +37,7 @@ def write_spec(tmp_path: Path, task: str, n: int, name: str = "sweep.toml") -> P
 
 
 def sweep_dir(tmp_path: Path) -> Path:
-    (manifest,) = tmp_path.glob("multirun/*/*/.zenspec/manifest.json")
+    (manifest,) = tmp_path.glob("multirun/**/.zenspec/manifest.json")
     return manifest.parent.parent
 
 
@@ -153,7 +153,7 @@ def test_ctrl_c_exits_130_with_a_resume_hint_then_resume_completes(tmp_path, cap
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        done = list(tmp_path.glob("multirun/*/*/.zenspec/jobs/*.json"))
+        done = list(tmp_path.glob("multirun/**/.zenspec/jobs/*.json"))
         if len(done) >= 2:
             break
         time.sleep(0.05)

@@ -109,7 +109,7 @@ def test_bash_registers_the_function_for_zenspec(capsys):
 
 
 def test_bash_completes_subcommands_and_options(tree):
-    assert bash(tree, "zenspec", "re")[0] == {"results", "resume"}
+    assert bash(tree, "zenspec", "re")[0] == {"report", "results", "resume"}
     assert bash(tree, "zenspec", "")[0] >= {"run", "plan", "validate", "completion", "init"}
     assert bash(tree, "zenspec", "run", "--f")[0] == {"--fail-fast"}
     assert "--resolve" in bash(tree, "zenspec", "run", "--re")[0]
@@ -301,7 +301,7 @@ def test_zsh_script_is_a_zsh_completion_function(tmp_path, capsys):
 
 
 def test_zsh_completes_subcommands_and_options(tree):
-    assert set(zsh(tree, "zenspec re")) == {"results", "resume"}
+    assert set(zsh(tree, "zenspec re")) == {"report", "results", "resume"}
     assert set(zsh(tree, "zenspec run --f")) == {"--fail-fast"}
     assert "--resolve" in zsh(tree, "zenspec run --re")
     assert set(zsh(tree, "zenspec init x --format y")) == {"yaml"}
@@ -337,7 +337,7 @@ def test_zsh_completes_the_values_of_cfg_and_info(tree):
 
 
 def test_zsh_script_autoloads_from_fpath(tree, zsh_script):
-    assert set(zsh(tree, "zenspec re", fpath=zsh_script.parent)) == {"results", "resume"}
+    assert set(zsh(tree, "zenspec re", fpath=zsh_script.parent)) == {"report", "results", "resume"}
     assert set(zsh(tree, "zenspec run s.toml ", fpath=zsh_script.parent)) == KEYS
 
 

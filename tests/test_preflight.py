@@ -101,7 +101,7 @@ def test_good_overrides_still_run(tmp_path, monkeypatch, capsys):
     spec.write_text(SPEC)
     monkeypatch.chdir(tmp_path)
     assert main(["run", str(spec), "-m", "epochs=1,2", "model.width=8", "+seed=null"]) == 0
-    assert len(list((tmp_path / "multirun").glob("*/*/.zenspec/jobs/*.json"))) == 2
+    assert len(list((tmp_path / "multirun").glob("**/.zenspec/jobs/*.json"))) == 2
 
 
 def test_every_problem_of_a_file_in_one_round(tmp_path, capsys):
@@ -169,7 +169,7 @@ def test_a_logging_config_with_a_factory_key_validates_and_runs(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     assert main(["validate", "--imports", str(spec)]) == 0
     assert main(["run", str(spec)]) == 0
-    run_dirs = list((tmp_path / "outputs").glob("*/*"))
+    run_dirs = list((tmp_path / "outputs" / "spec").glob("*/*"))
     assert len(run_dirs) == 1
     saved = (run_dirs[0] / ".hydra" / "hydra.yaml").read_text()
     assert "helpers.typed_targets.PlainFormatter" in saved
@@ -243,7 +243,7 @@ def test_a_failed_single_run_names_its_log(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["run", str(spec)]) == 1
     err = capsys.readouterr().err
-    (log,) = tmp_path.glob("outputs/*/*/*.log")
+    (log,) = tmp_path.glob("outputs/spec/*/*/*.log")
     assert "the job failed: ValueError: boom" in err
     assert f"see the job's log, {log} (it has the traceback)" in err
     assert "Traceback" in log.read_text() and "ValueError: boom" in log.read_text()
@@ -257,7 +257,7 @@ def test_results_show_the_experiments_description(tmp_path, monkeypatch, capsys)
     )
     monkeypatch.chdir(tmp_path)
     assert main(["run", str(spec), "-q"]) == 0
-    (sweep,) = tmp_path.glob("multirun/*/*")
+    (sweep,) = tmp_path.glob("multirun/spec/*/*")
     capsys.readouterr()
     assert main(["results", str(sweep)]) == 0
     assert capsys.readouterr().out.startswith("Does the loss stay at zero?\n")

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def sweep_dir(tmp_path: Path) -> Path:
-    (d,) = [p.parent.parent for p in tmp_path.glob("multirun/*/*/.zenspec/manifest.json")]
+    (d,) = [p.parent.parent for p in tmp_path.glob("multirun/**/.zenspec/manifest.json")]
     return d
 
 

@@ -53,7 +53,7 @@ def make_sweep(tmp_path: Path, capsys) -> Path:
     spec.write_text(textwrap.dedent(SPEC.format(repo=REPO)))
     code, _, err = run(capsys, "run", spec, "-q")
     assert code == 0, err
-    (manifest,) = tmp_path.glob("multirun/*/*/.zenspec/manifest.json")
+    (manifest,) = tmp_path.glob("multirun/**/.zenspec/manifest.json")
     return manifest.parent.parent
 
 

@@ -113,3 +113,25 @@ def test_null_inside_choice_is_refused_by_validate_as_by_hydra(tmp_path, capsys)
     code, out, err = run_cli(capsys, "validate", spec)
     assert code == 2
     assert f"{spec}::$.sweep.b (line 7, column 1): 'choice(null)' is not valid" in out + err
+
+
+@pytest.mark.parametrize("imports", [False, True])
+def test_a_broken_interpolation_in_a_sweep_list_is_refused_with_its_line(
+    tmp_path, capsys, monkeypatch, imports
+):
+    """``[false, "${"]``: Hydra's parser takes ``'${'`` as a quoted string and OmegaConf
+    refuses it only while composing, naming no spec key; validate names the key and line
+    (found by Hypothesis in test_fuzz_spec)."""
+    from helpers.cli import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        '[experiment]\ntarget = "builtins:dict"\n[config]\n[sweep]\n"+extra" = [false, "${"]\n'
+    )
+    code, out, err = run_cli(capsys, "validate", spec, *(["--imports"] if imports else []))
+    assert code == 2
+    assert f"{spec}::$.sweep[\"+extra\"] (line 5, column 1): the sweep value '${{' is no " in out
+    code, _, err = run_cli(capsys, "run", spec)
+    assert code == 2 and "(line 5, column 1)" in err
+    assert not (tmp_path / "multirun").exists()

@@ -96,7 +96,7 @@ def test_tpe_beats_random_search_on_the_same_budget():
 def test_shipped_specs_through_the_cli(name, capsys, tmp_path):
     assert main(["run", str(REPO / "specs" / name)]) == 0
     out = capsys.readouterr().out
-    (found,) = tmp_path.glob("multirun/*/*/.zenspec/study.json")
+    (found,) = tmp_path.glob("multirun/**/.zenspec/study.json")
     study = read_study(found.parent.parent)
     assert study.sweeper == "optuna" and study.settings["sampler"] == "tpe"
     assert len(study.trials) == 40 and not study.failed and study.best_value < 5

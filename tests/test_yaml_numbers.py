@@ -261,7 +261,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_a_yaml_spec_runs_with_floats(tmp_path):
     (tmp_path / "spec.yaml").write_text(SPEC)
     _cli("run", "spec.yaml", "-q", cwd=tmp_path)
-    records = sorted(tmp_path.glob("multirun/*/*/.zenspec/jobs/*.json"))
+    records = sorted(tmp_path.glob("multirun/**/.zenspec/jobs/*.json"))
     assert len(records) == 2
     returned = [json.loads(p.read_text())["return_value"] for p in records]
     assert sorted(r["lr"] for r in returned) == [1e-4, 1e-3]

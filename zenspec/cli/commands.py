@@ -54,10 +54,12 @@ def execute(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         return EXIT_OK
     if args.command == "init":
         return _init(args, out, err)
-    if args.command == "results":
-        return _results(args, out)
     if args.command == "resume":
         return _resume(args, out, err)
+    if args.command in ("results", "compare", "report", "export"):
+        from zenspec.cli import views
+
+        return views.execute(args, out)
     return _run(args, out, err)
 
 
@@ -152,6 +154,9 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         "max_jobs": args.max_jobs,
         "progress": _progress(args, err, maximize),
     }
+    tags = _tags(args.tags)
+    if tags or args.note:
+        kwargs.update(tags=tags, note=args.note)
     from zenspec.cli.progress import launch_lines_hushed
 
     progress = kwargs["progress"]
@@ -165,6 +170,20 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             args.quiet,
             maximize,
         )
+
+
+def _tags(given: Sequence[str]) -> dict:
+    """``--tag k=v`` (repeatable) as a mapping; a later value of a key wins."""
+    tags = {}
+    for text in given:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise ZenspecError(
+                f"--tag {text!r}: a tag is KEY=VALUE.",
+                hint="Fix: --tag lr_schedule=cosine (repeat --tag for more).",
+            )
+        tags[key.strip()] = value
+    return tags
 
 
 def _launched(launch: Any, out: IO[str], quiet: bool, maximize: bool = False) -> int:
@@ -231,7 +250,6 @@ _SPEC_SUFFIXES = {".toml": "toml", ".yaml": "yaml", ".yml": "yaml"}
 
 def _init_destination(args: argparse.Namespace) -> Tuple[Optional[Any], str]:
     """Where ``init`` writes and in which format; refuses what it cannot write."""
-    from pathlib import Path
 
     from zenspec.errors import SpecError
 
@@ -296,79 +314,6 @@ def _init(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     else:
         out.write(f"wrote {dest}; run it with: zenspec run {dest}\n")
     return EXIT_OK
-
-
-def _results(args: argparse.Namespace, out: IO[str]) -> int:
-    from zenspec.records.jobs import extract_metric
-    from zenspec.records.listing import find_runs, list_runs
-    from zenspec.records.render import render
-    from zenspec.records.store import manifest_path
-    from zenspec.records.table import load_results
-
-    where = Path(args.sweep_dir)
-    if not manifest_path(where).is_file():
-        if where.is_dir() and manifest_path(where.parent).is_file() and args.job is None:
-            # a job's own dir (SWEEP/3): that job of its sweep
-            with contextlib.suppress(ValueError):
-                args.job = int(where.name)
-                where = where.parent
-        elif where.is_dir():
-            found = find_runs(where)
-            if found:  # a directory of runs: list them
-                out.write(list_runs(where, "json" if args.format == "json" else "table", found))
-                return EXIT_OK
-    results = load_results(where)
-    spec = results.manifest.get("spec") or {}
-    metric = args.metric
-    if metric is not None:  # judge the jobs by another key of their return value
-        results.manifest = {**results.manifest, "metric": metric}
-        for row in results.rows:
-            if row.status == "completed":
-                try:
-                    row.metric = extract_metric(row.return_value, metric)
-                except Exception:
-                    row.metric = None
-    maximize = args.maximize or (not args.minimize and spec.get("direction") == "maximize")
-    sort = args.sort
-    if args.format == "table" and results.description:
-        out.write(f"{results.description.strip()}\n\n")
-    if args.job is not None:
-        from zenspec.records.one_job import describe_job
-
-        out.write(describe_job(results, args.job, "json" if args.format == "json" else "table"))
-        return EXIT_OK
-    if args.curves:
-        from zenspec.records.curves import render_curves
-
-        out.write(render_curves(results, metric or spec.get("metric"), maximize, args.format))
-        return EXIT_OK
-    columns = [c for c in args.columns.split(",") if c.strip()] if args.columns else None
-    out.write(render(results, args.format, sort=sort, maximize=maximize, columns=columns))
-    counts = results.counts
-    root = results.root.resolve()
-    status = results.status
-    if args.format == "table" and (counts.get("queued") or counts.get("running")):
-        live = counts.get("queued", 0) + counts.get("running", 0)
-        out.write(
-            f"{live} job(s) are still queued/running under their engine; results fill in as "
-            f"they end (to run what is missing after them: zenspec resume {root} --wait)\n"
-        )
-    elif args.format == "table" and counts.get("missing"):
-        if status == "running":
-            out.write(f"the sweep is running; its missing jobs are still to come ({root})\n")
-        else:
-            out.write(f"the sweep is {status}; to run what is missing: zenspec resume {root}\n")
-    elif args.format == "table" and counts.get("failed"):
-        out.write(f"to re-run the failed jobs: zenspec resume {root} --retry-failed\n")
-    if results.damaged and args.format == "csv":  # table/markdown: in render's footer
-        sys.stderr.write(results.damaged_text() + "\n")
-    ended = ("completed", "pruned")  # a pruned trial ended as the study meant it to
-    unfinished = sum(n for s, n in counts.items() if s not in ended) + len(results.damaged)
-    if args.check and not unfinished:  # a sweep stopped early, or a study's failed trials
-        from zenspec.sweepers.results import failed_trials
-
-        unfinished = int(status != "completed") + failed_trials(results.root)
-    return EXIT_JOB_FAILED if unfinished and args.check else EXIT_OK
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

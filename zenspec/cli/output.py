@@ -77,7 +77,7 @@ def report_result(result: Any, out: IO[str], quiet: bool = False, maximize: bool
             out.write(result.format_table() + "\n")
         out.write(result.summary() + "\n")
         if getattr(result, "sweep_dir", None):
-            out.write(f"outputs: {result.sweep_dir}\n")
+            out.write(f"outputs: {Path(result.sweep_dir).resolve()}\n")
         _raise_if_trials_failed(result)
         return EXIT_OK
     jobs = _flat_jobs(result)

@@ -9,6 +9,8 @@ import argparse
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
+from zenspec.cli.parser_views import add_view_commands
+
 __all__ = ["CFG_CHOICES", "INFO_CHOICES", "build_parser", "parse_args"]
 
 #: ``--info`` values, as Hydra's ``--info`` takes them.
@@ -77,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the launchers' per-job log lines (hidden under the live progress line "
         "and with --quiet)",
     )
+    run.add_argument(
+        "--tag",
+        dest="tags",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="label the run (repeatable); kept in its records, shown by results and report",
+    )
+    run.add_argument("--note", metavar="TEXT", help="a free-text note kept with the run")
     habits = run.add_argument_group(
         "Hydra's show-and-exit options (print, run nothing, exit 0)",
         "As with an @hydra.main app. For a sweep, --cfg shows job #0 (a grid) or the config "
@@ -118,49 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "spec, not from config directories)",
     )
 
-    res = sub.add_parser(
-        "results",
-        help="one row per job of a recorded run or sweep",
-        description="Read a run's or sweep's records (any sweeper, any launcher, also "
-        "partly failed or interrupted sweeps) and print one row per job: its swept "
-        "params, status, metric and duration; the best job is marked with *.",
-    )
-    res_dir = res.add_argument(
-        "sweep_dir", metavar="SWEEP_DIR", help="the sweep's output directory"
-    )
-    res.add_argument(
-        "--sort", metavar="KEY", help="sort by 'metric', a swept param or a returned key"
-    )
-    res.add_argument("--metric", metavar="KEY", help="judge jobs by this key of their return value")
-    direction = res.add_mutually_exclusive_group()
-    direction.add_argument("--maximize", action="store_true", help="higher metric is better")
-    direction.add_argument("--minimize", action="store_true", help="lower metric is better")
-    res.add_argument("--format", choices=("table", "csv", "json", "markdown"), default="table")
-    res.add_argument(
-        "--columns",
-        metavar="A,B,...",
-        help="the columns to show, in this order: job, a swept param, status, metric, step, "
-        "a returned key (nested: dotted), duration_s, result (default: all but result)",
-    )
-    res.add_argument(
-        "--check",
-        action="store_true",
-        help="exit 1 unless every job completed or was pruned (failed, interrupted or "
-        "missing jobs)",
-    )
-    res.add_argument(
-        "--job",
-        type=int,
-        metavar="N",
-        help="everything about job N: overrides, choices, status, duration, its composed "
-        "config, return value or error with traceback, log path, seed, what it reported",
-    )
-    res.add_argument(
-        "--curves",
-        action="store_true",
-        help="one row per job's reported metric (zenspec.report): steps, first, last and "
-        "best value and the step of the best; running jobs too",
-    )
+    sweep_dir_args, report_output = add_view_commands(sub)
 
     resume = sub.add_parser(
         "resume",
@@ -283,8 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _complete_with(SPEC_FILE, run_spec, plan_spec, val_paths, resume_spec)
     _complete_with(CONFIG_KEYS, run_overrides, plan_overrides)
-    _complete_with(SWEEP_DIR, res_dir, resume_dir)
-    _complete_with(ANY_FILE, init_output)
+    _complete_with(SWEEP_DIR, resume_dir, *sweep_dir_args)
+    _complete_with(ANY_FILE, init_output, report_output)
     _complete_with(values("cfg", CFG_CHOICES), cfg)
     _complete_with(values("info", INFO_CHOICES), info)
     return parser

@@ -163,7 +163,10 @@ def explain_composition_error(
         return missing
     # Hydra appends its config search path to "not found" errors: noise for a user
     text = " ".join(str(e).split("\nConfig search path:")[0].split())
-    named = re.search(r"'([^']+)'", text)
+    # "Error merging override b=[]" names its key without quotes (a list into a table)
+    named = re.search(r"Error merging override [+~]*([^=\s]+)=", text) or re.search(
+        r"'([^']+)'", text
+    )
     cause = e.__cause__
     # OmegaConf's reason (the field's type, the value it got) is in the cause;
     # its "full_key: ... object_type=..." trailer repeats what the message says

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 from zenspec.records.store import RECORDS_DIRNAME
 from zenspec.text_table import render_table
 
-__all__ = ["find_runs", "list_runs"]
+__all__ = ["find_runs", "list_runs", "tags_text"]
 
 #: how deep below the directory a run's own directory may be
 MAX_DEPTH = 4
@@ -44,6 +44,11 @@ def find_runs(root: Path, depth: int = MAX_DEPTH) -> List[Path]:
     return found
 
 
+def tags_text(tags: Any) -> str:
+    """``lr=cosine, data=v2``: a run's ``--tag``s in one cell."""
+    return ", ".join(f"{k}={v}" for k, v in tags.items()) if isinstance(tags, dict) else ""
+
+
 def _summary(where: Path) -> Optional[Dict[str, Any]]:
     from zenspec.records.table import load_results
 
@@ -67,6 +72,7 @@ def _summary(where: Path) -> Optional[Dict[str, Any]]:
         "best": None if best is None else {"job": best.num, "metric": best.metric},
         "description": results.description,
         "tags": m.get("tags") or {},
+        "note": m.get("note"),
     }
 
 
@@ -79,7 +85,8 @@ def list_runs(root: Path, fmt: str = "table", found: Optional[List[Path]] = None
         return json.dumps({"dir": str(root), "runs": runs}, indent=2, default=str) + "\n"
     if not runs:
         return f"no zenspec runs or sweeps under {root}\n"
-    head = ["started", "name", "status", "jobs", "best", "dir"]
+    tagged = any(s.get("tags") for s in runs)
+    head = ["started", "name", "status", "jobs", "best", *(["tags"] if tagged else []), "dir"]
     body = []
     for s in runs:
         counts = s.get("counts") or {}
@@ -96,12 +103,14 @@ def list_runs(root: Path, fmt: str = "table", found: Optional[List[Path]] = None
                 str(s.get("status")),
                 jobs,
                 shown,
+                *([tags_text(s.get("tags"))] if tagged else []),
                 str(Path(s["dir"]).relative_to(root)) if s["dir"] != str(root) else ".",
             ]
         )
     text = render_table(head, body, rule=True) + "\n"
-    described = [s for s in runs if s.get("description")]
-    for s in described:
-        first = str(s["description"]).strip().splitlines()[0]
-        text += f"  {Path(s['dir']).relative_to(root)}: {first}\n"
+    for s in runs:
+        for said in (s.get("description"), s.get("note")):
+            if isinstance(said, str) and said.strip():
+                first = said.strip().splitlines()[0]
+                text += f"  {Path(s['dir']).relative_to(root)}: {first}\n"
     return text + f"{len(runs)} run(s) under {root}\n"

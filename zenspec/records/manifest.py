@@ -127,6 +127,8 @@ def new_manifest(
     planned: Optional[List[List[str]]],
     spec: Optional[Dict[str, Any]] = None,
     metric: Optional[str] = None,
+    tags: Optional[Dict[str, str]] = None,
+    note: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Build the manifest of a run/sweep about to start, and write it."""
     manifest = {
@@ -143,6 +145,8 @@ def new_manifest(
         "overrides": list(overrides),
         "spec": spec,
         "metric": metric,
+        "tags": dict(tags or {}),
+        "note": note,
         "sweeper": sweeper,
         "launcher": launcher,
         "planned_jobs": None

@@ -111,6 +111,8 @@ class RecordSession:
             planned=planned,
             spec=(extra or {}).get("spec"),
             metric=(extra or {}).get("metric"),
+            tags=(extra or {}).get("tags"),
+            note=(extra or {}).get("note"),
         )
 
     def resume(self, manifest: Dict[str, Any], jobs: List[int]) -> None:

@@ -139,6 +139,31 @@ class SweepResults:
         name = self.manifest.get("metric") or (self.manifest.get("spec") or {}).get("metric")
         return name if isinstance(name, str) else None
 
+    def judged_by(self, metric: Optional[str]) -> SweepResults:
+        """Judge the jobs by *metric*, a (dotted) key of their return values, from now on.
+
+        Changes these results in place (their records are not touched) and returns them.
+        None leaves the recorded metric.
+        """
+        if metric is None:
+            return self
+        from zenspec.records.jobs import extract_metric
+
+        self.manifest = {**self.manifest, "metric": metric}
+        for row in self.rows:
+            if row.status == "completed":
+                try:
+                    row.metric = extract_metric(row.return_value, metric)
+                except Exception:  # this job did not return it: no metric, as for a failure
+                    row.metric = None
+        return self
+
+    @property
+    def maximize(self) -> bool:
+        """Whether the spec said ``direction = "maximize"``."""
+        spec = self.manifest.get("spec")
+        return isinstance(spec, dict) and spec.get("direction") == "maximize"
+
     def param_names(self) -> List[str]:
         names: List[str] = []
         for r in self.rows:

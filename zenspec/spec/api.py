@@ -299,6 +299,8 @@ def run_spec(
         Passed to :func:`zenspec.hydra_run` / :func:`zenspec.hydra_multirun`
         (``with_log_configuration``, ``on_error``, ``progress``, ``records``...);
         ``execution_whitelist`` defaults to the spec's ``[experiment] execution_whitelist``.
+        ``tags`` (a mapping of str to str) and ``note`` (str) label the run in its
+        manifest, as ``zenspec run --tag k=v --note TEXT`` does.
 
     Returns
     -------
@@ -333,7 +335,9 @@ def run_spec(
                 "data": spec.parsed.data,
                 "metric": spec.experiment.metric,
                 "direction": spec.experiment.direction,
-            }
+            },
+            "tags": {str(k): str(v) for k, v in (launch_kwargs.pop("tags", None) or {}).items()},
+            "note": launch_kwargs.pop("note", None),
         }
         if spec.experiment.metric is not None:
             launch_kwargs.setdefault("metric", spec.experiment.metric)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -98,6 +99,26 @@ def _sweep_override(key: str, value: Any) -> str:
     if is_structured_sweep(value):  # { low, high, log, int } / { choices }: the same grammar
         return f"{key}={structured_to_sweep(value)}"
     return f"{key}=" + ",".join(value_to_override(convert_value(v)) for v in value)
+
+
+def default_dirs(spec: Spec) -> List[str]:
+    """``outputs/<name>/<date>/<time>``, ``multirun/<name>/...``: spec runs filed by experiment.
+
+    Hydra's defaults (``outputs/<date>/<time>``) put every experiment of a project
+    in one heap; a spec knows its name. A dir the spec's ``[hydra]`` sets, or an
+    override on the command line, wins (:func:`merge_overrides`). The time is
+    written out, not ``${now:...}``: Hydra's ``now`` is cached for the process,
+    so it is the same directory, and a plain override stays on the launch
+    layer's parser-free path.
+    """
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", spec.experiment.name).lstrip(".") or "experiment"
+    stamp = datetime.now().strftime("%Y-%m-%d/%H-%M-%S")
+    out = []
+    for mode, root in (("run", "outputs"), ("sweep", "multirun")):
+        node = spec.hydra.get(mode)
+        if not (isinstance(node, dict) and "dir" in node):
+            out.append(f"hydra.{mode}.dir={root}/{name}/{stamp}")
+    return out
 
 
 def spec_overrides(spec: Spec) -> List[str]:
@@ -301,7 +322,7 @@ def compile_spec(
         config=config,
         task_function=task,
         groups=_groups(spec),
-        overrides=merge_overrides(spec_overrides(spec), overrides or ()),
+        overrides=merge_overrides([*default_dirs(spec), *spec_overrides(spec)], overrides or ()),
         multirun=bool(multirun or spec.sweep or not spec.sweeper.is_grid),
         job_name=spec.experiment.name,
         execution_whitelist=spec_execution_whitelist(spec),

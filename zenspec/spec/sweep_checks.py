@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from zenspec.errors import OverrideError, Problem, did_you_mean
 from zenspec.spec.parse import KeyPath
@@ -109,6 +109,15 @@ class SweepChecks:
         for key, value in self.spec.sweep.items():
             path = self.spec.sweep_paths[key]
             if is_structured_sweep(value) and not self.structured(path, value):
+                continue
+            broken = _broken_interpolation(value)
+            if broken is not None:
+                self.add(
+                    path,
+                    f"the sweep value {broken[0]!r} is no valid interpolation: {broken[1]}",
+                    "Fix: write a complete reference such as '${other.key}', or a plain "
+                    "string without '${'.",
+                )
                 continue
             try:
                 text = _sweep_override(key, value)
@@ -298,3 +307,24 @@ class SpecGroupOptions:
 
     def get_group_options(self, group_name: str, results_filter: Any = None) -> List[str]:
         return sorted(self.groups.get(group_name, {}))
+
+
+def _broken_interpolation(value: Any) -> Optional[Tuple[str, str]]:
+    """``(value, why)`` for a listed sweep value with a malformed ``${...}``, else None.
+
+    Hydra's override parser takes ``'${'`` as a quoted string; OmegaConf refuses it
+    only when the override is applied, as the job's config is composed, with no
+    word of which spec key held it. Checked here, it gets its file and line.
+    """
+    if not isinstance(value, list):
+        return None  # a string is Hydra's sweep grammar: its parser checks it
+    for item in value:
+        if isinstance(item, str) and "${" in item:
+            from omegaconf import OmegaConf
+            from omegaconf.errors import GrammarParseError
+
+            try:
+                OmegaConf.create({"value": item})
+            except GrammarParseError as e:
+                return item, str(e).splitlines()[0]
+    return None
