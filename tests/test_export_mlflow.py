@@ -301,7 +301,7 @@ def _closed_port() -> int:
 def test_errors_say_what_to_fix(sweeps, tmp_path, capsys, monkeypatch):
     sweep = sweeps / "odd"
     code, out, err = run_cli(capsys, "export", tmp_path, "--mlflow", "sqlite:///x.db")
-    assert code == 2 and out == "" and "no zenspec sweep here or below" in err
+    assert code == 2 and out == "" and "holds no zenspec sweep" in err
     code, _, err = run_cli(capsys, "export", tmp_path / "nope", "--mlflow", "sqlite:///x.db")
     assert code == 2 and "no such directory" in err
     code, _, err = run_cli(capsys, "export", sweep, "--mlflow", "x.db")

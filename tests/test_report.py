@@ -363,7 +363,7 @@ def test_a_directory_without_sweeps_is_refused(tmp_path, capsys):
     assert code == 2 and out == ""
     assert "holds no zenspec sweep" in err and "Fix: pass a sweep directory" in err
     code, _, err = report(capsys, tmp_path / "nosuch", "-o", tmp_path / "r.html")
-    assert code == 2 and "is not a directory" in err
+    assert code == 2 and "no such directory" in err
     assert not (tmp_path / "r.html").exists()
 
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
-from zenspec.errors import ZenspecError
 from zenspec.export.connect import (
     checked_uri,
     client_class,
@@ -175,32 +174,9 @@ def export_mlflow(
 
 def _sweep_roots(sweep_dirs: Sequence[Union[str, os.PathLike[str]]]) -> List[Path]:
     """Each directory's sweep, or the sweeps under it; each sweep once, in the order given."""
-    from zenspec.records.listing import find_runs
-    from zenspec.records.store import manifest_path
+    from zenspec.records.listing import sweeps_named
 
-    if not sweep_dirs:
-        raise ZenspecError("no sweep directory given.", hint="Fix: name one or more SWEEP_DIRs.")
-    roots: Dict[Path, None] = {}
-    for given in sweep_dirs:
-        where = Path(given)
-        if manifest_path(where).is_file():
-            found = [where]
-        elif where.is_dir():
-            found = find_runs(where)
-        else:
-            raise ZenspecError(
-                f"{where}: {'not a directory' if where.exists() else 'no such directory'}.",
-                hint="Fix: pass the sweep directory zenspec printed (hydra.sweep.dir).",
-            )
-        if not found:
-            raise ZenspecError(
-                f"{where}: no zenspec sweep here or below (no .zenspec/manifest.json).",
-                hint="Fix: pass a sweep directory (hydra.sweep.dir) or one holding sweeps "
-                "(multirun/).",
-            )
-        for root in found:
-            roots.setdefault(root.resolve(), None)
-    return list(roots)
+    return [root.resolve() for root in sweeps_named(sweep_dirs)]
 
 
 def _existing(client: MlflowClient, experiment_id: str, run_id: str) -> List[Run]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from zenspec.records.store import RECORDS_DIRNAME
 from zenspec.text_table import render_table
 
-__all__ = ["find_runs", "list_runs", "tags_text"]
+__all__ = ["find_runs", "list_runs", "sweeps_named", "tags_text"]
 
 #: how deep below the directory a run's own directory may be
 MAX_DEPTH = 4
@@ -47,6 +48,41 @@ def find_runs(root: Path, depth: int = MAX_DEPTH) -> List[Path]:
 def tags_text(tags: Any) -> str:
     """``lr=cosine, data=v2``: a run's ``--tag``s in one cell."""
     return ", ".join(f"{k}={v}" for k, v in tags.items()) if isinstance(tags, dict) else ""
+
+
+def sweeps_named(paths: Sequence[Union[str, os.PathLike[str]]]) -> List[Path]:
+    """The sweeps *paths* name (``report``, ``export``): each a sweep, or a directory of them.
+
+    Each sweep once (a directory and its parent may both be named), in the order
+    given, as given (not resolved). A path that is no directory, or holds no sweep
+    at any depth :func:`find_runs` searches, is refused (exit 2).
+    """
+    from zenspec.errors import ZenspecError
+    from zenspec.records.store import manifest_path
+
+    if not paths:
+        raise ZenspecError("no sweep directory given.", hint="Fix: name one or more SWEEP_DIRs.")
+    found: Dict[Path, Path] = {}
+    for given in paths:
+        where = Path(given)
+        if manifest_path(where).is_file():
+            runs = [where]
+        elif where.is_dir():
+            runs = find_runs(where)
+        else:
+            raise ZenspecError(
+                f"{where}: {'is not a directory' if where.exists() else 'no such directory'}.",
+                hint="Fix: pass the sweep directory `zenspec run` printed (outputs: ...).",
+            )
+        if not runs:
+            raise ZenspecError(
+                f"{where}: holds no zenspec sweep (no .zenspec/manifest.json in it or below it).",
+                hint="Fix: pass a sweep directory (the one `zenspec run` printed as outputs) "
+                "or a directory of them (multirun/).",
+            )
+        for run in runs:
+            found.setdefault(run.resolve(), run)
+    return list(found.values())
 
 
 def _summary(where: Path) -> Optional[Dict[str, Any]]:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-from zenspec.errors import ZenspecError
 from zenspec.records.table import JobRow, SweepResults
 
 __all__ = [
@@ -76,33 +75,9 @@ class Sweep:
 
 def find_sweeps(paths: Sequence[PathLike]) -> List[Path]:
     """Every sweep directory *paths* name: a sweep itself, or the sweeps under a directory."""
-    from zenspec.records.listing import find_runs
-    from zenspec.records.store import manifest_path
+    from zenspec.records.listing import sweeps_named
 
-    found: List[Path] = []
-    for given in paths:
-        where = Path(given)
-        if manifest_path(where).is_file():
-            runs = [where]
-        elif where.is_dir():
-            runs = find_runs(where)
-        else:
-            runs = []
-        if not runs:
-            what = "is not a directory" if not where.is_dir() else "holds no zenspec sweep"
-            raise ZenspecError(
-                f"{where}: {what} (no .zenspec/manifest.json in it or below it).",
-                hint="Fix: pass a sweep directory (the one `zenspec run` printed as outputs) "
-                "or a directory of them (multirun/).",
-            )
-        # the same sweep named twice (a dir and its parent) is shown once
-        known = {p.resolve() for p in found}
-        found.extend(p for p in runs if p.resolve() not in known)
-    if not found:
-        raise ZenspecError(
-            "no sweep directory given.", hint="Fix: zenspec report SWEEP_DIR... -o report.html"
-        )
-    return found
+    return sweeps_named(paths)
 
 
 def _kind(manifest: Dict[str, Any]) -> str:
