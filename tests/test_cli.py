@@ -79,6 +79,14 @@ def test_user_random_search_sweeper(capsys):
     assert "sweeper returned:" in out
     assert "best_evaluated_params" in out and "best_evaluated_result" in out
     assert out.count("Launching 1 jobs locally") == 10  # max_iter = 10 trials
+    # its own return value says nothing of where it wrote: zenspec says it, -q too
+    (where,) = [
+        line[len("outputs: ") :] for line in out.splitlines() if line.startswith("outputs:")
+    ]
+    assert "/multirun/random_search/" in where and (Path(where) / ".zenspec").is_dir()
+    code, out, _ = run(capsys, "run", SPECS / "random_search.toml", "-q")
+    assert code == 0 and out.splitlines()[-1].startswith("outputs: ")
+    assert out.splitlines()[-1] != f"outputs: {where}"  # a new sweep, a new dir
 
 
 def test_validate_passes_on_every_shipped_spec(capsys):

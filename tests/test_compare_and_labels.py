@@ -140,6 +140,11 @@ def test_spec_runs_are_filed_under_the_experiments_name(spec, capsys, tmp_path):
     (sweep,) = tmp_path.glob("multirun/*/*/*")
     assert sweep.relative_to(tmp_path).parts[:2] == ("multirun", "quad")
     assert f"outputs: {sweep}" in out
+    # a generated name, as Hydra's: a second run (in the same second or not) gets its own
+    assert run(capsys, "run", spec, "-q")[0] == 0
+    sweeps = sorted(tmp_path.glob("multirun/quad/*/*/.zenspec/manifest.json"))
+    assert len(sweeps) == 2
+    assert all(len(list(p.parent.glob("jobs/*.json"))) == 6 for p in sweeps)
     single = tmp_path / "single.toml"
     single.write_text(SPEC.format(root=ROOT).split("[sweep]")[0].replace('"quad"', '"one"'))
     code, out, _ = run(capsys, "run", single)

@@ -76,6 +76,10 @@ COMMON = [
     "v=-",
     "v=Infinity",
     "v=1__0",
+    # a spec's default output dirs (zenspec.spec.compile.default_dirs)
+    "hydra.sweep.dir=multirun/quad/${now:%Y-%m-%d}/${now:%H-%M-%S}",
+    "hydra.run.dir=outputs/a.b-c/${now:%Y-%m-%d}/${now:%H-%M-%S}",
+    "x=${now:%H}",
 ]
 
 
@@ -102,6 +106,9 @@ def test_the_config_loader_is_set_as_hydras_parser_sets_it():
         "x@pkg=1",
         "x='quoted'",
         "x=${a.b}",
+        "x=${now:%H:%M}",
+        "x=${now:}}",
+        "x=${now:%H}${",
         "x=[1,2]",
         "x={a:1}",
         "x=a b",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 import textwrap
 from pathlib import Path
@@ -172,12 +171,10 @@ def test_compiled_config_is_builds_of_the_target():
     spec = load_spec(REPO / "specs" / "dict_builds.toml")
     compiled = compile_spec(spec, ["a=7"])
     assert instantiate(compiled.config) == {"a": 1, "b": 1}
-    # spec runs are filed under their experiment's name, at a plain (parser-free) path
+    # spec runs are filed under their experiment's name (a generated, unique name)
     run_dir, sweep_dir, *rest = compiled.overrides
-    assert re.fullmatch(
-        r"hydra\.run\.dir=outputs/dict_builds/\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d", run_dir
-    )
-    assert sweep_dir == run_dir.replace("hydra.run.dir=outputs/", "hydra.sweep.dir=multirun/")
+    assert run_dir == "hydra.run.dir=outputs/dict_builds/${now:%Y-%m-%d}/${now:%H-%M-%S}"
+    assert sweep_dir == "hydra.sweep.dir=multirun/dict_builds/${now:%Y-%m-%d}/${now:%H-%M-%S}"
     assert rest == ["a=7"] and compiled.multirun
     assert compiled.job_name == "dict_builds"
 

@@ -16,7 +16,9 @@ is parsed by Hydra (:mod:`zenspec.accelerate.switches`).
 * the value: empty; or one *primitive* of unquoted characters (letters,
   digits and ``_-/.+:%*@?|``: no whitespace, quote, escape, bracket, comma,
   ``$`` or ``=``); or a simple choice sweep ``a,b,c`` of primitives; or
-  ``range(...)`` of one to three integers.
+  ``range(...)`` of one to three integers; or safe characters with
+  ``${now:FORMAT}`` interpolations in them (``multirun/x/${now:%Y-%m-%d}``: the
+  output dirs of a spec), which Hydra keeps as the string (OmegaConf resolves it).
 
 A primitive is one token of Hydra's lexer or several. The lexer takes the
 longest match, earlier rules winning ties (FLOAT, INT, BOOL, NULL,
@@ -51,6 +53,7 @@ from zenspec.spec.override_text import (
 __all__ = ["parse_line", "parse_lines"]
 
 _RANGE = re.compile(rf"range\(([+-]?{UINT}(?:,[+-]?{UINT}){{0,2}})\)\Z")
+_NOW = re.compile(r"(?:[A-Za-z0-9_\-/.+:%*@?|]|\$\{now:[A-Za-z0-9_%\-]*\})+\Z")
 _TYPES = {None: OverrideType.CHANGE, "+": OverrideType.ADD, "++": OverrideType.FORCE_ADD}
 _functions: List[Any] = []  # Hydra's grammar functions, made at the first range(...)
 
@@ -61,6 +64,8 @@ def _value(text: str) -> Optional[Tuple[Any, ValueType]]:
         return "", ValueType.ELEMENT
     if SAFE.match(text):
         return primitive(text), ValueType.ELEMENT
+    if "${now:" in text and _NOW.match(text):
+        return text, ValueType.ELEMENT  # Hydra's text, interpolations and all
     if "," in text and "(" not in text:
         items = text.split(",")
         if all(SAFE.match(item) for item in items):

@@ -126,7 +126,9 @@ def _plan(args: argparse.Namespace, out: IO[str]) -> int:
 
 def _progress(args: argparse.Namespace, err: IO[str], maximize: bool = False) -> Any:
     if args.quiet:
-        return None
+        from zenspec.cli.progress import SweepDirOnly
+
+        return SweepDirOnly()  # silent; remembers the sweep dir for the last line
     from zenspec.cli.progress import Progress
 
     # a terminal gets one live line; a pipe (CI logs) one line per finished job
@@ -169,6 +171,7 @@ def _run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             out,
             args.quiet,
             maximize,
+            progress,
         )
 
 
@@ -186,7 +189,9 @@ def _tags(given: Sequence[str]) -> dict:
     return tags
 
 
-def _launched(launch: Any, out: IO[str], quiet: bool, maximize: bool = False) -> int:
+def _launched(
+    launch: Any, out: IO[str], quiet: bool, maximize: bool = False, progress: Any = None
+) -> int:
     from zenspec.cli.output import report_result, report_stopped_study
 
     try:
@@ -206,7 +211,8 @@ def _launched(launch: Any, out: IO[str], quiet: bool, maximize: bool = False) ->
             if log
             else "Fix: --traceback shows where.",
         ) from e
-    return report_result(result, out, quiet=quiet, maximize=maximize)
+    where = getattr(progress, "root", None)  # the sweep's dir, as the launch core told it
+    return report_result(result, out, quiet=quiet, maximize=maximize, sweep_dir=where)
 
 
 def _resume(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:

@@ -62,8 +62,17 @@ def _records_table(sweep_dir: Optional[Path], maximize: bool) -> Optional[str]:
     return render(load_results(sweep_dir), "table", maximize=maximize, outcome=True)
 
 
-def report_result(result: Any, out: IO[str], quiet: bool = False, maximize: bool = False) -> int:
-    """Print *result* (what ``Spec.run`` returned); raise if any job failed."""
+def report_result(
+    result: Any,
+    out: IO[str],
+    quiet: bool = False,
+    maximize: bool = False,
+    sweep_dir: Optional[Path] = None,
+) -> int:
+    """Print *result* (what ``Spec.run`` returned); raise if any job failed.
+
+    *sweep_dir*: where the sweep wrote, for a sweeper whose return value does not say.
+    """
     from hydra.core.utils import JobReturn, JobStatus
 
     if isinstance(result, JobReturn):
@@ -83,6 +92,8 @@ def report_result(result: Any, out: IO[str], quiet: bool = False, maximize: bool
     jobs = _flat_jobs(result)
     if not jobs:  # a sweeper with its own return value
         out.write(f"sweeper returned: {pprint.pformat(result)}\n")
+        if sweep_dir is not None:
+            out.write(f"outputs: {Path(sweep_dir).resolve()}\n")
         return EXIT_OK
     failed = [j for j in jobs if j.status is JobStatus.FAILED]
     sweep_dir = _sweep_dir(jobs)

@@ -20,7 +20,7 @@ from typing import IO, Any, Dict, Iterator, Optional
 
 from zenspec.records.jobs import read_job_records, running_jobs
 
-__all__ = ["Progress", "launch_lines_hushed"]
+__all__ = ["Progress", "SweepDirOnly", "launch_lines_hushed"]
 
 # Launchers announce every job ("Launching N jobs", "#3 : a=1"); under a live
 # progress line in a terminal those lines only push the line up the screen.
@@ -228,3 +228,20 @@ class Progress:
             text += f": {record['error'].get('type', '').rsplit('.', 1)[-1]}: "
             text += str(record["error"].get("message", ""))[:200]
         return text
+
+
+class SweepDirOnly(Progress):
+    """No progress at all (``-q``): only where the sweep writes, for the final line.
+
+    A sweeper with its own return value says nothing of its directory; the
+    launch core tells its progress, so ``zenspec run -q`` still ends with it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(None, tty=False)
+
+    def started_sweep(self, root: Path, total: Optional[int], skip: Optional[set] = None) -> None:
+        self.root = root
+
+    def finished_sweep(self) -> None:
+        pass

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -106,18 +105,17 @@ def default_dirs(spec: Spec) -> List[str]:
 
     Hydra's defaults (``outputs/<date>/<time>``) put every experiment of a project
     in one heap; a spec knows its name. A dir the spec's ``[hydra]`` sets, or an
-    override on the command line, wins (:func:`merge_overrides`). The time is
-    written out, not ``${now:...}``: Hydra's ``now`` is cached for the process,
-    so it is the same directory, and a plain override stays on the launch
-    layer's parser-free path.
+    override on the command line, wins (:func:`merge_overrides`). Written with
+    ``${now:...}``, as Hydra's own: a generated name, so two runs started in the
+    same second get two dirs (``..._1``), and a form the launch layer parses
+    without ANTLR.
     """
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", spec.experiment.name).lstrip(".") or "experiment"
-    stamp = datetime.now().strftime("%Y-%m-%d/%H-%M-%S")
     out = []
     for mode, root in (("run", "outputs"), ("sweep", "multirun")):
         node = spec.hydra.get(mode)
         if not (isinstance(node, dict) and "dir" in node):
-            out.append(f"hydra.{mode}.dir={root}/{name}/{stamp}")
+            out.append(f"hydra.{mode}.dir={root}/{name}/${{now:%Y-%m-%d}}/${{now:%H-%M-%S}}")
     return out
 
 
