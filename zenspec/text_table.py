@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence
 
-__all__ = ["render_table"]
+__all__ = ["markdown_table", "render_table"]
 
 
 def render_table(
@@ -65,3 +65,17 @@ def render_table(
         lines.append(line(["-" * w for w in widths]))
     lines += [line(r) for r in rows]
     return "\n".join(lines)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured markdown table, without a final newline.
+
+    Examples
+    --------
+    >>> print(markdown_table(["job", "metric"], [["0", "1.5"]]))
+    | job | metric |
+    |---|---|
+    | 0 | 1.5 |
+    """
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])

@@ -23,10 +23,7 @@ def add_view_commands(sub: Any) -> Tuple[List[argparse.Action], argparse.Action]
     res.add_argument(
         "--sort", metavar="KEY", help="sort by 'metric', a swept param or a returned key"
     )
-    res.add_argument("--metric", metavar="KEY", help="judge jobs by this key of their return value")
-    direction = res.add_mutually_exclusive_group()
-    direction.add_argument("--maximize", action="store_true", help="higher metric is better")
-    direction.add_argument("--minimize", action="store_true", help="lower metric is better")
+    _judging(res, "judge jobs by this key of their return value")
     res.add_argument("--format", choices=("table", "csv", "json", "markdown"), default="table")
     res.add_argument(
         "--columns",
@@ -64,10 +61,7 @@ def add_view_commands(sub: Any) -> Tuple[List[argparse.Action], argparse.Action]
     compare_dirs = compare.add_argument(
         "sweep_dirs", metavar="SWEEP_DIR", nargs="+", help="two or more sweep directories"
     )
-    compare.add_argument("--metric", metavar="KEY", help="compare this key of the return values")
-    cmp_direction = compare.add_mutually_exclusive_group()
-    cmp_direction.add_argument("--maximize", action="store_true", help="higher metric is better")
-    cmp_direction.add_argument("--minimize", action="store_true", help="lower metric is better")
+    _judging(compare, "compare this key of the return values")
     compare.add_argument("--format", choices=("table", "json", "markdown"), default="table")
 
     report = sub.add_parser(
@@ -85,10 +79,7 @@ def add_view_commands(sub: Any) -> Tuple[List[argparse.Action], argparse.Action]
     report_output = report.add_argument(
         "-o", "--output", metavar="FILE", default="report.html", help="default: report.html"
     )
-    report.add_argument("--metric", metavar="KEY", help="plot this key of the return values")
-    rep_direction = report.add_mutually_exclusive_group()
-    rep_direction.add_argument("--maximize", action="store_true", help="higher metric is better")
-    rep_direction.add_argument("--minimize", action="store_true", help="lower metric is better")
+    _judging(report, "plot this key of the return values")
     report.add_argument("--title", metavar="TEXT", help="the report's title")
 
     export = sub.add_parser(
@@ -113,3 +104,11 @@ def add_view_commands(sub: Any) -> Tuple[List[argparse.Action], argparse.Action]
     )
 
     return [res_dir, compare_dirs, report_dirs, export_dirs], report_output
+
+
+def _judging(parser: argparse.ArgumentParser, metric_help: str) -> None:
+    """``--metric KEY`` and ``--maximize | --minimize``: how a command judges the jobs."""
+    parser.add_argument("--metric", metavar="KEY", help=metric_help)
+    direction = parser.add_mutually_exclusive_group()
+    direction.add_argument("--maximize", action="store_true", help="higher metric is better")
+    direction.add_argument("--minimize", action="store_true", help="lower metric is better")

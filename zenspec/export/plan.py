@@ -247,7 +247,7 @@ def _parent_plan(results: SweepResults, name: str, common: Mapping[str, str]) ->
     m = results.manifest
     spec = m.get("spec") if isinstance(m.get("spec"), dict) else {}
     assert isinstance(spec, dict)
-    maximize = spec.get("direction") == "maximize"
+    maximize = results.maximize
     status = results.status
     counts = ", ".join(f"{n} {k}" for k, n in sorted(results.counts.items()))
     tags: Dict[str, str] = dict(common)

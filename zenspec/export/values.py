@@ -95,11 +95,4 @@ def same(a: float, b: float) -> bool:
 
 def experiment_name(results: SweepResults) -> str:
     """The spec's ``experiment.name``, else the manifest's ``job_name``."""
-    m = results.manifest
-    spec = m.get("spec")
-    data = spec.get("data") if isinstance(spec, dict) else None
-    exp = data.get("experiment") if isinstance(data, dict) else None
-    name = exp.get("name") if isinstance(exp, dict) else None
-    if isinstance(name, str) and name.strip():
-        return name.strip()
-    return str(m.get("job_name") or "zenspec")
+    return results.name or "zenspec"

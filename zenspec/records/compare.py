@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from zenspec.errors import ZenspecError
 from zenspec.records.listing import tags_text
 from zenspec.records.table import JobRow, SweepResults, load_results
-from zenspec.text_table import render_table
+from zenspec.text_table import markdown_table, render_table
 
 __all__ = ["Comparison", "compare_sweeps"]
 
@@ -72,7 +72,7 @@ class Comparison:
                 {
                     "label": label,
                     "dir": str(s.root),
-                    "name": _name(s),
+                    "name": (s.name or ""),
                     "status": s.status,
                     "counts": s.counts,
                     "metric": s.metric_name,
@@ -102,14 +102,14 @@ class Comparison:
         """``table`` (aligned text), ``markdown`` or ``json``."""
         if fmt == "json":
             return json.dumps(self.as_dict(), indent=2, default=str) + "\n"
-        table = _markdown if fmt == "markdown" else _plain
+        table = markdown_table if fmt == "markdown" else _plain
         out = []
         for label, s, fixed in zip(self.labels, self.sweeps, self.settings):
             tags = tags_text(s.manifest.get("tags"))
             own = " ".join(f"{k}={_text(v)}" for k, v in fixed.items())
             said = " ".join(
                 x
-                for x in (_name(s), f"[{tags}]" if tags else "", f"with {own}" if own else "")
+                for x in ((s.name or ""), f"[{tags}]" if tags else "", f"with {own}" if own else "")
                 if x
             )
             out.append(f"{label}: {s.root}" + (f"  {said}" if said else ""))
@@ -156,14 +156,6 @@ class Comparison:
         return "\n".join(out) + "\n"
 
 
-def _name(s: SweepResults) -> str:
-    spec = s.manifest.get("spec")
-    data = spec.get("data") if isinstance(spec, dict) else None
-    exp = data.get("experiment") if isinstance(data, dict) else None
-    name = exp.get("name") if isinstance(exp, dict) else None
-    return str(name or s.manifest.get("job_name") or "")
-
-
 def _differences(metrics: Sequence[Optional[float]]) -> List[Optional[float]]:
     """Each later sweep's metric minus the first's (None where either is missing)."""
     first = _number(metrics[0])
@@ -179,11 +171,6 @@ def _signed(value: Optional[float]) -> str:
 
 def _plain(head: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     return render_table(head, body, rule=True)
-
-
-def _markdown(head: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(b) + " |" for b in body])
 
 
 def _labels(dirs: Sequence[Path]) -> List[str]:
@@ -243,7 +230,8 @@ def compare_sweeps(
         for row in s.rows:
             if row.status != "completed" or not row.params:
                 continue
-            key, held = _key(row, names), found.get(_key(row, names))
+            key = _key(row, names)
+            held = found.get(key)
             if held is None or _better(row.metric, held.metric, maximize):
                 found[key] = row
         per_sweep.append(found)

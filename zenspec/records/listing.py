@@ -93,13 +93,10 @@ def _summary(where: Path) -> Optional[Dict[str, Any]]:
     except Exception as e:  # a damaged manifest: listed, with why
         return {"dir": str(where), "status": f"unreadable ({e})", "started_at": ""}
     m = results.manifest
-    spec = m.get("spec") or {}
-    exp = ((spec.get("data") or {}).get("experiment") or {}) if isinstance(spec, dict) else {}
-    maximize = spec.get("direction") == "maximize" if isinstance(spec, dict) else False
-    best = results.best(maximize)
+    best = results.best(results.maximize)
     return {
         "dir": str(where),
-        "name": exp.get("name") or m.get("job_name"),
+        "name": results.name,
         "mode": m.get("mode"),
         "started_at": m.get("started_at") or "",
         "status": results.status,

@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional, Sequence
 
 from zenspec.records.columns import choose
 from zenspec.records.table import JobRow, SweepResults
-from zenspec.text_table import render_table
+from zenspec.text_table import markdown_table, render_table
 
 __all__ = ["FORMATS", "render"]
 
@@ -143,9 +143,7 @@ def render(
         writer.writerows([[c.rstrip("*") if i == 0 else c for i, c in enumerate(b)] for b in body])
         return buf.getvalue()
     if fmt == "markdown":
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(b) + " |" for b in body]
-        text = "\n".join(lines)
+        text = markdown_table(header, body)
     elif fmt == "table":
         text = render_table(header, body, rule=True)
     else:

@@ -85,14 +85,24 @@ class SweepResults:
         more = f"; and {len(self.damaged) - limit} more" if len(self.damaged) > limit else ""
         return f"{len(self.damaged)} damaged record(s) skipped: {shown}{more}"
 
-    @property
-    def description(self) -> Optional[str]:
-        """The spec's ``experiment.description``, when the sweep was run from a spec."""
+    def _experiment(self, key: str) -> Optional[str]:
+        """The spec's ``experiment.<key>`` if a non-blank string (a spec run), else None."""
         spec = self.manifest.get("spec")
         data = spec.get("data") if isinstance(spec, dict) else None
         exp = data.get("experiment") if isinstance(data, dict) else None
-        text = exp.get("description") if isinstance(exp, dict) else None
+        text = exp.get(key) if isinstance(exp, dict) else None
         return text if isinstance(text, str) and text.strip() else None
+
+    @property
+    def description(self) -> Optional[str]:
+        """The spec's ``experiment.description``, when the sweep was run from a spec."""
+        return self._experiment("description")
+
+    @property
+    def name(self) -> Optional[str]:
+        """The spec's ``experiment.name``, else Hydra's job name (a sweep run from Python)."""
+        name = self._experiment("name") or self.manifest.get("job_name")
+        return str(name).strip() if name else None
 
     @property
     def status(self) -> str:

@@ -318,13 +318,12 @@ def _broken_interpolation(value: Any) -> Optional[Tuple[str, str]]:
     """
     if not isinstance(value, list):
         return None  # a string is Hydra's sweep grammar: its parser checks it
+    from zenspec.spec.semantic import _interpolation_error  # [config]'s check, the same grammar
+
+    memo: Dict[str, Optional[str]] = {}
     for item in value:
         if isinstance(item, str) and "${" in item:
-            from omegaconf import OmegaConf
-            from omegaconf.errors import GrammarParseError
-
-            try:
-                OmegaConf.create({"value": item})
-            except GrammarParseError as e:
-                return item, str(e).splitlines()[0]
+            error = _interpolation_error(item, memo)
+            if error is not None:
+                return item, error.splitlines()[0]
     return None

@@ -116,34 +116,15 @@ def _log_axes(manifest: Dict[str, Any]) -> Dict[str, bool]:
     return out
 
 
-def _name(results: SweepResults) -> str:
-    spec = results.manifest.get("spec")
-    data = spec.get("data") if isinstance(spec, dict) else None
-    exp = data.get("experiment") if isinstance(data, dict) else None
-    name = exp.get("name") if isinstance(exp, dict) else None
-    return str(name or results.manifest.get("job_name") or results.root.name)
-
-
 def load_sweep(root: Path, metric: Optional[str] = None, maximize: Optional[bool] = None) -> Sweep:
     """The sweep in *root*, its jobs judged by *metric* (a returned key) when given.
 
     *maximize* None: the sweep's own direction (its spec's ``direction``).
     """
     from zenspec.adaptive.report import job_metrics, metrics_dir
-    from zenspec.records.jobs import extract_metric
     from zenspec.records.table import load_results
 
-    results = load_results(root)
-    spec = results.manifest.get("spec")
-    direction = spec.get("direction") if isinstance(spec, dict) else None
-    if metric is not None:  # as `zenspec results --metric` does: re-judge every completed job
-        results.manifest = {**results.manifest, "metric": metric}
-        for row in results.rows:
-            if row.status == "completed":
-                try:
-                    row.metric = extract_metric(row.return_value, metric)
-                except Exception:
-                    row.metric = None
+    results = load_results(root).judged_by(metric)  # as `zenspec results --metric` does
     curves = {}
     try:  # one listing, not an open per job: most sweeps report nothing
         streams = {n[:-6] for n in os.listdir(metrics_dir(root)) if n.endswith(".jsonl")}
@@ -156,10 +137,10 @@ def load_sweep(root: Path, metric: Optional[str] = None, maximize: Optional[bool
                 curves[row.num] = lines
     return Sweep(
         results=results,
-        maximize=(direction == "maximize") if maximize is None else bool(maximize),
+        maximize=results.maximize if maximize is None else bool(maximize),
         metric=results.metric_name,
         kind=_kind(results.manifest),
-        label=_name(results),
+        label=results.name or results.root.name,
         curves=curves,
         log_axes=_log_axes(results.manifest),
     )
